@@ -1,0 +1,26 @@
+import type { CategoryKey } from '../categories';
+import type { Collector } from './context';
+import { collectBoatlog } from './boatlog';
+import { collectEngineBenchmark } from './engine-benchmark';
+import { collectOnboarding } from './onboarding';
+import { collectQrCodes } from './qr-codes';
+import { collectSettings } from './settings';
+import { collectSystemAlerts } from './system-alerts';
+import { collectTelemetry } from './telemetry';
+import { collectVisionCaptures } from './vision-captures';
+import { collectVisionSnapshots } from './vision-snapshots';
+
+export type { Collector, CollectContext } from './context';
+
+/** The collector of each category. */
+export const COLLECTORS: Record<CategoryKey, Collector> = {
+    engine_benchmark: collectEngineBenchmark,
+    boatlog: collectBoatlog,
+    marine_vision_captures: collectVisionCaptures,
+    marine_vision_snapshots: collectVisionSnapshots,
+    qr_codes: collectQrCodes,
+    settings: collectSettings,
+    system_alerts: collectSystemAlerts,
+    onboarding: collectOnboarding,
+    telemetry: collectTelemetry,
+};

@@ -1,0 +1,40 @@
+import type { BoatLayout } from '../boat/layout';
+import { readLicense } from '../boat/license';
+import { CATEGORY_KEYS, CategoryKey } from '../categories';
+import { COLLECTORS } from '../collect';
+import {
+    abandonExport,
+    appendCategory,
+    CategorySummary,
+    ExportInProgress,
+    ExportMode,
+    finishExport,
+    FinishedExport,
+    missingCategories,
+    startExport,
+} from './export-file';
+
+/** Collects one category into an export being built. */
+export function collectCategory(layout: BoatLayout, exp: ExportInProgress, key: CategoryKey, now = new Date()): Promise<CategorySummary> {
+    return appendCategory(exp, key, (out) => COLLECTORS[key]({ layout, mode: exp.mode, since: exp.since[key], now }, out));
+}
+
+/** Collects every category not collected yet, then closes the export. */
+export async function completeExport(layout: BoatLayout, exp: ExportInProgress, now = new Date()): Promise<FinishedExport> {
+    try {
+        for (const key of missingCategories(exp)) await collectCategory(layout, exp, key, now);
+        return await finishExport(exp);
+    } catch (err) {
+        await abandonExport(exp);
+        throw err;
+    }
+}
+
+/** A whole export in one call: license check, all nine categories, the closed file. */
+export async function exportBoatData(layout: BoatLayout, mode: ExportMode = 'full', now = new Date()): Promise<FinishedExport> {
+    const license = await readLicense(layout.license);
+    const exp = await startExport(layout, license, mode, now);
+    return completeExport(layout, exp, now);
+}
+
+export { CATEGORY_KEYS };

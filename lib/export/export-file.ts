@@ -1,0 +1,365 @@
+import { promises as fs, createReadStream } from 'fs';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import { BoatLayout } from '../boat/layout';
+import { License } from '../boat/license';
+import { CATEGORY_KEYS, CategoryKey } from '../categories';
+import { BoatDataError, errorMessage } from '../errors';
+import { syncFolder } from '../files/atomic';
+import { readWatermarks, Watermark, Watermarks } from './watermarks';
+
+export type ExportMode = 'full' | 'incremental';
+export const FORMAT_VERSION = '1.0';
+
+/** What one category added to the export. */
+export interface CategorySummary {
+    category: CategoryKey;
+    entry_count: number;
+    has_data: boolean;
+    bytes: number;
+    error?: string;
+    /** How far this export reaches in the category; acknowledged only when central confirms it. */
+    watermark?: Watermark;
+}
+
+/**
+ * An export being built. Plain data so it can travel on a Node-RED message
+ * (messages are cloned between wires): the rows themselves go straight to
+ * the partial file on disk, never into memory.
+ */
+export interface ExportInProgress {
+    export_id: string;
+    installation_id: string;
+    tier: number;
+    mode: ExportMode;
+    timestamp: string;
+    partial_file: string;
+    final_file: string;
+    /** The acknowledged marks at the start of an incremental export: rows after them go out. */
+    since: Watermarks;
+    categories: Partial<Record<CategoryKey, CategorySummary>>;
+    header_bytes: number;
+    data_bytes: number;
+}
+
+export interface ExportStatistics {
+    total_categories: number;
+    categories_with_data: number;
+    total_size_bytes: number;
+}
+
+/** A closed export file, as the sync queue takes it. */
+export interface FinishedExport {
+    export_id: string;
+    export_file: string;
+    installation_id: string;
+    created_at: string;
+    tier: number;
+    mode: ExportMode;
+    category_count: number;
+    file_size_bytes: number;
+    sha256: string;
+    statistics: ExportStatistics;
+    watermarks: Watermarks;
+    categories: Record<string, { entry_count: number; error?: string }>;
+}
+
+/** Writes one category's JSON object; the chunks go to disk as they come. */
+export interface CategoryOutput {
+    write(chunk: string): Promise<void>;
+}
+
+export interface CollectedCategory {
+    entry_count: number;
+    has_data: boolean;
+    watermark?: Watermark;
+    error?: string;
+}
+
+export function parseExportMode(value: unknown): ExportMode {
+    if (value === undefined || value === null || value === '') return 'full';
+    if (value === 'full' || value === 'incremental') return value;
+    throw new BoatDataError('EXPORT_MODE_INVALID', `Export mode ${JSON.stringify(value)} is not known; use "full" or "incremental"`, 400);
+}
+
+const PARTIAL_PREFIX = '.export_';
+const PARTIAL_SUFFIX = '.json.partial';
+const issuedIds = new Set<string>();
+
+/** export_<UTC yyyymmdd_HHMMSS_mmm>_<4 hex>: sortable by time, unique even within one millisecond. */
+export function newExportId(now: Date): string {
+    const iso = now.toISOString(); // 2026-11-22T23:14:34.123Z
+    const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}_${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}_${iso.slice(20, 23)}`;
+    for (;;) {
+        const id = `export_${stamp}_${crypto.randomBytes(2).toString('hex')}`;
+        if (!issuedIds.has(id)) {
+            issuedIds.add(id);
+            if (issuedIds.size > 100_000) issuedIds.clear();
+            return id;
+        }
+    }
+}
+
+/**
+ * Opens a new export: its header is written to a hidden partial file that
+ * only becomes an export file, by rename, once it is complete.
+ */
+export async function startExport(layout: BoatLayout, license: License, mode: ExportMode, now = new Date()): Promise<ExportInProgress> {
+    if (license.tier < 1) {
+        throw new BoatDataError('TIER_TOO_LOW', 'Export requires Tier 1 or higher', 403);
+    }
+    await fs.mkdir(layout.exportFilesDir, { recursive: true });
+    const since = mode === 'incremental' ? (await readWatermarks(layout.watermarksFile)).acknowledged : {};
+    const timestamp = now.toISOString();
+    for (let attempt = 0; ; attempt++) {
+        const exportId = newExportId(now);
+        const finalFile = path.join(layout.exportFilesDir, `${exportId}.json`);
+        const partialFile = path.join(layout.exportFilesDir, `${PARTIAL_PREFIX}${exportId.slice('export_'.length)}${PARTIAL_SUFFIX}`);
+        const header =
+            '{' +
+            [
+                `"export_id":${JSON.stringify(exportId)}`,
+                `"installation_id":${JSON.stringify(license.installation_id)}`,
+                `"tier":${license.tier}`,
+                `"format_version":${JSON.stringify(FORMAT_VERSION)}`,
+                `"timestamp":${JSON.stringify(timestamp)}`,
+                `"export_timestamp":${JSON.stringify(timestamp)}`,
+                `"mode":${JSON.stringify(mode)}`,
+            ].join(',') +
+            ',"data":{';
+        try {
+            // 'wx' refuses an existing name: two exports can never share a file.
+            if (await exists(finalFile)) continue;
+            await fs.writeFile(partialFile, header, { flag: 'wx' });
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 100) continue;
+            throw describeWriteError(err, layout.exportFilesDir);
+        }
+        return {
+            export_id: exportId,
+            installation_id: license.installation_id,
+            tier: license.tier,
+            mode,
+            timestamp,
+            partial_file: partialFile,
+            final_file: finalFile,
+            since,
+            categories: {},
+            header_bytes: Buffer.byteLength(header),
+            data_bytes: 0,
+        };
+    }
+}
+
+/**
+ * Appends one category. A collector that fails half-way is cut back to where
+ * it started and replaced by the category with its error, so one broken
+ * source never spoils the other eight.
+ */
+export async function appendCategory(
+    exp: ExportInProgress,
+    key: CategoryKey,
+    collect: (out: CategoryOutput) => Promise<CollectedCategory>,
+): Promise<CategorySummary> {
+    if (exp.categories[key]) {
+        throw new BoatDataError('CATEGORY_TWICE', `The ${key} category was already collected for ${exp.export_id}`, 500);
+    }
+    const handle = await fs.open(exp.partial_file, 'r+').catch((err) => {
+        throw new BoatDataError('EXPORT_LOST', `The export ${exp.export_id} being built is gone (${errorMessage(err)}); start a new export`, 500);
+    });
+    try {
+        const start = (await handle.stat()).size;
+        const writer = new BufferedWriter(handle, start);
+        const prefix = (Object.keys(exp.categories).length > 0 ? ',' : '') + JSON.stringify(key) + ':';
+        await writer.write(prefix);
+        let result: CollectedCategory;
+        try {
+            result = await collect(writer);
+            await writer.flush();
+        } catch (err) {
+            // Cut back to before this category, then record it with its error.
+            await writer.discard();
+            await handle.truncate(start);
+            const error = errorMessage(err);
+            const restart = new BufferedWriter(handle, start);
+            await restart.write(prefix + JSON.stringify(emptyCategory(key, error)));
+            await restart.flush();
+            result = { entry_count: 0, has_data: false, error };
+            const summary = summarise(key, result, restart.position - start);
+            exp.categories[key] = summary;
+            exp.data_bytes += summary.bytes;
+            return summary;
+        }
+        const summary = summarise(key, result, writer.position - start);
+        exp.categories[key] = summary;
+        exp.data_bytes += summary.bytes;
+        return summary;
+    } catch (err) {
+        throw describeWriteError(err, path.dirname(exp.partial_file));
+    } finally {
+        await handle.close();
+    }
+}
+
+function summarise(key: CategoryKey, result: CollectedCategory, bytes: number): CategorySummary {
+    const summary: CategorySummary = { category: key, entry_count: result.entry_count, has_data: result.has_data, bytes };
+    if (result.error) summary.error = result.error;
+    if (result.watermark) summary.watermark = result.watermark;
+    return summary;
+}
+
+/** A category with nothing in it, in the shape its collector would have written. */
+export function emptyCategory(key: CategoryKey, error?: string): Record<string, unknown> {
+    const body: Record<string, unknown> =
+        key === 'settings' || key === 'onboarding' ? { category: key, entry_count: 0, data: {} } : { category: key, entry_count: 0, entries: [] };
+    if (error) body.error = error;
+    return body;
+}
+
+export function missingCategories(exp: ExportInProgress): CategoryKey[] {
+    return CATEGORY_KEYS.filter((key) => !exp.categories[key]);
+}
+
+/**
+ * Closes the export: the statistics, an fsync, the checksum, then the rename
+ * that makes it an export file. Until that rename nothing sees it.
+ */
+export async function finishExport(exp: ExportInProgress): Promise<FinishedExport> {
+    for (const key of missingCategories(exp)) {
+        await appendCategory(exp, key, async (out) => {
+            await out.write(JSON.stringify(emptyCategory(key)));
+            return { entry_count: 0, has_data: false };
+        });
+    }
+    const categoriesWithData = CATEGORY_KEYS.filter((key) => exp.categories[key]?.has_data).length;
+    const bodyBytes = exp.header_bytes + exp.data_bytes;
+    // The statistics hold the file's own size: find the size that stays true once written.
+    let total = bodyBytes;
+    let tail = '';
+    for (let i = 0; i < 5; i++) {
+        tail = '},' + `"statistics":${JSON.stringify({ total_categories: CATEGORY_KEYS.length, categories_with_data: categoriesWithData, total_size_bytes: total })}}\n`;
+        const next = bodyBytes + Buffer.byteLength(tail);
+        if (next === total) break;
+        total = next;
+    }
+    try {
+        const handle = await fs.open(exp.partial_file, 'a');
+        try {
+            await handle.write(tail);
+            await handle.sync();
+        } finally {
+            await handle.close();
+        }
+        const { sha256, size } = await hashFile(exp.partial_file);
+        await fs.rename(exp.partial_file, exp.final_file);
+        await syncFolder(path.dirname(exp.final_file));
+        const watermarks: Watermarks = {};
+        const categories: FinishedExport['categories'] = {};
+        for (const key of CATEGORY_KEYS) {
+            const summary = exp.categories[key]!;
+            if (summary.watermark) watermarks[key] = summary.watermark;
+            categories[key] = summary.error ? { entry_count: summary.entry_count, error: summary.error } : { entry_count: summary.entry_count };
+        }
+        return {
+            export_id: exp.export_id,
+            export_file: exp.final_file,
+            installation_id: exp.installation_id,
+            created_at: exp.timestamp,
+            tier: exp.tier,
+            mode: exp.mode,
+            category_count: categoriesWithData,
+            file_size_bytes: size,
+            sha256,
+            statistics: { total_categories: CATEGORY_KEYS.length, categories_with_data: categoriesWithData, total_size_bytes: size },
+            watermarks,
+            categories,
+        };
+    } catch (err) {
+        throw describeWriteError(err, path.dirname(exp.partial_file));
+    }
+}
+
+/** Removes an unfinished export (a failed or abandoned one); no export file is left behind. */
+export async function abandonExport(exp: ExportInProgress): Promise<void> {
+    await fs.rm(exp.partial_file, { force: true });
+}
+
+/** Partial files left by a crash or power cut: they never became exports and never will. */
+export async function removeStalePartials(dir: string, olderThanMs: number, now = Date.now()): Promise<string[]> {
+    let names: string[];
+    try {
+        names = await fs.readdir(dir);
+    } catch {
+        return [];
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+        if (!name.startsWith(PARTIAL_PREFIX) || !name.endsWith(PARTIAL_SUFFIX)) continue;
+        const file = path.join(dir, name);
+        const stat = await fs.stat(file).catch(() => null);
+        if (stat && now - stat.mtimeMs >= olderThanMs) {
+            await fs.rm(file, { force: true });
+            removed.push(name);
+        }
+    }
+    return removed;
+}
+
+export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+    const hash = crypto.createHash('sha256');
+    let size = 0;
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+    }
+    return { sha256: hash.digest('hex'), size };
+}
+
+async function exists(file: string): Promise<boolean> {
+    return fs.access(file).then(
+        () => true,
+        () => false,
+    );
+}
+
+function describeWriteError(err: unknown, dir: string): Error {
+    if (err instanceof BoatDataError) return err;
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'ENOSPC') return new BoatDataError('DISK_FULL', `The disk holding ${dir} is full; the export was not written and nothing stored was changed`, 507);
+    if (code === 'EACCES' || code === 'EPERM') return new BoatDataError('NO_PERMISSION', `No permission to write exports in ${dir} (${errorMessage(err)})`, 500);
+    return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Gathers small chunks into ~1 MB writes; each write is awaited, so a slow disk slows the reader instead of filling memory. */
+class BufferedWriter implements CategoryOutput {
+    private pending: string[] = [];
+    private pendingLength = 0;
+    constructor(
+        private readonly handle: fs.FileHandle,
+        public position: number,
+    ) {}
+
+    async write(chunk: string): Promise<void> {
+        this.pending.push(chunk);
+        this.pendingLength += chunk.length;
+        if (this.pendingLength >= 1 << 20) await this.flush();
+    }
+
+    async flush(): Promise<void> {
+        if (this.pending.length === 0) return;
+        const buffer = Buffer.from(this.pending.join(''), 'utf8');
+        this.pending = [];
+        this.pendingLength = 0;
+        let offset = 0;
+        while (offset < buffer.length) {
+            const { bytesWritten } = await this.handle.write(buffer, offset, buffer.length - offset, this.position);
+            offset += bytesWritten;
+            this.position += bytesWritten;
+        }
+    }
+
+    async discard(): Promise<void> {
+        this.pending = [];
+        this.pendingLength = 0;
+    }
+}

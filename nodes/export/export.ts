@@ -1,0 +1,72 @@
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { abandonExport, finishExport, removeStalePartials } from '../../lib/export/export-file';
+import { completeExport } from '../../lib/export/collect-export';
+import { boatConfig, handleInput, status } from '../shared/adapter';
+import { exportOnMessage } from '../shared/collector-node';
+
+interface ExportDef extends NodeDef {
+    boat: string;
+    /** 'collect': categories no collector added are collected here; 'empty': they go out empty. */
+    missing: 'collect' | 'empty';
+}
+
+/** A partial file this old at start-up was left by a crash; no export takes this long. */
+const STALE_PARTIAL_MS = 15 * 60 * 1000;
+
+export = function (RED: NodeAPI): void {
+    function ExportNode(this: Node, def: ExportDef): void {
+        RED.nodes.createNode(this, def);
+        const node = this;
+        const collectMissing = def.missing !== 'empty';
+
+        try {
+            const layout = boatConfig(RED, node, def.boat).layout();
+            removeStalePartials(layout.exportFilesDir, STALE_PARTIAL_MS).then((removed) => {
+                if (removed.length > 0) node.log(RED._('export.log.stalePartials', { count: removed.length }));
+            });
+        } catch (err) {
+            status.error(node, err);
+        }
+
+        handleInput(node, async (msg, send) => {
+            const boat = boatConfig(RED, node, def.boat);
+            status.working(node, RED._('export.status.closing'));
+            const exp = await exportOnMessage(boat, msg);
+            const finished = collectMissing
+                ? await completeExport(boat.layout(), exp)
+                : await finishExport(exp).catch(async (err) => {
+                      await abandonExport(exp);
+                      throw err;
+                  });
+            msg.export = finished;
+            msg.payload = {
+                success: true,
+                export_id: finished.export_id,
+                export_file: finished.export_file,
+                mode: finished.mode,
+                tier: finished.tier,
+                category_count: finished.category_count,
+                file_size_bytes: finished.file_size_bytes,
+                sha256: finished.sha256,
+                statistics: finished.statistics,
+                categories: finished.categories,
+            };
+            status.ok(
+                node,
+                RED._('export.status.done', {
+                    count: finished.category_count,
+                    size: formatBytes(finished.file_size_bytes),
+                }),
+            );
+            send(msg);
+        });
+    }
+
+    RED.nodes.registerType('d3kos-export', ExportNode);
+};
+
+function formatBytes(bytes: number): string {
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,3 @@
+import { collectorNode } from '../shared/collector-node';
+
+export = collectorNode('d3kos-system-alerts', 'system_alerts');

@@ -1,0 +1,3 @@
+import { collectorNode } from '../shared/collector-node';
+
+export = collectorNode('d3kos-vision-captures', 'marine_vision_captures');
