@@ -33,6 +33,9 @@ export async function writeTableRows(db: ReadOnlyDatabase, options: TableRowsOpt
     const { table } = options;
     const info = await db.all<{ name: string; type: string; pk: number }>(`PRAGMA table_info(${quoteIdentifier(table)})`);
     if (info.length === 0) {
+        // A database its service has created but not yet set up is an empty source; one with other tables is the wrong schema.
+        const tables = await db.get<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'");
+        if ((tables?.n ?? 0) === 0) return {};
         throw new BoatDataError('SOURCE_SCHEMA', `${path.basename(db.file)} has no ${table} table`);
     }
     const omit = new Set(options.omitColumns ?? []);
