@@ -28,6 +28,8 @@ try {
             }
         }
         fs.cpSync(path.join(root, 'icons'), path.join(target, 'icons'), { recursive: true });
+        const collector = path.join(source, 'collector.json');
+        if (fs.existsSync(collector)) writeCollectorFiles(name, JSON.parse(fs.readFileSync(collector, 'utf8')), target);
     }
     const old = path.join(root, `.dist-old-${process.pid}`);
     if (fs.existsSync(dist)) fs.renameSync(dist, old);
@@ -37,3 +39,17 @@ try {
     fs.rmSync(staging, { recursive: true, force: true });
 }
 console.log('built dist/');
+
+/**
+ * The nine collectors share one editor, one help text and one message
+ * catalogue; each folder's collector.json fills in what differs.
+ */
+function writeCollectorFiles(name, facts, target) {
+    const templates = path.join(root, 'nodes', 'shared', 'collector-templates');
+    const fill = (text) => text.replace(/\{\{(\w+)\}\}/g, (_, key) => (key === 'type' ? `d3kos-${name}` : facts[key]));
+    const locale = path.join(target, 'locales', 'en-US');
+    fs.mkdirSync(locale, { recursive: true });
+    fs.writeFileSync(path.join(target, `${name}.html`), fill(fs.readFileSync(path.join(templates, 'editor.html'), 'utf8')));
+    fs.writeFileSync(path.join(locale, `${name}.html`), fill(fs.readFileSync(path.join(templates, 'locales', 'en-US', 'help.html'), 'utf8')));
+    fs.copyFileSync(path.join(templates, 'locales', 'en-US', 'messages.json'), path.join(locale, `${name}.json`));
+}

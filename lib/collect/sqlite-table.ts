@@ -61,7 +61,7 @@ export async function writeTableRows(db: ReadOnlyDatabase, options: TableRowsOpt
         if (rowidIsStable || !timestampColumn || since.timestamp === undefined) {
             cursor = since.rowid;
         } else {
-            conditions.push(`(rowid > ? OR ${timestampColumn} >= ?)`);
+            conditions.push(`(rowid > ? OR ${timestampColumn} > ?)`);
             extraParams.push(since.rowid, since.timestamp);
         }
     }

@@ -1,6 +1,7 @@
 import * as os from 'os';
 import { promises as fs } from 'fs';
 import { ReadOnlyDatabase } from '../sqlite/read-only-database';
+import { errorMessage } from '../errors';
 import { Collector, writeRowCategory } from './context';
 import { writeTableRows } from './sqlite-table';
 
@@ -8,13 +9,18 @@ import { writeTableRows } from './sqlite-table';
 export const collectTelemetry: Collector = (context, out) =>
     writeRowCategory('telemetry', out, async (entries) => {
         const snapshot = await systemSnapshot(context.layout.root, context.now);
-        const db = await ReadOnlyDatabase.open(context.layout.telemetryDb);
-        if (!db) return { data: { system_snapshot: snapshot } };
+        // A broken telemetry.db still leaves the live snapshot to export.
         try {
-            const result = await writeTableRows(db, { table: 'telemetry_events', timestampColumn: 'timestamp', since: context.since }, entries);
-            return { ...result, data: { system_snapshot: snapshot } };
-        } finally {
-            await db.close();
+            const db = await ReadOnlyDatabase.open(context.layout.telemetryDb);
+            if (!db) return { data: { system_snapshot: snapshot } };
+            try {
+                const result = await writeTableRows(db, { table: 'telemetry_events', timestampColumn: 'timestamp', since: context.since }, entries);
+                return { ...result, data: { system_snapshot: snapshot } };
+            } finally {
+                await db.close();
+            }
+        } catch (err) {
+            return { problems: [errorMessage(err)], data: { system_snapshot: snapshot } };
         }
     });
 

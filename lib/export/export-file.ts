@@ -108,6 +108,7 @@ export async function startExport(layout: BoatLayout, license: License, mode: Ex
     if (license.tier < 1) {
         throw new BoatDataError('TIER_TOO_LOW', 'Export requires Tier 1 or higher', 403);
     }
+    mode = parseExportMode(mode);
     await fs.mkdir(layout.exportFilesDir, { recursive: true });
     const since = mode === 'incremental' ? (await readWatermarks(layout.watermarksFile)).acknowledged : {};
     const timestamp = now.toISOString();
@@ -177,7 +178,9 @@ export async function appendCategory(
             result = await collect(writer);
             await writer.flush();
         } catch (err) {
-            // Cut back to before this category, then record it with its error.
+            // The export file itself could not be written (a full disk): the export fails, not the category.
+            if (err instanceof ExportWriteFailure) throw err.cause;
+            // The source failed: cut back to before this category, then record it with its error.
             await writer.discard();
             await handle.truncate(start);
             const error = errorMessage(err);
@@ -330,6 +333,13 @@ function describeWriteError(err: unknown, dir: string): Error {
     return err instanceof Error ? err : new Error(String(err));
 }
 
+/** A write to the export file failed: told apart from a failing source, which only spoils its own category. */
+class ExportWriteFailure extends Error {
+    constructor(override readonly cause: unknown) {
+        super(errorMessage(cause));
+    }
+}
+
 /** Gathers small chunks into ~1 MB writes; each write is awaited, so a slow disk slows the reader instead of filling memory. */
 class BufferedWriter implements CategoryOutput {
     private pending: string[] = [];
@@ -351,10 +361,14 @@ class BufferedWriter implements CategoryOutput {
         this.pending = [];
         this.pendingLength = 0;
         let offset = 0;
-        while (offset < buffer.length) {
-            const { bytesWritten } = await this.handle.write(buffer, offset, buffer.length - offset, this.position);
-            offset += bytesWritten;
-            this.position += bytesWritten;
+        try {
+            while (offset < buffer.length) {
+                const { bytesWritten } = await this.handle.write(buffer, offset, buffer.length - offset, this.position);
+                offset += bytesWritten;
+                this.position += bytesWritten;
+            }
+        } catch (err) {
+            throw new ExportWriteFailure(err);
         }
     }
 

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import sqlite3 from 'sqlite3';
+import { appendBoatlogRows, buildDemoBoat, DemoBoat } from '../../tools/demo-boat';
+import { readLicense } from '../../lib/boat/license';
+import { CATEGORY_KEYS } from '../../lib/categories';
+import { exportBoatData, collectCategory, completeExport } from '../../lib/export/collect-export';
+import { finishExport, removeStalePartials, startExport } from '../../lib/export/export-file';
+import { acknowledgeWatermarks, readWatermarks } from '../../lib/export/watermarks';
+import { scratchFolder } from '../support/folders';
+import { assertCompleteExport, readExports } from '../support/exports';
+
+function rows<T = any>(dbFile: string, sql: string): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+        const db = new sqlite3.Database(dbFile, sqlite3.OPEN_READONLY, (err) => {
+            if (err) return reject(err);
+            db.all(sql, (err2, result) => db.close(() => (err2 ? reject(err2) : resolve(result as T[]))));
+        });
+    });
+}
+
+describe('export files', function () {
+    this.timeout(120000);
+    let scratch: ReturnType<typeof scratchFolder>;
+    let boat: DemoBoat;
+
+    beforeEach(async () => {
+        scratch = scratchFolder('export');
+        boat = await buildDemoBoat({ root: path.join(scratch.dir, 'd3kos'), boatlogRows: 40, telemetryRows: 300 });
+    });
+    afterEach(() => scratch.remove());
+
+    it('a full export holds all nine categories, its own size, and the sha256 it reports', async function () {
+        const result = await exportBoatData(boat.layout, 'full');
+        const [only] = readExports(boat.layout.exportFilesDir);
+        assertCompleteExport(only.file, only.text, only.json);
+        assert.equal(only.file, result.export_file);
+        assert.equal(only.json.mode, 'full');
+        assert.equal(only.json.installation_id, boat.installationId);
+        assert.equal(only.json.tier, 2);
+        assert.equal(result.sha256, crypto.createHash('sha256').update(fs.readFileSync(result.export_file)).digest('hex'));
+        assert.equal(result.file_size_bytes, fs.statSync(result.export_file).size);
+        assert.deepEqual(Object.keys(only.json.data).sort(), [...CATEGORY_KEYS].sort());
+        const withData = CATEGORY_KEYS.filter((key) => only.json.data[key].entry_count > 0).length;
+        assert.equal(only.json.statistics.categories_with_data, withData);
+        assert.equal(result.category_count, withData);
+        assert.ok(withData >= 8, `the demo boat has data in almost every category, got ${withData}`);
+        assert.equal(only.json.data.boatlog.entry_count, (await rows(boat.layout.boatlogDb, 'SELECT count(*) AS n FROM boatlog_entries'))[0].n);
+        assert.equal(only.json.data.telemetry.entries.length, 300);
+    });
+
+    it('1,000 exports started in the same millisecond get 1,000 distinct ids and files', async function () {
+        const license = await readLicense(boat.layout.license);
+        const now = new Date('2026-11-22T03:00:00.000Z');
+        const ids = new Set<string>();
+        for (let i = 0; i < 1000; i += 50) {
+            const batch = await Promise.all(Array.from({ length: 50 }, () => startExport(boat.layout, license, 'full', now)));
+            for (const exp of batch) ids.add(exp.export_id);
+            await Promise.all(batch.map((exp) => finishExport(exp)));
+        }
+        assert.equal(ids.size, 1000);
+        const files = fs.readdirSync(boat.layout.exportFilesDir).filter((n) => n.endsWith('.json'));
+        assert.equal(files.length, 1000);
+        for (const id of ids) assert.match(id, /^export_20261122_030000_000_[0-9a-f]{4}$/);
+    });
+
+    it('tier 0 cannot start an export, and no file appears', async function () {
+        const license = { ...(await readLicense(boat.layout.license)), tier: 0 as const };
+        await assert.rejects(startExport(boat.layout, license, 'full'), /Export requires Tier 1 or higher/);
+        fs.writeFileSync(boat.layout.license, JSON.stringify(license));
+        await assert.rejects(exportBoatData(boat.layout, 'full'), /Export requires Tier 1 or higher/);
+        assert.deepEqual(fs.existsSync(boat.layout.exportFilesDir) ? fs.readdirSync(boat.layout.exportFilesDir) : [], []);
+    });
+
+    it('an unknown mode is refused with the modes it accepts', async function () {
+        await assert.rejects(exportBoatData(boat.layout, 'weekly' as any), /use "full" or "incremental"/);
+    });
+
+    it('a writer killed at random moments never leaves a partial export under an export name', async function () {
+        this.timeout(240000);
+        const big = await buildDemoBoat({ root: path.join(scratch.dir, 'big'), telemetryRows: 150000, boatlogRows: 20000 });
+        let kills = 0;
+        for (let round = 0; round < 6; round++) {
+            const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, '../support/export-writer.ts'), big.root, big.mediaDir], {
+                stdio: ['ignore', 'pipe', 'inherit'],
+            });
+            // Kill at a random moment once the writer is under way: mid-category, mid-rename, between exports.
+            await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 1200));
+            child.kill('SIGKILL');
+            await new Promise((resolve) => child.once('exit', resolve));
+            kills++;
+            for (const e of readExports(big.layout.exportFilesDir)) assertCompleteExport(e.file, e.text, e.json);
+        }
+        const leftovers = fs.readdirSync(big.layout.exportFilesDir).filter((n) => n.endsWith('.partial'));
+        assert.ok(leftovers.length > 0, 'at least one kill landed while an export was being written');
+        const removed = await removeStalePartials(big.layout.exportFilesDir, 0);
+        assert.equal(removed.length, leftovers.length);
+        assert.deepEqual(fs.readdirSync(big.layout.exportFilesDir).filter((n) => n.endsWith('.partial')), []);
+        assert.equal(kills, 6);
+    });
+
+    it('an incremental export carries only rows after the acknowledged watermark', async function () {
+        const full = await exportBoatData(boat.layout, 'full');
+        assert.ok(full.watermarks.boatlog?.rowid, 'the full export carries a boatlog watermark');
+        // Not acknowledged yet: the next incremental export sends everything again.
+        const again = await exportBoatData(boat.layout, 'incremental');
+        assert.equal(JSON.parse(fs.readFileSync(again.export_file, 'utf8')).data.boatlog.entry_count, full.categories.boatlog.entry_count);
+
+        await acknowledgeWatermarks(boat.layout.watermarksFile, full.export_id, full.watermarks);
+        const added = await appendBoatlogRows(boat.layout.boatlogDb, 7);
+        const incremental = await exportBoatData(boat.layout, 'incremental');
+        const json = JSON.parse(fs.readFileSync(incremental.export_file, 'utf8'));
+        assert.equal(json.mode, 'incremental');
+        assert.deepEqual(json.data.boatlog.entries.map((e: any) => e.entry_id), added);
+        assert.equal(json.data.telemetry.entry_count, 0);
+        assert.ok(incremental.watermarks.boatlog!.rowid! > full.watermarks.boatlog!.rowid!);
+    });
+
+    it('rows written while an export is in flight are never marked as sent', async function () {
+        const big = await buildDemoBoat({ root: path.join(scratch.dir, 'busy'), boatlogRows: 30000, telemetryRows: 10 });
+        const license = await readLicense(big.layout.license);
+        const exp = await startExport(big.layout, license, 'full');
+        let writing = true;
+        const writer = (async () => {
+            while (writing) {
+                await appendBoatlogRows(big.layout.boatlogDb, 25);
+                await new Promise((r) => setTimeout(r, 5));
+            }
+        })();
+        await collectCategory(big.layout, exp, 'boatlog');
+        writing = false;
+        await writer;
+        const finished = await completeExport(big.layout, exp);
+        const exported = new Set(JSON.parse(fs.readFileSync(finished.export_file, 'utf8')).data.boatlog.entries.map((e: any) => e.entry_id));
+        const mark = finished.watermarks.boatlog!.rowid!;
+        const upToMark = await rows<{ entry_id: string }>(big.layout.boatlogDb, `SELECT entry_id FROM boatlog_entries WHERE rowid <= ${mark}`);
+        const afterMark = await rows<{ entry_id: string }>(big.layout.boatlogDb, `SELECT entry_id FROM boatlog_entries WHERE rowid > ${mark}`);
+        assert.equal(exported.size, upToMark.length);
+        for (const row of upToMark) assert.ok(exported.has(row.entry_id), `row ${row.entry_id} is at or below the mark but was not exported`);
+        for (const row of afterMark) assert.ok(!exported.has(row.entry_id));
+        // The mark is only a candidate: the store has not moved.
+        assert.deepEqual((await readWatermarks(big.layout.watermarksFile)).acknowledged, {});
+    });
+
+    it('a full disk while writing is reported as such and leaves no export file', async function () {
+        if (process.getuid?.() !== 0) this.skip();
+        const big = await buildDemoBoat({ root: path.join(scratch.dir, 'full-disk'), telemetryRows: 30000 });
+        fs.mkdirSync(big.layout.exportsDir, { recursive: true });
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', big.layout.exportsDir]);
+        try {
+            await assert.rejects(exportBoatData(big.layout, 'full'), /disk holding .* is full/);
+            assert.deepEqual(readExports(big.layout.exportFilesDir), []);
+            assert.deepEqual(fs.readdirSync(big.layout.exportFilesDir), [], 'the partial file is removed');
+        } finally {
+            execFileSync('umount', [big.layout.exportsDir]);
+        }
+    });
+});
