@@ -28,18 +28,23 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
         const { helper, exportFlow } = await import('./node-red-flow');
         const runtime = await exportFlow(boat);
         try {
-            let best: Awaited<ReturnType<typeof watch>> | undefined;
+            // Time: the best of three runs, as for the reference. Memory and stalls: the worst of the three.
+            let bestMs = Infinity;
+            let worstRss = 0;
+            let worstStall = 0;
             for (let i = 0; i < 3; i++) {
                 const watched = await watch(() => runtime.exportOnce());
                 log(`export ${i + 1}: ${watched.ms.toFixed(0)} ms, RSS +${watched.peakRssAboveIdleMb.toFixed(1)} MB, longest stall ${watched.longestStallMs.toFixed(1)} ms`);
-                if (!best || watched.ms < best.ms) best = watched;
+                bestMs = Math.min(bestMs, watched.ms);
+                worstRss = Math.max(worstRss, watched.peakRssAboveIdleMb);
+                worstStall = Math.max(worstStall, watched.longestStallMs);
                 for (const name of fs.readdirSync(boat.layout.exportFilesDir)) fs.rmSync(path.join(boat.layout.exportFilesDir, name));
             }
-            const ratio = best!.ms / referenceMs;
+            const ratio = bestMs / referenceMs;
             return [
-                { name: 'full export wall time', value: best!.ms, unit: 'ms', reference: `sqlite3 -json | gzip -6 = ${referenceMs.toFixed(0)} ms`, ratio, target: '≤ 2×', pass: ratio <= 2 },
-                { name: 'full export peak RSS above idle', value: best!.peakRssAboveIdleMb, unit: 'MB', target: '≤ 150 MB', pass: best!.peakRssAboveIdleMb <= 150 },
-                { name: 'full export longest event-loop stall', value: best!.longestStallMs, unit: 'ms', target: '≤ 50 ms', pass: best!.longestStallMs <= 50 },
+                { name: 'full export wall time', value: bestMs, unit: 'ms', reference: `sqlite3 -json | gzip -6 = ${referenceMs.toFixed(0)} ms`, ratio, target: '≤ 2×', pass: ratio <= 2 },
+                { name: 'full export peak RSS above idle', value: worstRss, unit: 'MB', target: '≤ 150 MB', pass: worstRss <= 150 },
+                { name: 'full export longest event-loop stall', value: worstStall, unit: 'ms', target: '≤ 50 ms', pass: worstStall <= 50 },
             ];
         } finally {
             await helper.unload();
