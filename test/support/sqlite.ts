@@ -42,7 +42,7 @@ export async function holdExclusiveLock(dbFile: string): Promise<ChildProcess> {
 }
 
 export async function release(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
 }
