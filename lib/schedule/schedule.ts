@@ -48,6 +48,8 @@ export interface ScheduleState {
 }
 
 const MAX_COUNTED_MISSES = 10000;
+/** A run this late is a catch-up, not the timer's own tick. */
+const LATE_MS = 60000;
 
 /** The parsed schedule, or a clear error naming what is wrong with the expression or the zone. */
 export function parseSchedule(cron: string, timeZone?: string): CronTime {
@@ -143,7 +145,10 @@ export class Schedule {
     /** Loads the state, starts the timer, and arranges a catch-up run when one is due. */
     async start(): Promise<{ next: Date; catchUpDue: boolean }> {
         const now = this.options.now();
-        let state = await readScheduleState(this.options.stateFile, this.onProblem);
+        let state = await readScheduleState(this.options.stateFile, this.onProblem).catch((err) => {
+            this.onProblem(err);
+            return null;
+        });
         if (state && Date.parse(state.covered_until) > now.getTime() + 60000) {
             // The clock went backwards (a Pi without a clock battery boots with an old time): trust the clock.
             this.onProblem(new BoatDataError('SCHEDULE_CLOCK_BACKWARDS', `the schedule had covered up to ${state.covered_until}, later than the clock (${now.toISOString()}); counting from now`));
@@ -153,16 +158,27 @@ export class Schedule {
         if (!state || !this.options.catchUp) {
             // Nothing is known to have been missed: count from now.
             state = this.freshState(now, state);
-            await this.save(state);
+            // A schedule that cannot write its memory still runs; it only loses the catch-up.
+            await this.save(state).catch((err) => this.onProblem(err));
         }
         this.state = state;
         if (this.stopped) return { next: this.next(), catchUpDue: false };
 
-        this.job = new CronJob(this.options.cron, () => this.enqueue(() => this.runDue(false)), null, false, this.options.timeZone || undefined);
+        this.job = new CronJob(this.options.cron, () => this.enqueue(() => this.runDue()), null, false, this.options.timeZone || undefined);
         this.job.start();
         if (this.options.catchUp) {
-            this.catchUpTimer = setTimeout(() => this.enqueue(() => this.runDue(true)), catchUpDue ? this.options.catchUpDelayMs : 0);
-            this.recheck = setInterval(() => this.enqueue(() => this.runDue(true)), this.options.recheckMs);
+            const watchTheClock = () => {
+                if (!this.stopped) this.recheck = setInterval(() => this.enqueue(() => this.runDue()), this.options.recheckMs);
+            };
+            if (catchUpDue) {
+                this.catchUpTimer = setTimeout(() => {
+                    this.catchUpTimer = null;
+                    this.enqueue(() => this.runDue());
+                    watchTheClock();
+                }, this.options.catchUpDelayMs);
+            } else {
+                watchTheClock();
+            }
         }
         return { next: this.next(), catchUpDue };
     }
@@ -197,13 +213,13 @@ export class Schedule {
     }
 
     /** Runs when a scheduled time in (covered_until, now] has not been run yet; remembers it first. */
-    private async runDue(catchUp: boolean): Promise<void> {
+    private async runDue(): Promise<void> {
         if (this.stopped || !this.state) return;
-        // A timer can fire a few ms early or late; look a second ahead so the tick itself counts.
+        // A timer can fire a few ms early; look half a second ahead so the tick itself counts.
         const now = this.options.now();
-        const missed = this.missed(this.state, new Date(now.getTime() + 1000));
+        const missed = this.missed(this.state, new Date(now.getTime() + 500));
         if (!missed) return;
-        const isCatchUp = catchUp || missed.count > 1;
+        const isCatchUp = missed.count > 1 || now.getTime() - missed.latest.getTime() > LATE_MS;
         const covered = missed.latest > now ? missed.latest : now;
         const state: ScheduleState = {
             ...this.state,

@@ -1,0 +1,11 @@
+export { createBackup } from './create';
+export type { CreatedBackup, CreateOptions } from './create';
+export { restoreBackup } from './restore';
+export type { RestoreOptions, RestoreReport } from './restore';
+export { listBackups, verifyBackup, pruneOldBackups, backupForDownload } from './catalogue';
+export type { ListedBackup } from './catalogue';
+export { DEFAULT_KEEP, DEFAULT_FLOWS_FILE, DEFAULT_SIGNALK_SETTINGS, DEFAULT_SIGNALK_PLUGIN_CONFIG } from './options';
+export type { BackupSettings } from './options';
+export { cronFor, parseSchedule, readSchedule, writeSchedule, scheduleFile, SCHEDULES } from './schedule';
+export type { BackupSchedule } from './schedule';
+export { isBackupName, parseBackupName, resolveBackupFile } from './names';

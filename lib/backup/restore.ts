@@ -1,0 +1,363 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import { BoatDataError, errorCode, errorMessage } from '../errors';
+import { syncFolder, tempPathFor } from '../files/atomic';
+import { ArchiveEntry, hashFile, readArchive } from './archive';
+import { createBackupUnlocked } from './create';
+import { isDiskFull, prepareBackupDir } from './drive';
+import { checkEntryPath, checkEntryType } from './entries';
+import { inspectArchive } from './inspect';
+import { withBackupLock } from './lock';
+import { Manifest, ManifestFile } from './manifest';
+import { resolveBackupFile } from './names';
+import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
+import { readSecretRefs, restoreSecrets, placeholder } from './secrets';
+import { NODE_RED_FOLDER, SIGNALK_FOLDER } from './sources';
+import { replaceInDatabase, SQLITE_SIDE_FILES } from './snapshot';
+import { restartsFor } from './services';
+
+export interface RestoreOptions {
+    /** Keep this boat's installation_id in license.json (default), or take the one in the backup. */
+    keepInstallationId?: boolean;
+}
+
+export interface RestoreReport {
+    success: true;
+    restored_from: string;
+    /** Restore this one to undo the restore. */
+    safety_backup: string;
+    files_restored: number;
+    files_changed: string[];
+    files_unchanged: number;
+    not_restored: Array<{ path: string; reason: string }>;
+    services_to_restart: string[];
+    installation_id: { current: string | null; in_backup: string | null; kept: string | null; note: string };
+    /** Secrets the backup referred to that this boat does not have (to be entered again). */
+    secrets_missing: string[];
+    message: string;
+}
+
+/** Leftover restore staging folders older than this were abandoned by a power cut. */
+const STALE_STAGING_MS = 12 * 60 * 60 * 1000;
+/** Room kept free on the data disk beyond what the restored files need. */
+const FREE_SPACE_MARGIN = 16 * 1024 * 1024;
+
+export function restoreBackup(settings: BackupSettings, requested: unknown, options: RestoreOptions = {}): Promise<RestoreReport> {
+    const s = resolveSettings(settings);
+    return withBackupLock(s.layout.backupDir, () => restoreUnlocked(s, requested, options));
+}
+
+interface PlannedFile {
+    file: ManifestFile;
+    target: string;
+    staged: string;
+}
+
+async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options: RestoreOptions): Promise<RestoreReport> {
+    await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
+    const { name, file: archive } = resolveBackupFile(s.layout.backupDir, requested);
+    if (!(await isFile(archive))) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
+
+    // 1. Prove the archive whole and harmless before anything is written.
+    const { manifest } = await inspectArchive(archive, name);
+    const root = path.resolve(s.layout.root);
+    await fs.mkdir(root, { recursive: true });
+    await removeStaleStaging(root, s.now());
+    const notRestored: RestoreReport['not_restored'] = [];
+    const staging = path.join(root, `.d3kos-restore-${Date.now()}-${crypto.randomBytes(3).toString('hex')}`);
+    const plan: PlannedFile[] = [];
+    manifest.files.forEach((file, i) => {
+        const where = targetOf(file.path, s);
+        if (typeof where === 'string') plan.push({ file, target: where, staged: path.join(staging, `f${String(i).padStart(6, '0')}`) });
+        else if (where.reason) notRestored.push({ path: file.path, reason: where.reason });
+    });
+    await checkFreeSpace(root, plan.reduce((sum, p) => sum + p.file.size, 0));
+
+    // 2. A safety backup of the boat as it is now, so this restore can be undone.
+    const safety = await createBackupUnlocked(s, { preRestore: true });
+
+    // 3. Stage every file on the data disk, checked again as it is written.
+    await fs.mkdir(staging, { mode: 0o700 });
+    try {
+        await stage(archive, name, plan);
+        const secretsMissing = await putSecretsBack(s, plan);
+        const id = await settleInstallationId(s, plan, manifest, options.keepInstallationId !== false);
+
+        // 4. Swap each file into place: a rename, so a power cut leaves each file either old or new.
+        const changed: string[] = [];
+        let unchanged = 0;
+        const touched = new Set<string>();
+        for (const item of plan) {
+            const stagedHash = (await hashFile(item.staged)).sha256;
+            if (item.file.kind === 'file' && (await sameContent(item.target, stagedHash))) {
+                unchanged++;
+                continue;
+            }
+            try {
+                await swapIntoPlace(item);
+            } catch (err) {
+                const done = changed.length;
+                if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
+                throw new BoatDataError('RESTORE_INCOMPLETE', `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`, 500);
+            }
+            changed.push(item.file.path);
+            touched.add(path.dirname(item.target));
+        }
+        for (const dir of touched) await syncFolder(dir);
+
+        const services = restartsFor(changed);
+        return {
+            success: true,
+            restored_from: name,
+            safety_backup: safety.name,
+            files_restored: plan.length,
+            files_changed: changed,
+            files_unchanged: unchanged,
+            not_restored: notRestored,
+            services_to_restart: services,
+            installation_id: id,
+            secrets_missing: secretsMissing,
+            message: summary(name, changed.length, services, id.note, safety.name, secretsMissing),
+        };
+    } catch (err) {
+        if (err instanceof BoatDataError) throw err;
+        if (isDiskFull(err)) {
+            throw new BoatDataError('DISK_FULL', `the boat's data disk (${root}) is full; nothing was restored`, 507);
+        }
+        throw new BoatDataError('RESTORE_FAILED', `backup ${name} could not be restored: ${errorMessage(err)}; nothing was restored`, 500);
+    } finally {
+        await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    }
+}
+
+/**
+ * Where a file of the backup goes on this boat, decided by this boat's
+ * settings (never by paths written in the archive), or why it does not go
+ * anywhere.
+ */
+export function targetOf(archivePath: string, s: ResolvedSettings): string | { reason: string | null } {
+    const root = path.resolve(s.layout.root);
+    if (archivePath === 'README.txt') return { reason: null };
+    const inside = (base: string, rest: string) => {
+        const target = path.resolve(base, ...rest.split('/'));
+        return target.startsWith(path.resolve(base) + path.sep) ? target : null;
+    };
+    let target: string | null = null;
+    if (archivePath === `${NODE_RED_FOLDER}/flows.json`) {
+        if (!s.flowsFile) return { reason: 'no Node-RED flows file is configured on this boat' };
+        target = path.resolve(s.flowsFile);
+    } else if (archivePath === `${SIGNALK_FOLDER}/settings.json`) {
+        if (!s.signalkSettings) return { reason: 'no Signal K settings file is configured on this boat' };
+        target = path.resolve(s.signalkSettings);
+    } else if (archivePath.startsWith(`${SIGNALK_FOLDER}/plugin-config-data/`)) {
+        if (!s.signalkPluginConfig) return { reason: 'no Signal K plugin settings folder is configured on this boat' };
+        target = inside(s.signalkPluginConfig, archivePath.slice(`${SIGNALK_FOLDER}/plugin-config-data/`.length));
+    } else {
+        target = inside(root, archivePath);
+    }
+    if (!target) return { reason: 'outside the place it belongs' };
+    if (target === path.resolve(s.layout.cloudCredentials) || target === path.resolve(s.layout.apiKeysEnv)) {
+        return { reason: 'secrets are never restored from a backup; the boat keeps its own' };
+    }
+    for (const excluded of [s.layout.backupDir, s.layout.mediaDir]) {
+        if (target.startsWith(path.resolve(excluded) + path.sep)) return { reason: 'inside the backup or camera folder' };
+    }
+    return target;
+}
+
+/** Second read of the archive: each planned file written to staging, fsynced, and its hash checked again. */
+async function stage(archive: string, name: string, plan: PlannedFile[]): Promise<void> {
+    const byPath = new Map(plan.map((p) => [p.file.path, p]));
+    const written = new Set<string>();
+    try {
+        await readArchive(archive, async (entry: ArchiveEntry) => {
+            const type = String(entry.type);
+            if (checkEntryType(type) || checkEntryPath(entry.path, type === 'Directory')) throw changedUnderUs(name);
+            const item = type === 'Directory' ? undefined : byPath.get(entry.path);
+            if (!item) {
+                entry.resume();
+                return;
+            }
+            if (written.has(entry.path)) throw changedUnderUs(name);
+            written.add(entry.path);
+            const handle = await fs.open(item.staged, 'wx', 0o600);
+            const hash = crypto.createHash('sha256');
+            try {
+                for await (const chunk of entry) {
+                    hash.update(chunk as Buffer);
+                    await handle.write(chunk as Buffer);
+                }
+                await handle.sync();
+            } finally {
+                await handle.close();
+            }
+            if (hash.digest('hex') !== item.file.sha256) throw changedUnderUs(name);
+            await fs.chmod(item.staged, parseInt(item.file.mode, 8) & 0o777);
+        });
+    } catch (err) {
+        if (err instanceof BoatDataError || isDiskFull(err)) throw err;
+        throw changedUnderUs(name, errorMessage(err));
+    }
+    if (written.size !== plan.length) throw changedUnderUs(name);
+}
+
+function changedUnderUs(name: string, detail?: string): BoatDataError {
+    return new BoatDataError('BACKUP_DAMAGED', `backup ${name} changed while it was being restored${detail ? ` (${detail})` : ''}; nothing was restored`, 422);
+}
+
+/** Placeholders left where a secret was: the boat's current values go back in. */
+async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise<string[]> {
+    const withSecrets = plan.filter((p) => p.file.secret_placeholders && p.file.secret_placeholders.length > 0);
+    if (withSecrets.length === 0) return [];
+    const current = await readSecretRefs(s.layout);
+    const missing = new Set<string>();
+    for (const item of withSecrets) {
+        const refs = item.file.secret_placeholders!;
+        if (item.file.kind === 'database') {
+            const byRef = new Map(current.map((r) => [r.ref, r.value]));
+            const pairs: Array<[string, string]> = [];
+            for (const ref of refs) {
+                const value = byRef.get(ref);
+                if (value === undefined) missing.add(ref);
+                else pairs.push([placeholder(ref, false), value], [placeholder(ref, true), JSON.stringify(value).slice(1, -1)]);
+            }
+            await replaceInDatabase(item.staged, pairs);
+        } else {
+            const { data, missing: gone } = restoreSecrets(await fs.readFile(item.staged), refs, current);
+            gone.forEach((ref) => missing.add(ref));
+            await rewrite(item.staged, data);
+        }
+    }
+    return [...missing].sort();
+}
+
+/** The boat keeps its own installation_id unless the caller asked for the backup's. */
+async function settleInstallationId(s: ResolvedSettings, plan: PlannedFile[], manifest: Manifest, keep: boolean): Promise<RestoreReport['installation_id']> {
+    const current = await currentInstallationId(s.layout.license);
+    const license = plan.find((p) => p.target === path.resolve(s.layout.license));
+    let inBackup = manifest.installation_id;
+    let parsed: Record<string, unknown> | null = null;
+    if (license) {
+        try {
+            parsed = JSON.parse(await fs.readFile(license.staged, 'utf8'));
+            if (parsed && typeof parsed.installation_id === 'string') inBackup = parsed.installation_id;
+        } catch {
+            parsed = null;
+        }
+    }
+    if (!license || !parsed) {
+        return { current, in_backup: inBackup, kept: current, note: 'the backup holds no readable license.json; the boat keeps its own' };
+    }
+    if (!keep) {
+        return { current, in_backup: inBackup, kept: inBackup, note: `the backup's installation id ${inBackup} was restored, as asked` };
+    }
+    if (!current) {
+        return { current, in_backup: inBackup, kept: inBackup, note: `this boat had no readable installation id, so the backup's ${inBackup} was restored` };
+    }
+    if (current === inBackup) return { current, in_backup: inBackup, kept: current, note: `the boat keeps its installation id ${current}` };
+    parsed.installation_id = current;
+    await rewrite(license.staged, JSON.stringify(parsed, null, 2) + '\n');
+    return {
+        current,
+        in_backup: inBackup,
+        kept: current,
+        note: `the backup was made on installation ${inBackup}; this boat keeps its own installation id ${current}`,
+    };
+}
+
+async function currentInstallationId(file: string): Promise<string | null> {
+    try {
+        const value = JSON.parse(await fs.readFile(file, 'utf8'));
+        return typeof value?.installation_id === 'string' ? value.installation_id : null;
+    } catch {
+        return null;
+    }
+}
+
+async function rewrite(file: string, data: string | Buffer): Promise<void> {
+    const handle = await fs.open(file, 'w');
+    try {
+        await handle.writeFile(data);
+        await handle.sync();
+    } finally {
+        await handle.close();
+    }
+}
+
+/**
+ * One file into place. A database's -wal/-shm/-journal go first: left
+ * beside the restored file, SQLite would replay the old log into it.
+ */
+async function swapIntoPlace(item: PlannedFile): Promise<void> {
+    await fs.mkdir(path.dirname(item.target), { recursive: true });
+    if (item.file.kind === 'database') {
+        for (const suffix of SQLITE_SIDE_FILES) await fs.rm(item.target + suffix, { force: true });
+    }
+    try {
+        await fs.rename(item.staged, item.target);
+    } catch (err) {
+        if (errorCode(err) !== 'EXDEV') throw err;
+        // Another file system (Node-RED's or Signal K's home): copy beside the target, then rename there.
+        const temp = tempPathFor(item.target);
+        try {
+            await fs.copyFile(item.staged, temp);
+            const handle = await fs.open(temp, 'r+');
+            await handle.sync().finally(() => handle.close());
+            await fs.chmod(temp, parseInt(item.file.mode, 8) & 0o777);
+            await fs.rename(temp, item.target);
+        } catch (inner) {
+            await fs.rm(temp, { force: true }).catch(() => undefined);
+            throw inner;
+        }
+    }
+}
+
+async function sameContent(file: string, sha256: string): Promise<boolean> {
+    try {
+        return (await hashFile(file)).sha256 === sha256;
+    } catch {
+        return false;
+    }
+}
+
+async function checkFreeSpace(root: string, needed: number): Promise<void> {
+    let free: number;
+    try {
+        const stat = await fs.statfs(root);
+        free = stat.bavail * stat.bsize;
+    } catch {
+        return;
+    }
+    if (free < needed + FREE_SPACE_MARGIN) {
+        const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+        throw new BoatDataError('DISK_FULL', `the boat's data disk (${root}) has ${mb(free)} free but the restore needs ${mb(needed + FREE_SPACE_MARGIN)}; nothing was restored`, 507);
+    }
+}
+
+async function removeStaleStaging(root: string, now: Date): Promise<void> {
+    for (const name of await fs.readdir(root).catch(() => [] as string[])) {
+        if (!name.startsWith('.d3kos-restore-')) continue;
+        const stat = await fs.stat(path.join(root, name)).catch(() => null);
+        if (stat && now.getTime() - stat.mtimeMs > STALE_STAGING_MS) await fs.rm(path.join(root, name), { recursive: true, force: true });
+    }
+}
+
+async function isFile(file: string): Promise<boolean> {
+    try {
+        return (await fs.stat(file)).isFile();
+    } catch {
+        return false;
+    }
+}
+
+function summary(name: string, changed: number, services: string[], idNote: string, safety: string, secretsMissing: string[]): string {
+    const parts = [`Restored ${name}: ${changed} file(s) changed.`];
+    if (services.length > 0) parts.push(`Restart ${services.join(', ')} (or reboot) so they use the restored data.`);
+    if (services.includes('node-red')) parts.push('Restart Node-RED before deploying from the editor, or the editor\'s flows will overwrite the restored ones.');
+    parts.push(idNote.charAt(0).toUpperCase() + idNote.slice(1) + '.');
+    if (secretsMissing.length > 0) parts.push(`Enter these secrets again: ${secretsMissing.join(', ')}.`);
+    parts.push(`To undo, restore ${safety}.`);
+    return parts.join(' ');
+}
+

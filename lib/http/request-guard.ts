@@ -1,0 +1,130 @@
+import { BoatDataError } from '../errors';
+
+/**
+ * What decides whether an HTTP request may change the boat's data. The boat's
+ * REST endpoints have no login (the touchscreen has no keyboard), so a web page
+ * from anywhere, opened on any device on the boat's network, could otherwise
+ * POST to them: it is refused unless it comes from a page of the boat itself.
+ *
+ * A browser marks every cross-site POST with an Origin header, and the only
+ * bodies it can send cross-site without asking first (a CORS preflight, which
+ * this package never approves) are forms and plain text. So: a foreign Origin
+ * is refused, a form or text body is refused, and `curl -X POST` (no Origin,
+ * no body or a JSON body) and the boat's own pages keep working.
+ */
+export interface GuardRequest {
+    method: string;
+    headers: Record<string, string | string[] | undefined>;
+    body?: unknown;
+}
+
+export interface GuardOptions {
+    /** Origins allowed besides the boat's own, e.g. `http://helm.local:8080`. */
+    allowedOrigins?: string[];
+    /** Largest body accepted, in bytes. */
+    maxBodyBytes?: number;
+}
+
+export type GuardVerdict = { allowed: true; body: unknown } | { allowed: false; statusCode: number; error: string };
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Response headers that would let a page on another site read an answer.
+ * Node-RED's admin app adds `Access-Control-Allow-Origin: *` to every request
+ * when the editor and the http nodes share the root path (its default), so
+ * the guard takes them off every answer it fronts.
+ */
+export const CORS_HEADERS = [
+    'access-control-allow-origin',
+    'access-control-allow-credentials',
+    'access-control-allow-methods',
+    'access-control-allow-headers',
+    'access-control-expose-headers',
+    'access-control-max-age',
+];
+/** The content types a cross-site page can send without a preflight (the CORS "simple" ones). */
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+function header(request: GuardRequest, name: string): string | undefined {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+}
+
+/** The host[:port] a URL-ish origin names, lower case, default ports dropped; null when it is not a web origin. */
+export function originHost(origin: string): string | null {
+    try {
+        const url = new URL(origin);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+        return url.host.toLowerCase();
+    } catch {
+        return null;
+    }
+}
+
+function hostsOf(request: GuardRequest): string[] {
+    const hosts: string[] = [];
+    for (const name of ['host', 'x-forwarded-host']) {
+        const value = header(request, name);
+        if (value) hosts.push(...value.split(',').map((h) => h.trim().toLowerCase().replace(/:(80|443)$/, '')));
+    }
+    return hosts.filter(Boolean);
+}
+
+function sameOrigin(request: GuardRequest, origin: string, options: GuardOptions): boolean {
+    const host = originHost(origin);
+    if (!host) return false;
+    if ((options.allowedOrigins ?? []).some((allowed) => originHost(allowed) === host)) return true;
+    return hostsOf(request).includes(host.replace(/:(80|443)$/, ''));
+}
+
+function bodyBytes(body: unknown): number {
+    if (Buffer.isBuffer(body)) return body.length;
+    if (typeof body === 'string') return Buffer.byteLength(body);
+    return 0;
+}
+
+/** Parses a raw JSON body (a Buffer or string from an http-in node that skips body parsing); an empty body is `{}`. */
+export function parseJsonBody(body: unknown): unknown {
+    if (body === undefined || body === null) return {};
+    if (!Buffer.isBuffer(body) && typeof body !== 'string') return body;
+    const text = body.toString().trim();
+    if (text === '') return {};
+    try {
+        return JSON.parse(text);
+    } catch (err) {
+        throw new BoatDataError('BODY_NOT_JSON', `the request body is not valid JSON (${(err as Error).message})`, 400);
+    }
+}
+
+export function checkRequest(request: GuardRequest, options: GuardOptions = {}): GuardVerdict {
+    const method = request.method.toUpperCase();
+    if (SAFE_METHODS.has(method)) return { allowed: true, body: request.body };
+
+    const origin = header(request, 'origin');
+    if (origin !== undefined && !sameOrigin(request, origin, options)) {
+        return { allowed: false, statusCode: 403, error: `cross-site request refused: a page from ${origin} may not ${method} to this boat` };
+    }
+    const fetchSite = header(request, 'sec-fetch-site');
+    if (origin === undefined && fetchSite === 'cross-site') {
+        return { allowed: false, statusCode: 403, error: `cross-site request refused: the browser marked this ${method} as coming from another site` };
+    }
+    const contentType = (header(request, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (FORM_TYPES.includes(contentType)) {
+        return { allowed: false, statusCode: 403, error: `a ${contentType} body is refused (a page on another site can send one); send JSON or no body` };
+    }
+    const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    if (bodyBytes(request.body) > max) {
+        return { allowed: false, statusCode: 413, error: `the request body is larger than ${max} bytes` };
+    }
+    if (contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json') && bodyBytes(request.body) > 0) {
+        return { allowed: false, statusCode: 415, error: `the request body is ${contentType}; send application/json` };
+    }
+    try {
+        return { allowed: true, body: parseJsonBody(request.body) };
+    } catch (err) {
+        const error = err as BoatDataError;
+        return { allowed: false, statusCode: error.statusCode, error: error.message };
+    }
+}

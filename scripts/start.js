@@ -1,0 +1,139 @@
+'use strict';
+// `npm start`: a local Node-RED with this package, the boat flow and the central ingest flow, on a
+// generated demo boat (tier 2) that uploads its exports to the ingest in the same Node-RED.
+// Ctrl-C stops Node-RED cleanly. Settings come from the environment (see the README).
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+if (!fs.existsSync(path.join(dist, 'tools', 'node-red-runtime.js'))) {
+    console.error('dist/ is missing: run npm run build first (npm start does it for you).');
+    process.exit(1);
+}
+const { startNodeRed } = require(path.join(dist, 'tools', 'node-red-runtime.js'));
+const { buildDemoBoat } = require(path.join(dist, 'tools', 'demo-boat.js'));
+
+const demoDir = path.join(root, '.demo');
+const port = Number(process.env.PORT || 1880);
+const host = process.env.HOST || '127.0.0.1';
+
+function loadFlows() {
+    const flows = [];
+    const seen = new Set();
+    for (const name of ['boat.json', 'central-ingest.json']) {
+        const file = path.join(root, 'flows', name);
+        if (!fs.existsSync(file)) {
+            console.warn(`flows/${name} is not there yet; starting without it`);
+            continue;
+        }
+        for (const node of JSON.parse(fs.readFileSync(file, 'utf8'))) {
+            if (seen.has(node.id)) throw new Error(`flows/${name} reuses the node id ${node.id}; the two flows cannot be deployed together`);
+            seen.add(node.id);
+            flows.push(node);
+        }
+    }
+    return flows;
+}
+
+/** The repo's flows are deployed fresh at every start; flows changed in the editor since are kept aside, not lost. */
+function keepEditorChanges(userDir, flows) {
+    const current = path.join(userDir, 'flows.json');
+    if (!fs.existsSync(current)) return;
+    let deployed;
+    try {
+        deployed = JSON.parse(fs.readFileSync(current, 'utf8'));
+    } catch {
+        deployed = null;
+    }
+    if (JSON.stringify(deployed) === JSON.stringify(flows)) return;
+    const aside = path.join(userDir, 'flows.previous.json');
+    fs.copyFileSync(current, aside);
+    console.log(`The flows deployed last time differ from flows/: kept them in ${path.relative(process.cwd(), aside)}`);
+}
+
+/** The data root: D3KOS_ROOT as given (never touched), or the demo boat under .demo/, built once and reused. */
+async function boatFolders() {
+    if (process.env.D3KOS_ROOT) {
+        const rootDir = path.resolve(process.env.D3KOS_ROOT);
+        if (!fs.existsSync(path.join(rootDir, 'config', 'license.json'))) {
+            console.warn(`D3KOS_ROOT=${rootDir} has no config/license.json; exports will be refused until it does`);
+        }
+        return { root: rootDir, mediaDir: process.env.D3KOS_MEDIA_DIR, backupDir: process.env.D3KOS_BACKUP_DIR, demo: false };
+    }
+    const folders = {
+        root: path.join(demoDir, 'boat'),
+        mediaDir: process.env.D3KOS_MEDIA_DIR || path.join(demoDir, 'camera-recordings'),
+        backupDir: process.env.D3KOS_BACKUP_DIR || path.join(demoDir, 'backups'),
+        demo: true,
+    };
+    if (fs.existsSync(path.join(folders.root, 'config', 'license.json'))) {
+        console.log(`Reusing the demo boat in ${path.relative(process.cwd(), folders.root) || folders.root}`);
+    } else {
+        console.log('Building a demo boat (tier 2) in .demo/ ...');
+        await buildDemoBoat({ root: folders.root, mediaDir: folders.mediaDir, backupDir: folders.backupDir, tier: 2 });
+    }
+    return folders;
+}
+
+async function main() {
+    const boat = await boatFolders();
+    const env = {
+        D3KOS_ROOT: boat.root,
+        D3KOS_CENTRAL_URL: process.env.D3KOS_CENTRAL_URL || `http://127.0.0.1:${port}`,
+        D3KOS_INGEST_MODE: process.env.D3KOS_INGEST_MODE || 'open',
+    };
+    if (boat.mediaDir) env.D3KOS_MEDIA_DIR = boat.mediaDir;
+    if (boat.backupDir) env.D3KOS_BACKUP_DIR = boat.backupDir;
+
+    const userDir = path.join(demoDir, 'node-red');
+    const flows = loadFlows();
+    keepEditorChanges(userDir, flows);
+    const nodeRed = await startNodeRed({
+        userDir,
+        port,
+        host,
+        flows,
+        env,
+        // The device token is a credential of the boat's config node; it reads ${D3KOS_DEVICE_TOKEN} when used.
+        credentials: { 'd3kos-boat': { deviceToken: '${D3KOS_DEVICE_TOKEN}' } },
+    });
+
+    const base = host === '0.0.0.0' || host === '::' ? `http://<this machine>:${port}` : nodeRed.url;
+    console.log(
+        [
+            '',
+            `d3kOS data management is running (data root ${boat.root}${boat.demo ? ', demo boat' : ''})`,
+            `  editor     ${base}/`,
+            `  dashboard  ${base}/dashboard`,
+            `  API        ${base}/export/status   ${base}/export/queue/status   ${base}/tier/status   ${base}/health`,
+            `  export     curl -X POST ${nodeRed.url}/export/generate`,
+            `  central    ${env.D3KOS_CENTRAL_URL}/api/v1/health`,
+            'Ctrl-C stops it.',
+            '',
+        ].join('\n'),
+    );
+
+    let stopping = false;
+    const stop = async (signal) => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`\n${signal}: stopping Node-RED ...`);
+        await nodeRed.stop();
+        process.exit(0);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+
+    // Node-RED ending on its own is a failure: say so and exit non-zero.
+    nodeRed.exited.then((code) => {
+        if (stopping) return;
+        console.error(`Node-RED stopped unexpectedly (exit code ${code})`);
+        process.exit(1);
+    });
+}
+
+main().catch((err) => {
+    console.error(err && err.message ? err.message : err);
+    process.exit(1);
+});

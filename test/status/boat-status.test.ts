@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { boatLayout } from '../../lib/boat/layout';
+import { healthStatus, listExportFiles, tierStatus } from '../../lib/status/boat-status';
+import { scratchFolder, writeJson } from '../support/folders';
+
+describe('boat status reports', () => {
+    let scratch: ReturnType<typeof scratchFolder>;
+    let layout: ReturnType<typeof boatLayout>;
+    beforeEach(() => {
+        scratch = scratchFolder('status');
+        layout = boatLayout({ root: scratch.dir });
+    });
+    afterEach(() => scratch.remove());
+
+    const license = (value: unknown) => writeJson(layout.license, value);
+
+    it('the tier report says what the tier allows and leaves billing internals out', async () => {
+        license({ installation_id: '0123456789abcdef', tier: 2, subscription_status: 'active', stripe_customer: 'cus_secret', features: { api_key: 'k' } });
+        const report = await tierStatus(layout);
+        assert.deepEqual(report, { success: true, tier: 2, installation_id: '0123456789abcdef', can_export: true, scheduled_export: true, subscription_status: 'active' });
+    });
+
+    it('tier 0 cannot export', async () => {
+        license({ installation_id: '0123456789abcdef', tier: 0 });
+        const report = await tierStatus(layout);
+        assert.equal(report.can_export, false);
+        assert.equal(report.scheduled_export, false);
+    });
+
+    it('a damaged license is an error, never a guessed tier', async () => {
+        license('{"tier": 1');
+        await assert.rejects(tierStatus(layout), /not valid JSON/);
+    });
+
+    it('the export list shows finished files newest first, with size and time, and skips partial files', async () => {
+        await fs.mkdir(layout.exportFilesDir, { recursive: true });
+        await fs.writeFile(path.join(layout.exportFilesDir, 'export_20261101_030000_000_ab12.json'), '{"a":1}');
+        await fs.writeFile(path.join(layout.exportFilesDir, 'export_20261102_030000_000_cd34.json'), '{"a":12}');
+        await fs.writeFile(path.join(layout.exportFilesDir, '.export_20261103_030000_000_ef56.json.partial'), '{');
+        await fs.writeFile(path.join(layout.exportFilesDir, 'notes.txt'), 'x');
+        const list = await listExportFiles(layout);
+        assert.equal(list.count, 2);
+        assert.deepEqual(list.exports.map((e) => [e.filename, e.size]), [
+            ['export_20261102_030000_000_cd34.json', 8],
+            ['export_20261101_030000_000_ab12.json', 7],
+        ]);
+        assert.ok(!Number.isNaN(Date.parse(list.exports[0].created)));
+    });
+
+    it('no exports folder yet is an empty list, not an error', async () => {
+        assert.deepEqual(await listExportFiles(layout), { success: true, count: 0, exports: [] });
+    });
+
+    it('health is ok with a readable root and license, and 503 degraded naming the problem otherwise', async () => {
+        license({ installation_id: '0123456789abcdef', tier: 1 });
+        assert.equal((await healthStatus(layout)).statusCode, 200);
+        await fs.rm(layout.license);
+        const degraded = await healthStatus(layout);
+        assert.equal(degraded.statusCode, 503);
+        assert.equal(degraded.body.status, 'degraded');
+        assert.match(degraded.body.error!, /license.json was not found/);
+    });
+});
