@@ -10,29 +10,39 @@ import { backupsIn, pruneBackups } from './retention';
 
 export interface ListedBackup {
     name: string;
-    /** The name again, for pages written against the original API. */
-    file: string;
-    size: number;
+    size_bytes: number;
     /** When the backup was made (UTC, from its name). */
-    created: string;
+    created_at: string;
     has_checksum: boolean;
+    /** The safety backup a restore took first: restore it to undo that restore. */
     pre_restore: boolean;
 }
 
+export interface BackupList {
+    success: true;
+    count: number;
+    /** Newest first. */
+    backups: ListedBackup[];
+    /** The newest backup, whatever made it, or null when there is none. */
+    last_backup: { name: string; created_at: string; size_bytes: number } | null;
+}
+
 /** Backups in the backup folder, newest first. */
-export async function listBackups(settings: BackupSettings): Promise<{ success: true; count: number; backups: ListedBackup[] }> {
+export async function listBackups(settings: BackupSettings): Promise<BackupList> {
     const s = resolveSettings(settings);
     const dir = s.layout.backupDir;
     await prepareBackupDir(dir, s.requireMountedDrive, false);
     const backups: ListedBackup[] = [];
     for (const b of (await backupsIn(dir)).reverse()) {
         const file = path.join(dir, b.name);
-        const stat = await fs.stat(file).catch(() => null);
+        const stat = await fs.lstat(file).catch(() => null);
         if (!stat?.isFile()) continue;
-        const hasChecksum = await fs.stat(sidecarOf(file)).then((st) => st.isFile(), () => false);
-        backups.push({ name: b.name, file: b.name, size: stat.size, created: b.created.toISOString(), has_checksum: hasChecksum, pre_restore: b.preRestore });
+        const hasChecksum = await fs.lstat(sidecarOf(file)).then((st) => st.isFile(), () => false);
+        backups.push({ name: b.name, size_bytes: stat.size, created_at: b.created.toISOString(), has_checksum: hasChecksum, pre_restore: b.preRestore });
     }
-    return { success: true, count: backups.length, backups };
+    const newest = backups[0];
+    const last_backup = newest ? { name: newest.name, created_at: newest.created_at, size_bytes: newest.size_bytes } : null;
+    return { success: true, count: backups.length, backups, last_backup };
 }
 
 /** Checks a backup end to end (checksum file, every entry, every file hash) without writing anything. */

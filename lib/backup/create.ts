@@ -23,16 +23,20 @@ export interface CreateOptions {
 
 export interface CreatedBackup {
     success: true;
-    /** The archive's name (as the original backup API answered). */
-    backup_file: string;
-    name: string;
-    size_bytes: number;
-    path: string;
-    sha256: string;
-    created: string;
-    installation_id: string | null;
-    tier: number | null;
-    items: Record<string, number>;
+    backup: {
+        name: string;
+        size_bytes: number;
+        /** When the backup was started (UTC ISO-8601). */
+        created_at: string;
+        /** Files in the archive besides the manifest (the README included). */
+        file_count: number;
+        sha256: string;
+        path: string;
+        installation_id: string | null;
+        tier: number | null;
+        items: Record<string, number>;
+        pre_restore: boolean;
+    };
     skipped: SkippedItem[];
     warnings: string[];
     /** Older backups removed to keep the last N. */
@@ -66,15 +70,18 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
         const pruned = options.preRestore ? [] : await pruneBackups(dir, s.keep, s.now());
         return {
             success: true,
-            backup_file: name,
-            name,
-            size_bytes: size,
-            path: archive,
-            sha256,
-            created: manifest.timestamp,
-            installation_id: manifest.installation_id,
-            tier: manifest.tier,
-            items: manifest.items,
+            backup: {
+                name,
+                size_bytes: size,
+                created_at: manifest.timestamp,
+                file_count: manifest.files.length,
+                sha256,
+                path: archive,
+                installation_id: manifest.installation_id,
+                tier: manifest.tier,
+                items: manifest.items,
+                pre_restore: manifest.pre_restore,
+            },
             skipped: manifest.skipped,
             warnings: manifest.warnings,
             pruned,

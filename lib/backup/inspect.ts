@@ -20,7 +20,7 @@ export async function checkSidecar(archive: string, name: string): Promise<strin
         text = await fs.readFile(sidecarOf(archive), 'utf8');
     } catch (err) {
         if (errorCode(err) === 'ENOENT') {
-            throw new BoatDataError('BACKUP_CHECKSUM_MISSING', `backup ${name} has no checksum file (${name}.sha256), so it cannot be trusted; nothing was restored`, 422);
+            throw new BoatDataError('BACKUP_CHECKSUM_MISSING', `backup ${name} has no checksum file (${name}.sha256), so it cannot be trusted`, 422);
         }
         throw new BoatDataError('BACKUP_UNREADABLE', `the checksum file of backup ${name} cannot be read: ${errorMessage(err)}`, 500);
     }
@@ -67,7 +67,7 @@ export async function inspectArchive(archive: string, name: string): Promise<Ins
             const problem = typeProblem ?? pathProblem;
             if (problem) {
                 const to = entry.linkpath ? ` to ${entry.linkpath}` : '';
-                unsafe ??= new BoatDataError('BACKUP_UNSAFE', `backup ${name} contains an unsafe entry ${entry.path} (${problem}${to}); nothing was restored`, 422);
+                unsafe ??= new BoatDataError('BACKUP_UNSAFE', `backup ${name} contains an unsafe entry ${entry.path} (${problem}${to})`, 422);
                 entry.resume();
                 return;
             }

@@ -75,7 +75,7 @@ export function parseManifest(text: string, backup: string): Manifest {
         if (typeof f !== 'object' || f === null || typeof f.path !== 'string') throw damaged(`entry ${i + 1} has no path`);
         const problem = checkEntryPath(f.path);
         if (problem) {
-            throw new BoatDataError('BACKUP_UNSAFE', `backup ${backup} contains an unsafe entry ${f.path} (${problem}); nothing was restored`, 422);
+            throw new BoatDataError('BACKUP_UNSAFE', `backup ${backup} contains an unsafe entry ${f.path} (${problem})`, 422);
         }
         if (f.path === MANIFEST_NAME || seen.has(f.path)) throw damaged(`lists ${f.path} twice`);
         seen.add(f.path);

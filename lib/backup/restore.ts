@@ -24,14 +24,16 @@ export interface RestoreOptions {
 
 export interface RestoreReport {
     success: true;
-    restored_from: string;
+    /** The backup that was restored. */
+    restored: string;
     /** Restore this one to undo the restore. */
     safety_backup: string;
     files_restored: number;
     files_changed: string[];
     files_unchanged: number;
     not_restored: Array<{ path: string; reason: string }>;
-    services_to_restart: string[];
+    /** Boat services that must be restarted (or the boat rebooted) to use the restored files. */
+    restart_required: string[];
     installation_id: { current: string | null; in_backup: string | null; kept: string | null; note: string };
     /** Secrets the backup referred to that this boat does not have (to be entered again). */
     secrets_missing: string[];
@@ -60,7 +62,9 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     if (!(await isFile(archive))) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
 
     // 1. Prove the archive whole and harmless before anything is written.
-    const { manifest } = await inspectArchive(archive, name);
+    const { manifest } = await inspectArchive(archive, name).catch((err: unknown) => {
+        throw err instanceof BoatDataError ? new BoatDataError(err.code, `${err.message}; nothing was restored`, err.statusCode) : err;
+    });
     const root = path.resolve(s.layout.root);
     await fs.mkdir(root, { recursive: true });
     await removeStaleStaging(root, s.now());
@@ -75,7 +79,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     await checkFreeSpace(root, plan.reduce((sum, p) => sum + p.file.size, 0));
 
     // 2. A safety backup of the boat as it is now, so this restore can be undone.
-    const safety = await createBackupUnlocked(s, { preRestore: true });
+    const safety = (await createBackupUnlocked(s, { preRestore: true })).backup;
 
     // 3. Stage every file on the data disk, checked again as it is written.
     await fs.mkdir(staging, { mode: 0o700 });
@@ -109,13 +113,13 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
         const services = restartsFor(changed);
         return {
             success: true,
-            restored_from: name,
+            restored: name,
             safety_backup: safety.name,
             files_restored: plan.length,
             files_changed: changed,
             files_unchanged: unchanged,
             not_restored: notRestored,
-            services_to_restart: services,
+            restart_required: services,
             installation_id: id,
             secrets_missing: secretsMissing,
             message: summary(name, changed.length, services, id.note, safety.name, secretsMissing),

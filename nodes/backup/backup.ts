@@ -1,0 +1,244 @@
+import { createReadStream } from 'fs';
+import * as path from 'path';
+import { pipeline } from 'stream/promises';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { CronJob } from 'cron';
+import { boatConfig, handleInput, status } from '../shared/adapter';
+import { BoatDataError, errorCode, errorMessage } from '../../lib/errors';
+import {
+    BackupSchedule,
+    BackupSettings,
+    backupForDownload,
+    createBackup,
+    cronFor,
+    DEFAULT_KEEP,
+    listBackups,
+    parseSchedule,
+    pruneOldBackups,
+    readSchedule,
+    restoreBackup,
+    scheduleFile,
+    SCHEDULES,
+    verifyBackup,
+    writeSchedule,
+} from '../../lib/backup';
+
+interface BackupDef extends NodeDef {
+    boat: string;
+    /** Empty: the boat configuration's backup folder. A USB drive's folder goes here. */
+    backupDir: string;
+    keep: string | number;
+    /** Empty: this Node-RED's own flows file. */
+    flowsFile: string;
+    /** Empty: left out of backups. */
+    signalkSettings: string;
+    signalkPluginConfig: string;
+    /** The schedule until one is chosen on the dashboard (the choice is remembered). */
+    schedule: BackupSchedule;
+    requireMount: 'auto' | 'yes' | 'no';
+}
+
+const ACTIONS = ['create', 'list', 'verify', 'restore', 'prune', 'schedule', 'download'] as const;
+type Action = (typeof ACTIONS)[number];
+type Message = NodeMessage & Record<string, any>;
+
+export = function (RED: NodeAPI): void {
+    function BackupNode(this: Node, def: BackupDef): void {
+        RED.nodes.createNode(this, def);
+        const node = this;
+        const keep = Number(def.keep) >= 1 ? Math.floor(Number(def.keep)) : DEFAULT_KEEP;
+        const defaultSchedule: BackupSchedule = SCHEDULES.includes(def.schedule) ? def.schedule : 'off';
+        let job: CronJob | null = null;
+        let schedule: BackupSchedule = 'off';
+        let closing = false;
+        const inFlight = new Set<Promise<unknown>>();
+
+        function settings(): BackupSettings {
+            const layout = boatConfig(RED, node, def.boat).layout();
+            const configured = (value: string | undefined) => (value ?? '').trim() || null;
+            return {
+                layout: configured(def.backupDir) ? { ...layout, backupDir: configured(def.backupDir)! } : layout,
+                keep,
+                flowsFile: configured(def.flowsFile) ?? ownFlowsFile(RED),
+                signalkSettings: configured(def.signalkSettings),
+                signalkPluginConfig: configured(def.signalkPluginConfig),
+                requireMountedDrive: def.requireMount === 'yes' ? true : def.requireMount === 'no' ? false : undefined,
+            };
+        }
+
+        /** Every piece of work is tracked, so close() can let it finish rather than cut a restore in half. */
+        function track<T>(work: Promise<T>): Promise<T> {
+            inFlight.add(work);
+            work.then(
+                () => inFlight.delete(work),
+                () => inFlight.delete(work),
+            );
+            return work;
+        }
+
+        function applySchedule(next: BackupSchedule): void {
+            job?.stop();
+            job = null;
+            schedule = next;
+            const cron = cronFor(next);
+            if (cron && !closing) job = CronJob.from({ cronTime: cron, onTick: () => void track(automaticBackup()), start: true });
+        }
+
+        function showBackup(made: { created_at: string; size_bytes: number }): void {
+            status.ok(node, RED._('backup.status.last', { when: formatWhen(made.created_at), size: formatBytes(made.size_bytes) }));
+        }
+
+        /** A scheduled backup has no caller to tell: a failure turns the status red and goes out as an alert. */
+        async function automaticBackup(): Promise<void> {
+            if (closing) return;
+            status.working(node, RED._('backup.status.automatic'));
+            try {
+                const made = await createBackup(settings());
+                showBackup(made.backup);
+                const result: Message = { topic: 'backup', action: 'create', automatic: true, payload: made };
+                node.send([result, made.warnings.length > 0 ? alert('warning', RED._('backup.alert.warnings', { name: made.backup.name, warnings: made.warnings.join('; ') })) : null]);
+            } catch (err) {
+                status.error(node, err);
+                node.warn(RED._('backup.alert.failed', { reason: errorMessage(err) }));
+                node.send([null, alert('critical', RED._('backup.alert.failed', { reason: errorMessage(err) }), errorCode(err), errorMessage(err))]);
+            }
+        }
+
+        function alert(level: 'warning' | 'critical', message: string, code?: string, reason?: string): Message {
+            const payload = { level, source: 'backup', message, error_code: code ?? null, reason: reason ?? null, timestamp: new Date().toISOString() };
+            return { topic: 'backup-alert', payload };
+        }
+
+        // At start: the remembered schedule (or the node's default), and the newest backup in the status.
+        const starting = track(
+            (async () => {
+                const s = settings();
+                let stored: BackupSchedule | null = null;
+                try {
+                    stored = await readSchedule(scheduleFile(s.layout.root));
+                } catch (err) {
+                    node.warn(errorMessage(err));
+                }
+                applySchedule(stored ?? defaultSchedule);
+                const { last_backup } = await listBackups(s);
+                if (last_backup) showBackup(last_backup);
+                else status.clear(node);
+            })().catch((err) => status.warn(node, errorMessage(err))),
+        );
+
+        handleInput(node, async (msg, send) => {
+            const action = String(msg.action ?? msg.topic ?? '').trim().toLowerCase() as Action;
+            if (!ACTIONS.includes(action)) {
+                throw new BoatDataError('ACTION_UNKNOWN', `the backup node does not know the action ${JSON.stringify(msg.action ?? msg.topic ?? '')}; use one of ${ACTIONS.join(', ')}`, 400);
+            }
+            const params: Record<string, any> = typeof msg.payload === 'object' && msg.payload !== null && !Buffer.isBuffer(msg.payload) ? msg.payload : {};
+            const name = params.name ?? msg.req?.params?.name ?? (typeof msg.payload === 'string' ? msg.payload : undefined);
+            await starting;
+            msg.action = action;
+            switch (action) {
+                case 'create': {
+                    status.working(node, RED._('backup.status.creating'));
+                    const made = await track(createBackup(settings()));
+                    showBackup(made.backup);
+                    msg.payload = made;
+                    break;
+                }
+                case 'list':
+                    msg.payload = { ...(await track(listBackups(settings()))), schedule };
+                    break;
+                case 'verify': {
+                    status.working(node, RED._('backup.status.verifying'));
+                    const verified = await track(verifyBackup(settings(), name));
+                    status.ok(node, RED._('backup.status.verified', { name: verified.name }));
+                    msg.payload = verified;
+                    break;
+                }
+                case 'restore': {
+                    status.working(node, RED._('backup.status.restoring'));
+                    const keepId = params.keep_installation_id ?? params.keepInstallationId;
+                    const report = await track(restoreBackup(settings(), name, { keepInstallationId: keepId !== false && keepId !== 'false' }));
+                    // The restored files may hold another schedule choice.
+                    applySchedule((await readSchedule(scheduleFile(settings().layout.root)).catch(() => null)) ?? schedule);
+                    status.ok(node, RED._('backup.status.restored', { name: report.restored }));
+                    msg.payload = report;
+                    break;
+                }
+                case 'prune': {
+                    const keepNow = params.keep === undefined ? undefined : Number(params.keep);
+                    if (keepNow !== undefined && !(Number.isInteger(keepNow) && keepNow >= 1)) {
+                        throw new BoatDataError('KEEP_INVALID', `keep must be a whole number of backups, 1 or more, not ${JSON.stringify(params.keep)}`, 400);
+                    }
+                    msg.payload = await track(pruneOldBackups(settings(), keepNow));
+                    break;
+                }
+                case 'schedule': {
+                    const wanted = params.schedule ?? (typeof msg.payload === 'string' ? msg.payload : undefined);
+                    if (wanted !== undefined) {
+                        const chosen = parseSchedule(wanted);
+                        await writeSchedule(scheduleFile(settings().layout.root), chosen);
+                        applySchedule(chosen);
+                    }
+                    msg.payload = { success: true, schedule, cron: cronFor(schedule), next_run: job ? job.nextDate().toJSDate().toISOString() : null };
+                    break;
+                }
+                case 'download':
+                    await download(msg, name);
+                    break;
+            }
+            send([msg, null]);
+        });
+
+        /**
+         * An archive can be hundreds of MB: it is streamed straight into the
+         * HTTP answer (an http response node would hold it whole in memory).
+         * Without an HTTP request the message carries the file's path instead.
+         */
+        async function download(msg: Message, name: unknown): Promise<void> {
+            const archive = await backupForDownload(settings(), name);
+            const headers = {
+                'Content-Type': 'application/gzip',
+                'Content-Disposition': `attachment; filename="${archive.name}"`,
+                'Content-Length': String(archive.size),
+            };
+            const res = msg.res?._res;
+            if (!res) {
+                msg.filename = archive.file;
+                msg.headers = headers;
+                msg.payload = { success: true, name: archive.name, size_bytes: archive.size, path: archive.file };
+                return;
+            }
+            // Answered here: the flow must not answer this request again, on success or failure.
+            delete msg.res;
+            res.status(200).set(headers);
+            await track(pipeline(createReadStream(archive.file), res));
+            msg.payload = { success: true, name: archive.name, size_bytes: archive.size, streamed: true };
+        }
+
+        node.on('close', (done: () => void) => {
+            closing = true;
+            job?.stop();
+            job = null;
+            // A backup or restore in flight is finished, not cut off half-way.
+            Promise.allSettled([...inFlight]).then(() => done());
+        });
+    }
+
+    RED.nodes.registerType('d3kos-backup', BackupNode);
+};
+
+/** The flows file of the Node-RED this node runs in, when the runtime says where it is. */
+function ownFlowsFile(RED: NodeAPI): string | null {
+    const settings = RED.settings as unknown as { userDir?: string; flowFile?: string };
+    if (!settings.userDir) return null;
+    return path.resolve(settings.userDir, settings.flowFile || 'flows.json');
+}
+
+function formatBytes(bytes: number): string {
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function formatWhen(iso: string): string {
+    return new Intl.DateTimeFormat('en-GB', { day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+}
