@@ -1,0 +1,149 @@
+import * as path from 'path';
+import type { ExportMode, FinishedExport } from '../export/export-file';
+import type { Watermarks } from '../export/watermarks';
+import { BoatDataError } from '../errors';
+
+export type EntryStatus = 'pending' | 'uploading' | 'completed' | 'failed';
+export const QUEUE_LISTS: readonly EntryStatus[] = ['pending', 'uploading', 'completed', 'failed'];
+
+/**
+ * One export waiting for (or done with) its upload. The first fields are the
+ * deployed d3kOS service's, which other tools on the boat read; the rest are
+ * ours and readers ignore them.
+ */
+export interface QueueEntry {
+    queue_id: string;
+    export_id: string;
+    export_file: string;
+    created_at: string;
+    tier: number;
+    category_count: number;
+    file_size_bytes: number;
+    /** null for entries queued by the old service, which kept no checksum. */
+    sha256: string | null;
+    status: EntryStatus;
+    /** Tries used up: an attempt made while the central API was out of reach does not count. */
+    retry_count: number;
+    next_retry_at: string | null;
+    last_error: string | null;
+    completed_at?: string;
+    failed_at?: string;
+    queued_at?: string;
+    mode?: ExportMode;
+    /** What this export carries per category; acknowledged only once the central side confirms it. */
+    watermarks?: Watermarks;
+    import_id?: string | null;
+    records_imported?: number | null;
+}
+
+export interface LastUpload {
+    export_id: string;
+    queue_id: string;
+    completed_at: string;
+    import_id: string | null;
+    records_imported: number | null;
+}
+
+export interface QueueFile {
+    version: string;
+    last_updated: string | null;
+    last_upload: LastUpload | null;
+    pending: QueueEntry[];
+    uploading: QueueEntry[];
+    completed: QueueEntry[];
+    failed: QueueEntry[];
+}
+
+export const QUEUE_FORMAT_VERSION = '1.0';
+
+export function emptyQueue(): QueueFile {
+    return { version: QUEUE_FORMAT_VERSION, last_updated: null, last_upload: null, pending: [], uploading: [], completed: [], failed: [] };
+}
+
+/** q_<the export id's time and suffix>: unique because export ids are. */
+export function queueIdFor(exportId: string): string {
+    return 'q_' + exportId.replace(/^export_/, '');
+}
+
+/** A new pending entry for a closed export, due at once. */
+export function entryForExport(exp: FinishedExport, now: Date): QueueEntry {
+    return {
+        queue_id: queueIdFor(exp.export_id),
+        export_id: exp.export_id,
+        export_file: exp.export_file,
+        created_at: exp.created_at,
+        tier: exp.tier,
+        category_count: exp.category_count,
+        file_size_bytes: exp.file_size_bytes,
+        sha256: exp.sha256,
+        status: 'pending',
+        retry_count: 0,
+        next_retry_at: now.toISOString(),
+        last_error: null,
+        queued_at: now.toISOString(),
+        mode: exp.mode,
+        watermarks: exp.watermarks ?? {},
+    };
+}
+
+/** Checks what arrives on msg.export before anything is stored, so a bad message never reaches the queue file. */
+export function checkFinishedExport(value: unknown): FinishedExport {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new BoatDataError('EXPORT_INVALID', 'msg.export is not an export; wire the export node straight into the upload queue', 400);
+    }
+    const exp = value as Record<string, unknown>;
+    const problems: string[] = [];
+    if (typeof exp.export_id !== 'string' || !/^export_[\w-]+$/.test(exp.export_id)) problems.push('export_id');
+    if (typeof exp.export_file !== 'string' || !path.isAbsolute(exp.export_file)) problems.push('export_file (an absolute path)');
+    if (typeof exp.created_at !== 'string' || Number.isNaN(Date.parse(exp.created_at))) problems.push('created_at');
+    if (exp.mode !== 'full' && exp.mode !== 'incremental') problems.push('mode');
+    for (const key of ['tier', 'category_count', 'file_size_bytes']) if (typeof exp[key] !== 'number') problems.push(key);
+    if (typeof exp.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(exp.sha256)) problems.push('sha256');
+    if (problems.length > 0) {
+        throw new BoatDataError('EXPORT_INVALID', `msg.export is missing or has a wrong ${problems.join(', ')}; it was not queued`, 400);
+    }
+    return value as FinishedExport;
+}
+
+/**
+ * Reads an entry as stored, by us or by the old service, filling what the
+ * old one did not keep. Anything that cannot be an entry gives null.
+ */
+export function readEntry(value: unknown, list: EntryStatus, now: Date): QueueEntry | null {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+    const raw = value as Record<string, unknown>;
+    const file = typeof raw.export_file === 'string' && raw.export_file ? raw.export_file : null;
+    const exportId = typeof raw.export_id === 'string' && raw.export_id ? raw.export_id : file ? path.basename(file, '.json') : null;
+    if (!file || !exportId) return null;
+    const text = (key: string): string | null => (typeof raw[key] === 'string' ? (raw[key] as string) : null);
+    const count = (key: string): number => (typeof raw[key] === 'number' && Number.isFinite(raw[key]) ? (raw[key] as number) : 0);
+    const entry: QueueEntry = {
+        ...(raw as Partial<QueueEntry>),
+        queue_id: text('queue_id') ?? queueIdFor(exportId),
+        export_id: exportId,
+        export_file: file,
+        created_at: text('created_at') ?? now.toISOString(),
+        tier: count('tier'),
+        category_count: count('category_count'),
+        file_size_bytes: count('file_size_bytes'),
+        sha256: text('sha256'),
+        status: list,
+        retry_count: count('retry_count'),
+        next_retry_at: text('next_retry_at'),
+        last_error: text('last_error'),
+    };
+    return entry;
+}
+
+/** The entries of every list, pending first. */
+export function allEntries(queue: QueueFile): QueueEntry[] {
+    return QUEUE_LISTS.flatMap((list) => queue[list]);
+}
+
+export function findEntry(queue: QueueFile, queueId: string): { list: EntryStatus; index: number; entry: QueueEntry } | null {
+    for (const list of QUEUE_LISTS) {
+        const index = queue[list].findIndex((e) => e.queue_id === queueId);
+        if (index >= 0) return { list, index, entry: queue[list][index] };
+    }
+    return null;
+}

@@ -1,0 +1,278 @@
+import * as path from 'path';
+import type { BoatLayout } from '../boat/layout';
+import type { FinishedExport } from '../export/export-file';
+import { checkFinishedExport, entryForExport, QueueEntry, QueueFile } from './entries';
+import { DEFAULT_HISTORY_LIMIT, historyRecord, HistoryRecord, readHistory } from './history';
+import { DEFAULT_RETRY_SCHEDULE_S, nextTryAt } from './retry-schedule';
+import { QueueStore, queueStore } from './store';
+import { queueSnapshot, QueueSnapshot } from './snapshot';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface ExportQueueOptions {
+    /** Seconds before each try; its length is the number of tries. */
+    retrySchedule?: readonly number[];
+    historyLimit?: number;
+    completedMaxAgeDays?: number;
+    failedMaxAgeDays?: number;
+    /** The newest completed entries kept in the queue file; older ones live on in the history. */
+    completedKept?: number;
+}
+
+/** How one upload attempt ended, in the queue's terms. */
+export type AttemptResult =
+    | { kind: 'completed'; import_id: string | null; records_imported: number | null }
+    /** The server asked for later (408, 429, 5xx, a timeout): one try used. */
+    | { kind: 'retry'; reason: string; retry_after_ms?: number | null }
+    /** No later try can help (a 4xx, a missing or changed file). */
+    | { kind: 'failed'; reason: string }
+    /** Nothing was decided (central out of reach, Node-RED stopping): back to pending, no try used. */
+    | { kind: 'released'; reason: string };
+
+export interface EnqueueResult {
+    entry: QueueEntry;
+    /** Older pending incremental exports this one replaces (or this one, when a newer one was already waiting). */
+    superseded: QueueEntry[];
+    already_queued: boolean;
+}
+
+export interface CleanupResult {
+    removed_completed: number;
+    removed_failed: number;
+}
+
+/**
+ * The upload queue of one boat: export_queue.json and export_history.json
+ * under data/exports/. Every change is a read-modify-write through the
+ * file's one store, atomic and durable.
+ */
+export class ExportQueue {
+    readonly schedule: readonly number[];
+    private readonly store: QueueStore;
+    private readonly options: Required<Omit<ExportQueueOptions, 'retrySchedule'>>;
+
+    constructor(
+        private readonly layout: Pick<BoatLayout, 'queueFile' | 'historyFile' | 'exportsDir'>,
+        options: ExportQueueOptions = {},
+    ) {
+        this.schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_S;
+        this.options = {
+            historyLimit: options.historyLimit ?? DEFAULT_HISTORY_LIMIT,
+            completedMaxAgeDays: options.completedMaxAgeDays ?? 30,
+            failedMaxAgeDays: options.failedMaxAgeDays ?? 7,
+            completedKept: options.completedKept ?? 100,
+        };
+        this.store = queueStore(layout.queueFile, layout.historyFile, this.options.historyLimit);
+    }
+
+    onProblem(listener: (message: string) => void): () => void {
+        return this.store.onProblem(listener);
+    }
+
+    /** At start: entries a crash left in `uploading` go back to pending, with no try used. */
+    recover(): Promise<QueueEntry[]> {
+        return this.store.run((queue) => {
+            const interrupted = queue.uploading.splice(0);
+            for (const entry of interrupted) {
+                entry.status = 'pending';
+                entry.last_error = 'The upload was interrupted (Node-RED stopped or the boat lost power); it will be sent again';
+                queue.pending.push(entry);
+            }
+            return { result: interrupted.map(copy), changed: interrupted.length > 0 };
+        });
+    }
+
+    /**
+     * Queues a closed export. The same export twice is queued once. A newer
+     * incremental export carries every row an older pending one does (marks
+     * only advance on acknowledgement), so the older ones are dropped: a
+     * month offline uploads one export, not thirty overlapping ones.
+     */
+    async enqueue(value: FinishedExport, now = new Date()): Promise<EnqueueResult> {
+        const exp = checkFinishedExport(value);
+        return this.store.run<EnqueueResult>((queue) => {
+            const existing = [...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed].find((e) => e.export_id === exp.export_id);
+            if (existing) return { result: { entry: copy(existing), superseded: [], already_queued: true }, changed: false };
+            const entry = entryForExport(exp, now);
+            entry.next_retry_at = new Date(now.getTime() + (this.schedule[0] ?? 0) * 1000).toISOString();
+            queue.pending.push(entry);
+            const { superseded, history, deleteFiles } = entry.mode === 'incremental' ? this.supersede(queue, now) : { superseded: [], history: [], deleteFiles: [] };
+            return { result: { entry: copy(entry), superseded: superseded.map(copy), already_queued: false }, changed: true, history, deleteFiles };
+        });
+    }
+
+    private supersede(queue: QueueFile, now: Date): { superseded: QueueEntry[]; history: HistoryRecord[]; deleteFiles: string[] } {
+        const incremental = queue.pending.filter((e) => e.mode === 'incremental');
+        const newest = incremental.reduce((a, b) => (newerExport(b, a) ? b : a));
+        const superseded = incremental.filter((e) => e !== newest);
+        queue.pending = queue.pending.filter((e) => !superseded.includes(e));
+        return {
+            superseded,
+            history: superseded.map((e) => historyRecord(e, 'superseded', now, { superseded_by: newest.export_id })),
+            deleteFiles: superseded.map((e) => e.export_file).filter((file) => this.ownsFile(file)),
+        };
+    }
+
+    /** How many pending entries an upload round would try now. */
+    dueCount(now = new Date(), force = false): Promise<number> {
+        return this.store.run((queue) => ({ result: queue.pending.filter((e) => force || isDue(e, now)).length, changed: false }));
+    }
+
+    /** Takes the next due entry into `uploading` (durably, so a crash sends it again); null when none is due. */
+    claimNext(options: { now?: Date; force?: boolean; skip?: ReadonlySet<string> } = {}): Promise<QueueEntry | null> {
+        const now = options.now ?? new Date();
+        return this.store.run((queue) => {
+            const next = queue.pending
+                .filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now)))
+                .sort(uploadOrder)[0];
+            if (!next) return { result: null, changed: false };
+            queue.pending = queue.pending.filter((e) => e !== next);
+            next.status = 'uploading';
+            queue.uploading.push(next);
+            return { result: copy(next), changed: true };
+        });
+    }
+
+    /** Records how an attempt ended. Returns the entry as it now stands, or null if it was no longer uploading. */
+    settle(queueId: string, attempt: AttemptResult, now = new Date()): Promise<QueueEntry | null> {
+        return this.store.run((queue) => {
+            const entry = queue.uploading.find((e) => e.queue_id === queueId);
+            if (!entry) return { result: null, changed: false };
+            queue.uploading = queue.uploading.filter((e) => e !== entry);
+            const history: HistoryRecord[] = [];
+            const deleteFiles: string[] = [];
+            const fail = (reason: string) => {
+                entry.status = 'failed';
+                entry.failed_at = now.toISOString();
+                entry.next_retry_at = null;
+                entry.last_error = reason;
+                queue.failed.push(entry);
+                history.push(historyRecord(entry, 'failed', now));
+            };
+            switch (attempt.kind) {
+                case 'completed': {
+                    entry.status = 'completed';
+                    entry.completed_at = now.toISOString();
+                    entry.next_retry_at = null;
+                    entry.last_error = null;
+                    entry.import_id = attempt.import_id;
+                    entry.records_imported = attempt.records_imported;
+                    queue.completed.push(entry);
+                    queue.last_upload = {
+                        export_id: entry.export_id,
+                        queue_id: entry.queue_id,
+                        completed_at: entry.completed_at,
+                        import_id: attempt.import_id,
+                        records_imported: attempt.records_imported,
+                    };
+                    history.push(historyRecord(entry, 'completed', now));
+                    const over = queue.completed.length - this.options.completedKept;
+                    if (over > 0) deleteFiles.push(...this.filesOf(queue.completed.splice(0, over)));
+                    break;
+                }
+                case 'retry': {
+                    entry.retry_count += 1;
+                    const next = nextTryAt(this.schedule, entry.retry_count, now, attempt.retry_after_ms);
+                    if (next) {
+                        entry.status = 'pending';
+                        entry.next_retry_at = next.toISOString();
+                        entry.last_error = attempt.reason;
+                        queue.pending.push(entry);
+                    } else {
+                        fail(`${attempt.reason} (gave up after ${entry.retry_count} tries)`);
+                    }
+                    break;
+                }
+                case 'failed':
+                    entry.retry_count += 1;
+                    fail(attempt.reason);
+                    break;
+                case 'released':
+                    entry.status = 'pending';
+                    entry.last_error = attempt.reason;
+                    queue.pending.push(entry);
+                    break;
+            }
+            return { result: copy(entry), changed: true, history, deleteFiles };
+        });
+    }
+
+    /** Failed exports back to pending with fresh tries: the dashboard's and REST's "retry failed". */
+    retryFailed(now = new Date()): Promise<QueueEntry[]> {
+        return this.store.run((queue) => {
+            const retried = queue.failed.splice(0);
+            for (const entry of retried) {
+                entry.status = 'pending';
+                entry.retry_count = 0;
+                entry.next_retry_at = now.toISOString();
+                delete entry.failed_at;
+                queue.pending.push(entry);
+            }
+            return { result: retried.map(copy), changed: retried.length > 0 };
+        });
+    }
+
+    /** Completed entries older than 30 days and failed ones older than 7 go, with their export files. */
+    cleanup(now = new Date()): Promise<CleanupResult> {
+        return this.store.run((queue) => {
+            const completedCutoff = now.getTime() - this.options.completedMaxAgeDays * DAY_MS;
+            const failedCutoff = now.getTime() - this.options.failedMaxAgeDays * DAY_MS;
+            const oldCompleted = queue.completed.filter((e) => olderThan(e.completed_at ?? e.created_at, completedCutoff));
+            const oldFailed = queue.failed.filter((e) => olderThan(e.failed_at ?? e.created_at, failedCutoff));
+            queue.completed = queue.completed.filter((e) => !oldCompleted.includes(e));
+            queue.failed = queue.failed.filter((e) => !oldFailed.includes(e));
+            return {
+                result: { removed_completed: oldCompleted.length, removed_failed: oldFailed.length },
+                changed: oldCompleted.length + oldFailed.length > 0,
+                deleteFiles: this.filesOf([...oldCompleted, ...oldFailed]),
+            };
+        });
+    }
+
+    snapshot(now = new Date()): Promise<QueueSnapshot> {
+        return this.store.run((queue) => ({ result: queueSnapshot(queue, this.schedule.length, now), changed: false }));
+    }
+
+    /** Newest first. */
+    async history(): Promise<HistoryRecord[]> {
+        const history = await readHistory(this.layout.historyFile);
+        return history.exports.slice().reverse();
+    }
+
+    private filesOf(entries: QueueEntry[]): string[] {
+        return entries.map((e) => e.export_file).filter((file) => this.ownsFile(file));
+    }
+
+    /**
+     * Only export files under data/exports/ are ever deleted: a queue file
+     * edited by hand or left by another tool cannot make us delete anything else.
+     */
+    private ownsFile(file: string): boolean {
+        const relative = path.relative(this.layout.exportsDir, path.resolve(file));
+        return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) && path.basename(file).startsWith('export_');
+    }
+}
+
+function copy(entry: QueueEntry): QueueEntry {
+    return structuredClone(entry);
+}
+
+function isDue(entry: QueueEntry, now: Date): boolean {
+    const at = entry.next_retry_at ? Date.parse(entry.next_retry_at) : NaN;
+    return Number.isNaN(at) || at <= now.getTime();
+}
+
+/** Soonest due first, then oldest export first. */
+function uploadOrder(a: QueueEntry, b: QueueEntry): number {
+    const due = (e: QueueEntry) => (e.next_retry_at ? Date.parse(e.next_retry_at) || 0 : 0);
+    return due(a) - due(b) || a.created_at.localeCompare(b.created_at) || a.export_id.localeCompare(b.export_id);
+}
+
+function newerExport(a: QueueEntry, b: QueueEntry): boolean {
+    return a.created_at > b.created_at || (a.created_at === b.created_at && a.export_id > b.export_id);
+}
+
+function olderThan(iso: string, cutoffMs: number): boolean {
+    const at = Date.parse(iso);
+    return !Number.isNaN(at) && at < cutoffMs;
+}

@@ -1,0 +1,85 @@
+import { promises as fs } from 'fs';
+import { errorCode } from '../errors';
+import { writeJsonAtomic } from '../files/atomic';
+import type { QueueEntry } from './entries';
+
+/** What became of one export, for the history page: uploaded, given up on, or replaced by a newer one. */
+export interface HistoryRecord {
+    export_id: string;
+    queue_id: string;
+    status: 'completed' | 'failed' | 'superseded';
+    /** When it left the queue's active lists (the old page reads this name). */
+    archived_at: string;
+    completed_at?: string;
+    failed_at?: string;
+    superseded_by?: string;
+    file_size_bytes: number;
+    category_count: number;
+    mode?: string;
+    attempts: number;
+    records_imported?: number | null;
+    import_id?: string | null;
+    last_error?: string | null;
+}
+
+export interface HistoryFile {
+    version: string;
+    last_updated: string | null;
+    /** Oldest first, as the deployed service appended them. */
+    exports: HistoryRecord[];
+}
+
+/** Enough for months of daily exports; older records go, so the file never grows without bound. */
+export const DEFAULT_HISTORY_LIMIT = 500;
+
+export function historyRecord(entry: QueueEntry, status: HistoryRecord['status'], now: Date, extra: Partial<HistoryRecord> = {}): HistoryRecord {
+    const record: HistoryRecord = {
+        export_id: entry.export_id,
+        queue_id: entry.queue_id,
+        status,
+        archived_at: now.toISOString(),
+        file_size_bytes: entry.file_size_bytes,
+        category_count: entry.category_count,
+        mode: entry.mode,
+        attempts: entry.retry_count,
+        ...extra,
+    };
+    if (status === 'completed') {
+        record.completed_at = entry.completed_at;
+        record.records_imported = entry.records_imported ?? null;
+        record.import_id = entry.import_id ?? null;
+    }
+    if (status === 'failed') {
+        record.failed_at = entry.failed_at;
+        record.last_error = entry.last_error;
+    }
+    return record;
+}
+
+/** The history as stored; a damaged history is only history, so it reads as empty rather than stopping uploads. */
+export async function readHistory(file: string): Promise<HistoryFile & { damaged?: boolean }> {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+    } catch (err) {
+        return { version: '1.0', last_updated: null, exports: [], damaged: errorCode(err) !== 'ENOENT' };
+    }
+    // The old Node service kept a bare array; the Python service {version, exports}.
+    const records = Array.isArray(parsed) ? parsed : Array.isArray((parsed as HistoryFile)?.exports) ? (parsed as HistoryFile).exports : [];
+    return {
+        version: '1.0',
+        last_updated: (parsed as HistoryFile)?.last_updated ?? null,
+        exports: records.filter((r): r is HistoryRecord => typeof r === 'object' && r !== null && typeof (r as HistoryRecord).export_id === 'string'),
+    };
+}
+
+export async function appendHistory(file: string, records: HistoryRecord[], limit = DEFAULT_HISTORY_LIMIT, now = new Date()): Promise<void> {
+    if (records.length === 0) return;
+    const { damaged, ...history } = await readHistory(file);
+    // Kept for the installer before it is replaced: never silently emptied.
+    if (damaged) await fs.copyFile(file, `${file}.unreadable-${now.toISOString().replace(/[:.]/g, '-')}`).catch(() => undefined);
+    history.exports.push(...records);
+    if (history.exports.length > limit) history.exports = history.exports.slice(history.exports.length - limit);
+    history.last_updated = now.toISOString();
+    await writeJsonAtomic(file, history);
+}

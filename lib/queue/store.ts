@@ -1,0 +1,131 @@
+import { promises as fs } from 'fs';
+import { errorMessage } from '../errors';
+import type { QueueFile } from './entries';
+import { appendHistory, HistoryRecord } from './history';
+import { loadQueueFile, writeQueueFile } from './queue-file';
+
+/**
+ * One change to the queue: a plain function of the queue as it is on disk.
+ * It must check everything it needs before it modifies the queue, so a
+ * throw leaves the queue as it was. Side effects on other files (history,
+ * deleting export files) are returned, and done only once the queue is safe.
+ */
+export type QueueChange<T> = (queue: QueueFile, now: Date) => ChangeResult<T>;
+
+export interface ChangeResult<T> {
+    result: T;
+    changed: boolean;
+    history?: HistoryRecord[];
+    deleteFiles?: string[];
+}
+
+interface Job {
+    change: QueueChange<unknown>;
+    resolve: (value: unknown) => void;
+    reject: (err: unknown) => void;
+}
+
+/**
+ * The one writer of a queue file in this process. Changes run strictly one
+ * after another; those that arrive while a write is under way are applied
+ * together and written once, so hundreds of messages at once cost a few
+ * writes, not hundreds. Each caller's promise settles only once the write
+ * that holds its change is on disk.
+ */
+export class QueueStore {
+    private jobs: Job[] = [];
+    private draining = false;
+    private readonly problemListeners = new Set<(message: string) => void>();
+
+    constructor(
+        readonly queueFile: string,
+        readonly historyFile: string,
+        readonly historyLimit: number,
+    ) {}
+
+    run<T>(change: QueueChange<T>): Promise<T> {
+        return new Promise<T>((resolve, reject) => {
+            this.jobs.push({ change, resolve: resolve as (value: unknown) => void, reject });
+            if (!this.draining) {
+                this.draining = true;
+                void this.drain();
+            }
+        });
+    }
+
+    /** Things worth telling the installer that are not any one caller's error: a damaged file set aside. */
+    onProblem(listener: (message: string) => void): () => void {
+        this.problemListeners.add(listener);
+        return () => this.problemListeners.delete(listener);
+    }
+
+    private async drain(): Promise<void> {
+        while (this.jobs.length > 0) await this.apply(this.jobs.splice(0));
+        // No await between the last check and this: a job pushed now starts a new drain.
+        this.draining = false;
+    }
+
+    private async apply(batch: Job[]): Promise<void> {
+        const now = new Date();
+        let queue: QueueFile;
+        let changed = false;
+        try {
+            const loaded = await loadQueueFile(this.queueFile, now);
+            queue = loaded.queue;
+            if (loaded.setAside) {
+                this.report(loaded.setAside.reason);
+                // Written at once, so the damaged original is kept aside once, not on every load.
+                changed = true;
+            }
+        } catch (err) {
+            for (const job of batch) job.reject(err);
+            return;
+        }
+        const history: HistoryRecord[] = [];
+        const deleteFiles: string[] = [];
+        const outcomes: Array<{ job: Job; ok: boolean; value: unknown }> = [];
+        for (const job of batch) {
+            try {
+                const done = job.change(queue, now);
+                changed ||= done.changed;
+                history.push(...(done.history ?? []));
+                deleteFiles.push(...(done.deleteFiles ?? []));
+                outcomes.push({ job, ok: true, value: done.result });
+            } catch (err) {
+                outcomes.push({ job, ok: false, value: err });
+            }
+        }
+        if (changed) {
+            try {
+                await writeQueueFile(this.queueFile, queue, now);
+            } catch (err) {
+                // Nothing of this batch reached the disk: every caller hears it, the old file stands.
+                for (const job of batch) job.reject(err);
+                return;
+            }
+        }
+        try {
+            await appendHistory(this.historyFile, history, this.historyLimit, now);
+        } catch (err) {
+            this.report(`The export history ${this.historyFile} could not be written: ${errorMessage(err)}`);
+        }
+        for (const file of deleteFiles) await fs.rm(file, { force: true }).catch(() => undefined);
+        for (const { job, ok, value } of outcomes) (ok ? job.resolve : job.reject)(value);
+    }
+
+    private report(message: string): void {
+        for (const listener of this.problemListeners) listener(message);
+    }
+}
+
+const stores = new Map<string, QueueStore>();
+
+/** Every queue object on one file shares one store, so two nodes on the same boat cannot interleave writes. */
+export function queueStore(queueFile: string, historyFile: string, historyLimit: number): QueueStore {
+    let store = stores.get(queueFile);
+    if (!store) {
+        store = new QueueStore(queueFile, historyFile, historyLimit);
+        stores.set(queueFile, store);
+    }
+    return store;
+}

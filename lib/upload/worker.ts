@@ -1,0 +1,241 @@
+import type { License } from '../boat/license';
+import { errorMessage } from '../errors';
+import { acknowledgeWatermarks } from '../export/watermarks';
+import type { QueueEntry } from '../queue/entries';
+import type { AttemptResult, ExportQueue } from '../queue/export-queue';
+import { checkCentral, checkExportFile, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_UPLOAD_TIMEOUT_MS, uploadExport, UploadOutcome } from './central-api';
+
+export interface UploadWorkerOptions {
+    queue: ExportQueue;
+    watermarksFile: string;
+    /** Read on every round, so a change of the boat's configuration needs no restart. */
+    centralUrl: () => string;
+    license: () => Promise<License>;
+    deviceToken: () => string | undefined;
+    uploadTimeoutMs?: number;
+    healthTimeoutMs?: number;
+    /** One call per finished attempt: completed, retry scheduled, or failed. */
+    onAttempt?: (report: AttemptReport) => void;
+    /** The queue or what the worker knows of the central API changed. */
+    onChange?: () => void;
+    onProblem?: (message: string) => void;
+}
+
+export interface AttemptReport {
+    outcome: 'completed' | 'retry' | 'failed';
+    entry: QueueEntry;
+    http_status: number | null;
+    reason: string | null;
+    already_imported: boolean;
+    bytes_sent: number;
+}
+
+/** What the worker last learnt: shown in the node's status and the queue status answer. */
+export interface WorkerState {
+    /** null until a health check has been made. */
+    central_reachable: boolean | null;
+    central_problem: string | null;
+    /** Why nothing is uploaded at all (no central URL, tier 0, no license); null when uploads may run. */
+    uploads_blocked: string | null;
+    blocked_because: BlockedBecause | null;
+    uploading: string | null;
+    last_check_at: string | null;
+}
+
+export type BlockedBecause = 'no-central-api' | 'tier-too-low' | 'license-unreadable';
+
+export interface RoundReport {
+    processed: number;
+    uploaded: number;
+    failed: number;
+    retry_scheduled: number;
+    waiting: boolean;
+    message: string;
+}
+
+/**
+ * Sends the queue's due exports, one at a time, oldest first. Rounds never
+ * overlap: a request while one runs waits for it (and identical waiting
+ * requests share one round). An attempt made while the central API is out of
+ * reach uses no try: the entry waits for the next round, and the rest of the
+ * round is skipped, since they would meet the same closed door.
+ */
+export class UploadWorker {
+    readonly state: WorkerState = {
+        central_reachable: null,
+        central_problem: null,
+        uploads_blocked: null,
+        blocked_because: null,
+        uploading: null,
+        last_check_at: null,
+    };
+    private chain: Promise<unknown> = Promise.resolve();
+    private waitingRound: { force: boolean; promise: Promise<RoundReport> } | null = null;
+    private inFlight: AbortController | null = null;
+    private stopping = false;
+
+    constructor(private readonly options: UploadWorkerOptions) {}
+
+    /** One round now (after any running one). `force` tries every pending export, due or not: the owner pressed "upload now". */
+    process(options: { force?: boolean } = {}): Promise<RoundReport> {
+        const force = options.force === true;
+        if (this.stopping) return Promise.resolve(report({ waiting: true, message: 'The upload queue is stopping' }));
+        if (this.waitingRound && this.waitingRound.force === force) return this.waitingRound.promise;
+        const waiting = {
+            force,
+            promise: this.chain.then(() => {
+                if (this.waitingRound === waiting) this.waitingRound = null;
+                return this.round(force);
+            }),
+        };
+        this.waitingRound = waiting;
+        this.chain = waiting.promise.catch(() => undefined);
+        return waiting.promise;
+    }
+
+    /**
+     * Stops for good: an upload in flight is aborted and its entry goes back
+     * to pending on disk before this resolves (or it finishes, if its answer
+     * came first). Waiting rounds end without doing anything.
+     */
+    async stop(): Promise<void> {
+        this.stopping = true;
+        this.inFlight?.abort();
+        await this.chain;
+    }
+
+    private async round(force: boolean): Promise<RoundReport> {
+        if (this.stopping) return report({ waiting: true, message: 'The upload queue is stopping' });
+        const gate = await this.gate();
+        this.setState('blocked' in gate ? { uploads_blocked: gate.blocked, blocked_because: gate.because } : { uploads_blocked: null, blocked_because: null });
+        if ('blocked' in gate) return report({ waiting: true, message: gate.blocked });
+        // No traffic at all while nothing is due: an idle boat costs nothing.
+        if ((await this.options.queue.dueCount(new Date(), force)) === 0) return report({ message: 'Nothing is due for upload' });
+        this.inFlight = new AbortController();
+        try {
+            const reach = await checkCentral(gate.centralUrl, { timeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, signal: this.inFlight.signal });
+            this.setReach(reach.reachable ? null : reach.reason);
+            if (!reach.reachable) return report({ waiting: true, message: `Exports stay queued: ${reach.reason}` });
+            return await this.uploadDue(force, gate.centralUrl, gate.token);
+        } finally {
+            this.inFlight = null;
+        }
+    }
+
+    private async uploadDue(force: boolean, centralUrl: string, token: string): Promise<RoundReport> {
+        const done = report({});
+        // Each export once per round, even when its next try is due at once.
+        const tried = new Set<string>();
+        while (!this.stopping) {
+            const entry = await this.options.queue.claimNext({ force, skip: tried });
+            if (!entry) break;
+            tried.add(entry.queue_id);
+            this.setState({ uploading: entry.export_id });
+            const outcome = await this.attempt(entry, centralUrl, token);
+            const settled = await this.options.queue.settle(entry.queue_id, outcome.result);
+            this.setState({ uploading: null });
+            if (outcome.result.kind === 'released') {
+                done.waiting = true;
+                break;
+            }
+            done.processed++;
+            if (settled) this.tell(settled, outcome.upload);
+            if (settled?.status === 'completed') done.uploaded++;
+            else if (settled?.status === 'failed') done.failed++;
+            else done.retry_scheduled++;
+        }
+        done.message = describeRound(done, this.state);
+        return done;
+    }
+
+    private async attempt(entry: QueueEntry, centralUrl: string, token: string): Promise<{ result: AttemptResult; upload: UploadOutcome | null }> {
+        const problem = await checkExportFile(entry.export_file, entry.sha256).catch((err) => `the export file could not be checked (${errorMessage(err)})`);
+        if (problem) return { result: { kind: 'failed', reason: problem }, upload: null };
+        const upload = await uploadExport({
+            centralUrl,
+            file: entry.export_file,
+            exportId: entry.export_id,
+            token,
+            timeoutMs: this.options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
+            healthTimeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
+            signal: this.inFlight?.signal,
+        });
+        switch (upload.kind) {
+            case 'accepted':
+                await this.acknowledge(entry);
+                this.setReach(null);
+                return { result: { kind: 'completed', import_id: upload.import_id, records_imported: upload.records_imported }, upload };
+            case 'retry':
+                return { result: { kind: 'retry', reason: upload.reason, retry_after_ms: upload.retry_after_ms }, upload };
+            case 'rejected':
+                return { result: { kind: 'failed', reason: upload.reason }, upload };
+            case 'unreachable':
+                this.setReach(upload.reason);
+                return { result: { kind: 'released', reason: upload.reason }, upload };
+            case 'aborted':
+                return { result: { kind: 'released', reason: upload.reason }, upload };
+        }
+    }
+
+    /**
+     * Only a confirmed upload moves the marks, and only to what this export
+     * carried: rows written while it was being made are past its marks and go
+     * out with the next export.
+     */
+    private async acknowledge(entry: QueueEntry): Promise<void> {
+        try {
+            await acknowledgeWatermarks(this.options.watermarksFile, entry.export_id, entry.watermarks ?? {});
+        } catch (err) {
+            // The export is stored centrally all the same; unmoved marks only mean its rows are sent again, and deduplicated there.
+            this.options.onProblem?.(`The upload of ${entry.export_id} was confirmed, but the export marks could not be saved: ${errorMessage(err)}`);
+        }
+    }
+
+    /** Uploads need a central URL and a licence of Tier 1 or higher, read fresh each round. */
+    private async gate(): Promise<{ blocked: string; because: BlockedBecause } | { centralUrl: string; token: string }> {
+        const centralUrl = this.options.centralUrl();
+        if (!centralUrl) return { blocked: 'No central API is set for this boat; exports stay queued', because: 'no-central-api' };
+        let license: License;
+        try {
+            license = await this.options.license();
+        } catch (err) {
+            return { blocked: `Uploads are paused: ${errorMessage(err)}`, because: 'license-unreadable' };
+        }
+        if (license.tier < 1) return { blocked: `Uploads require Tier 1 or higher; this boat is Tier ${license.tier}`, because: 'tier-too-low' };
+        return { centralUrl, token: this.options.deviceToken() || license.installation_id };
+    }
+
+    private setReach(problem: string | null): void {
+        this.setState({ central_reachable: problem === null, central_problem: problem, last_check_at: new Date().toISOString() });
+    }
+
+    private setState(change: Partial<WorkerState>): void {
+        Object.assign(this.state, change);
+        this.options.onChange?.();
+    }
+
+    private tell(entry: QueueEntry, upload: UploadOutcome | null): void {
+        const outcome = entry.status === 'completed' ? 'completed' : entry.status === 'failed' ? 'failed' : 'retry';
+        this.options.onAttempt?.({
+            outcome,
+            entry,
+            http_status: upload && 'status' in upload ? (upload.status ?? null) : null,
+            reason: entry.status === 'completed' ? null : entry.last_error,
+            already_imported: upload?.kind === 'accepted' ? upload.already_imported : false,
+            bytes_sent: upload && 'bytes_sent' in upload ? upload.bytes_sent : 0,
+        });
+    }
+}
+
+function report(fields: Partial<RoundReport>): RoundReport {
+    return { processed: 0, uploaded: 0, failed: 0, retry_scheduled: 0, waiting: false, message: '', ...fields };
+}
+
+function describeRound(done: RoundReport, state: WorkerState): string {
+    if (done.processed === 0 && done.waiting) return `Exports stay queued: ${state.central_problem ?? 'the upload was stopped'}`;
+    const parts = [`${done.uploaded} uploaded`];
+    if (done.retry_scheduled > 0) parts.push(`${done.retry_scheduled} to retry later`);
+    if (done.failed > 0) parts.push(`${done.failed} failed`);
+    if (done.waiting) parts.push(`the rest wait: ${state.central_problem ?? 'the upload was stopped'}`);
+    return `Queue processed: ${parts.join(', ')}`;
+}

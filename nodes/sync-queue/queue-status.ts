@@ -1,0 +1,29 @@
+import type { QueueSnapshot } from '../../lib/queue/snapshot';
+import type { BlockedBecause, WorkerState } from '../../lib/upload/worker';
+
+/** The `status` answer, and what output 3 carries on every change: the queue plus what the worker knows. */
+export interface QueueStatus extends QueueSnapshot, WorkerState {
+    queue_file_problem: string | null;
+}
+
+const BLOCKED_KEYS: Record<BlockedBecause, string> = {
+    'no-central-api': 'noCentral',
+    'tier-too-low': 'tierTooLow',
+    'license-unreadable': 'paused',
+};
+
+export function queueStatus(snapshot: QueueSnapshot, state: WorkerState, queueFileProblem: string | null): QueueStatus {
+    return { ...snapshot, ...state, queue_file_problem: queueFileProblem };
+}
+
+/** The node's status line, most pressing first: a message key of sync-queue.status and its values. */
+export function describeStatus(s: QueueStatus): { kind: 'ok' | 'warn' | 'working'; key: string; values: Record<string, string | number> } {
+    const values = { pending: s.pending_count, failed: s.failed_count, export: s.uploading ?? '' };
+    if (s.queue_file_problem) return { kind: 'warn', key: 'queueFileSetAside', values };
+    if (s.uploading) return { kind: 'working', key: 'uploading', values };
+    if (s.blocked_because) return { kind: 'warn', key: BLOCKED_KEYS[s.blocked_because], values };
+    if (s.central_reachable === false && s.pending_count > 0) return { kind: 'warn', key: 'outOfReach', values };
+    if (s.failed_count > 0) return { kind: 'warn', key: 'someFailed', values };
+    if (s.pending_count > 0) return { kind: 'ok', key: 'pending', values };
+    return { kind: 'ok', key: 'allUploaded', values };
+}
