@@ -8,6 +8,7 @@ const PARTS: Record<string, string> = {
     sync: './sync',
     backup: './backup',
     media: './media',
+    dashboard: './dashboard',
 };
 
 async function main(): Promise<void> {

@@ -1,0 +1,86 @@
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { Browser, chromium, Page } from 'playwright-core';
+import { startNodeRed, RunningNodeRed } from '../../tools/node-red-runtime';
+import { loadFlow, root } from '../e2e/harness';
+
+// The Data Management page in a real headless Chromium, at the helm touchscreen's size.
+
+export const KIOSK = { width: 1280, height: 800 };
+export const ARTIFACTS = path.join(root, 'test-artifacts');
+export const DATA_PAGE = '/dashboard/data';
+
+export function launchChromium(): Promise<Browser> {
+    return chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+}
+
+export interface DataPage {
+    page: Page;
+    /** Uncaught script errors on the page so far. */
+    scriptErrors: string[];
+    /** Every request the page sent, as "METHOD /path". */
+    requests: string[];
+}
+
+/** Opens the page and waits until the export section has read the tier and drawn itself. */
+export async function openDataPage(browser: Browser, nodeRed: RunningNodeRed): Promise<DataPage> {
+    const page = await browser.newPage({ viewport: KIOSK });
+    const scriptErrors: string[] = [];
+    const requests: string[] = [];
+    page.on('pageerror', (err) => scriptErrors.push(err.message));
+    page.on('request', (req) => requests.push(`${req.method()} ${new URL(req.url()).pathname}`));
+    await page.goto(nodeRed.url + DATA_PAGE);
+    await page.locator('[data-test="upgrade"], [data-test="export"]').first().waitFor({ timeout: 20000 });
+    return { page, scriptErrors, requests };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`) });
+}
+
+/** Every visible control narrower or shorter than a wet fingertip (48 px), described for the failure message. */
+export function smallTouchTargets(page: Page, minimum = 48): Promise<string[]> {
+    return page.$$eval(
+        'button, a[href], [role="button"], input, select',
+        (elements, min) =>
+            elements
+                .map((el) => ({ el, box: el.getBoundingClientRect(), style: getComputedStyle(el) }))
+                .filter(({ box, style }) => box.width > 0 && box.height > 0 && style.visibility !== 'hidden')
+                .filter(({ box }) => box.width < min || box.height < min)
+                .map(({ el, box }) => `"${(el.textContent || el.getAttribute('aria-label') || el.tagName).trim()}" ${Math.round(box.width)}×${Math.round(box.height)}`),
+        minimum,
+    );
+}
+
+/** How many controls of each kind the screen shows, to prove the touch-target check measured something. */
+export function countControls(page: Page): Promise<number> {
+    return page.locator('button:visible, a[href]:visible').count();
+}
+
+/** A port nothing listens on yet: the central database's address before it is switched on. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** The central ingest flow on a port chosen beforehand, as test/e2e/harness.ts startCentral does on a free one. */
+export function startCentralOn(dir: string, port: number, env: Record<string, string> = {}): Promise<RunningNodeRed> {
+    return startNodeRed({
+        userDir: path.join(dir, 'central-node-red'),
+        port,
+        flows: loadFlow('central-ingest'),
+        env: { D3KOS_INGEST_MODE: 'open', D3KOS_INGEST_DIR: path.join(dir, 'central-data'), ...env },
+        quiet: true,
+    });
+}
