@@ -1,0 +1,59 @@
+import sqlite3 from 'sqlite3';
+import { BoatDataError, errorCode, errorMessage } from '../errors';
+
+/**
+ * One connection to the central database, promise-shaped. Every statement
+ * runs on the sqlite3 driver's worker thread, so Node-RED's event loop only
+ * waits for answers.
+ */
+export class Connection {
+    private constructor(private readonly db: sqlite3.Database) {}
+
+    static async open(file: string, setup: string): Promise<Connection> {
+        const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+            const handle: sqlite3.Database = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(handle)));
+        }).catch((err) => {
+            throw new BoatDataError('INGEST_DATABASE', `the central database ${file} cannot be opened: ${errorMessage(err)}`, 500);
+        });
+        const connection = new Connection(db);
+        try {
+            await connection.exec(setup);
+        } catch (err) {
+            await connection.close();
+            throw err;
+        }
+        return connection;
+    }
+
+    exec(sql: string): Promise<void> {
+        return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(described(err)) : resolve())));
+    }
+
+    run(sql: string, params: unknown[] = []): Promise<{ changes: number }> {
+        return new Promise((resolve, reject) =>
+            this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+                if (err) reject(described(err));
+                else resolve({ changes: this.changes });
+            }),
+        );
+    }
+
+    get<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {
+        return new Promise((resolve, reject) => this.db.get(sql, params, (err, row) => (err ? reject(described(err)) : resolve(row as T | undefined))));
+    }
+
+    all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+        return new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(described(err)) : resolve(rows as T[]))));
+    }
+
+    close(): Promise<void> {
+        return new Promise((resolve) => this.db.close(() => resolve()));
+    }
+}
+
+function described(err: Error): Error {
+    const code = errorCode(err);
+    if (code === 'SQLITE_FULL') return new BoatDataError('INGEST_DISK_FULL', 'the central database disk is full; nothing of this export was stored', 507);
+    if (code === 'SQLITE_BUSY') return new BoatDataError('INGEST_BUSY', 'the central database is busy; try again shortly', 503);
+    return err;
+}

@@ -1,0 +1,122 @@
+import * as path from 'path';
+import type { Readable } from 'stream';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { BoatDataError } from '../../lib/errors';
+import { parseIngestMode } from '../../lib/ingest/access';
+import { DEFAULT_MAX_BODY_BYTES } from '../../lib/ingest/body';
+import { health, IngestSettings, listInstallations, readCategory, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
+import { IngestStore, useSharedStore } from '../../lib/ingest/store';
+import { handleInput, status } from '../shared/adapter';
+import { resolveEnv } from '../shared/boat-config';
+
+const OPERATIONS = ['import', 'health', 'installations', 'category', 'export'] as const;
+type Operation = (typeof OPERATIONS)[number];
+
+interface IngestDef extends NodeDef {
+    /** One of OPERATIONS, or 'msg' to take msg.operation. */
+    operation: string;
+    /** `${D3KOS_INGEST_DIR}` in the shipped flow; empty: a folder in Node-RED's user directory. */
+    dataDir: string;
+    /** `${D3KOS_INGEST_MODE}` in the shipped flow: open or tokens; empty: tokens. */
+    mode: string;
+    maxBodyMB: string | number;
+}
+
+type Message = NodeMessage & Record<string, any>;
+
+export = function (RED: NodeAPI): void {
+    function IngestNode(this: Node, def: IngestDef): void {
+        RED.nodes.createNode(this, def);
+        const node = this;
+
+        // A setting that cannot work fails every message with its reason, and shows it, rather than guessing.
+        let settings: IngestSettings | undefined;
+        let settingsError: Error | undefined;
+        try {
+            settings = {
+                dataDir: resolveEnv(def.dataDir).trim() || path.join(RED.settings.userDir ?? '.', 'd3kos-ingest'),
+                mode: parseIngestMode(resolveEnv(def.mode)),
+                maxBodyBytes: maxBodyBytes(def.maxBodyMB),
+            };
+        } catch (err) {
+            settingsError = err as Error;
+            status.error(node, err);
+        }
+
+        const shared = settings ? useSharedStore(settings.dataDir) : undefined;
+        if (shared && settings) {
+            const mode = settings.mode;
+            shared.opening.then(
+                () => status.ok(node, RED._('ingest.status.ready', { mode })),
+                (err) => status.error(node, err),
+            );
+        }
+
+        handleInput(node, async (msg, send) => {
+            if (!settings || !shared) throw settingsError;
+            const store = await shared.opening;
+            const operation = operationOf(def.operation, msg);
+            msg.payload = await answer(operation, store, settings, msg, node);
+            msg.statusCode = 200;
+            send(msg);
+        });
+
+        node.on('close', (_removed: boolean, done: () => void) => {
+            // The store closes after its last node, once the import under way has committed or rolled back.
+            (shared ? shared.release() : Promise.resolve()).then(done, done);
+        });
+    }
+
+    async function answer(operation: Operation, store: IngestStore, settings: IngestSettings, msg: Message, node: Node): Promise<unknown> {
+        const params = { ...(msg.req?.query ?? {}), ...(msg.req?.params ?? {}) };
+        switch (operation) {
+            case 'import': {
+                status.working(node, RED._('ingest.status.importing'));
+                const result = await receiveUpload(store, settings, uploadOf(msg));
+                const key = result.already_imported ? 'ingest.status.already' : 'ingest.status.imported';
+                status.ok(node, RED._(key, { records: result.records_imported, installation: result.installation_id }));
+                return result;
+            }
+            case 'health':
+                return health(store, settings);
+            case 'installations':
+                return listInstallations(store);
+            case 'category':
+                return readCategory(store, {
+                    installation_id: params.id ?? params.installation_id ?? msg.installation_id,
+                    category: params.category ?? msg.category,
+                    offset: params.offset,
+                    limit: params.limit,
+                });
+            case 'export':
+                return readImportedExport(store, params.export_id ?? msg.export_id);
+        }
+    }
+
+    RED.nodes.registerType('d3kos-ingest', IngestNode);
+};
+
+function operationOf(setting: string, msg: Message): Operation {
+    const chosen = setting === 'msg' || !setting ? msg.operation : setting;
+    if ((OPERATIONS as readonly string[]).includes(chosen)) return chosen as Operation;
+    throw new BoatDataError('INGEST_OPERATION', `ingest operation ${JSON.stringify(chosen ?? '')} is not known; use one of ${OPERATIONS.join(', ')}`, 500);
+}
+
+/**
+ * The upload on a message from an http-in node: the request stream when it
+ * is still unread, else the raw bytes the http-in node read for us.
+ */
+function uploadOf(msg: Message): Upload {
+    const req = msg.req as (Readable & { headers: Upload['headers']; _body?: boolean }) | undefined;
+    if (!req) throw new BoatDataError('INGEST_NO_UPLOAD', 'the message carries no upload: wire a POST http-in node (with "Do not parse request body") to the ingest', 400);
+    if (!req._body && !req.readableEnded) return { headers: req.headers, body: req };
+    if (Buffer.isBuffer(msg.payload)) return { headers: req.headers, body: msg.payload };
+    throw new BoatDataError('INGEST_BODY_PARSED', 'the http-in node in front of the ingest parsed the upload; tick its "Do not parse request body" option', 500);
+}
+
+function maxBodyBytes(setting: string | number | undefined): number {
+    if (setting === undefined || setting === '') return DEFAULT_MAX_BODY_BYTES;
+    const mb = Number(resolveEnv(String(setting)));
+    if (!Number.isFinite(mb) || mb <= 0 || mb > 512) throw new BoatDataError('INGEST_LIMIT', `the upload limit must be a number of MB from 1 to 512, not ${JSON.stringify(setting)}`, 500);
+    return Math.round(mb * 1024 * 1024);
+}

@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Readable } from 'stream';
+import * as zlib from 'zlib';
+import { appendBoatlogRows, DemoBoat } from '../../tools/demo-boat';
+import { BoatDataError } from '../../lib/errors';
+import { readUploadBody } from '../../lib/ingest/body';
+import { health, IngestSettings, listInstallations, readCategory, readImportedExport, receiveUpload } from '../../lib/ingest/ingest';
+import { IngestStore } from '../../lib/ingest/store';
+import { scratchFolder } from '../support/folders';
+import { queryRows } from '../support/sqlite';
+import { alteredUpload, boatHeaders, demoBoatIn, ExportUpload, exportUpload, gzipBomb } from './uploads';
+
+/** Rejects with a BoatDataError of this HTTP status whose message matches. */
+async function rejectsWith(promise: Promise<unknown>, statusCode: number, message: RegExp): Promise<void> {
+    await assert.rejects(promise, (err: unknown) => {
+        assert.ok(err instanceof BoatDataError, `expected a BoatDataError, got ${err}`);
+        assert.equal(err.statusCode, statusCode, err.message);
+        assert.match(err.message, message);
+        return true;
+    });
+}
+
+describe('central ingest: storing exports', function () {
+    this.timeout(60000);
+    let scratch: ReturnType<typeof scratchFolder>;
+    let boat: DemoBoat;
+    let store: IngestStore;
+    let settings: IngestSettings;
+
+    const send = (upload: ExportUpload, bearer = boat.installationId) => receiveUpload(store, settings, { headers: boatHeaders(upload, bearer), body: upload.gzip });
+    const boatlog = async (installationId = boat.installationId) => (await readCategory(store, { installation_id: installationId, category: 'boatlog', limit: 100000 })).entries as any[];
+
+    beforeEach(async () => {
+        scratch = scratchFolder('ingest');
+        boat = await demoBoatIn(scratch.dir, 'boat', { boatlogRows: 40, telemetryRows: 60 });
+        settings = { dataDir: path.join(scratch.dir, 'central'), mode: 'open', maxBodyBytes: 16 * 1024 * 1024 };
+        store = await IngestStore.open(settings.dataDir);
+    });
+    afterEach(async () => {
+        await store.close();
+        scratch.remove();
+    });
+
+    it('a full export is stored and every category reads back as the boat sent it', async () => {
+        const upload = await exportUpload(boat);
+        const answer = await send(upload);
+        assert.equal(answer.status, 'success');
+        assert.match(answer.import_id, /^imp_/);
+        assert.equal(answer.already_imported, false);
+        const rows = Object.values(upload.json.data).reduce((n: number, c: any) => n + (c.entries?.length ?? 0) + (c.data ? 1 : 0), 0);
+        assert.equal(answer.records_imported, rows);
+        for (const category of Object.keys(upload.json.data)) {
+            const read = await readCategory(store, { installation_id: boat.installationId, category, limit: 100000 });
+            assert.deepEqual(read.entries, upload.json.data[category].entries ?? [], category);
+            assert.equal(read.count, read.entries.length);
+            assert.deepEqual(read.data, upload.json.data[category].data ?? null, category);
+        }
+        const exported = await readImportedExport(store, upload.export_id);
+        assert.equal(exported.installation_id, boat.installationId);
+        assert.equal(exported.mode, 'full');
+        assert.equal(exported.records_imported, rows);
+        assert.equal(exported.categories.boatlog, upload.json.data.boatlog.entry_count);
+    });
+
+    it('the same export_id twice stores once and answers success again with the same import_id', async () => {
+        const upload = await exportUpload(boat);
+        const first = await send(upload);
+        const second = await send(upload);
+        assert.equal(second.status, 'success');
+        assert.equal(second.already_imported, true);
+        assert.equal(second.import_id, first.import_id);
+        assert.equal(second.records_imported, first.records_imported);
+        const { installations } = await listInstallations(store);
+        assert.deepEqual(installations.map((i) => [i.installation_id, i.export_count]), [[boat.installationId, 1]]);
+        assert.equal((await boatlog()).length, upload.json.data.boatlog.entry_count);
+    });
+
+    for (const uuid of [true, false]) {
+        it(`overlapping incremental exports never duplicate a row (${uuid ? 'UUID' : 'integer'} entry_ids)`, async () => {
+            const own = await demoBoatIn(scratch.dir, `boat-${uuid}`, { uuidBoatlogIds: uuid, boatlogRows: 30, telemetryRows: 10, installationId: 'aa00bb11cc22dd33' });
+            const full = await exportUpload(own);
+            await appendBoatlogRows(own.layout.boatlogDb, 12);
+            // Never acknowledged on the boat: each incremental export repeats every row of the one before.
+            const first = await exportUpload(own, 'incremental');
+            await appendBoatlogRows(own.layout.boatlogDb, 5);
+            const second = await exportUpload(own, 'incremental');
+            for (const upload of [full, second, first, second]) await send(upload, own.installationId);
+
+            const stored = await boatlog(own.installationId);
+            const ids = stored.map((e) => String(e.entry_id));
+            assert.equal(new Set(ids).size, ids.length, 'no entry_id is stored twice');
+            const onBoat = await queryRows<{ entry_id: unknown }>(own.layout.boatlogDb, 'SELECT entry_id FROM boatlog_entries ORDER BY rowid');
+            assert.deepEqual(ids, onBoat.map((r) => String(r.entry_id)));
+            assert.equal(typeof stored[0].entry_id, uuid ? 'string' : 'number');
+            const telemetry = await readCategory(store, { installation_id: own.installationId, category: 'telemetry' });
+            assert.equal(telemetry.total, 10);
+        });
+    }
+
+    it('settings and onboarding are one current row per installation, and a late older export does not overwrite them', async () => {
+        const older = await exportUpload(boat);
+        const newer = alteredUpload(await exportUpload(boat), (json) => {
+            json.data.settings.data.preferences = { units: 'metric-after-change' };
+        });
+        await send(newer);
+        await send(older);
+        const settingsRead = await readCategory(store, { installation_id: boat.installationId, category: 'settings' });
+        assert.equal(settingsRead.total, 0);
+        assert.deepEqual(settingsRead.data!.preferences, { units: 'metric-after-change' });
+        const rows = await queryRows(store.file, 'SELECT count(*) AS n FROM category_data WHERE category = ?', ['settings']);
+        assert.equal(rows[0].n, 1);
+    });
+
+    it('two boats keep their rows apart, even with the same entry_ids', async () => {
+        const twin = await demoBoatIn(scratch.dir, 'twin', { boatlogRows: 40, telemetryRows: 5, installationId: '0123456789abcdef' });
+        await send(await exportUpload(boat));
+        await send(await exportUpload(twin), twin.installationId);
+        assert.equal((await boatlog()).length, (await boatlog(twin.installationId)).length);
+        const { count } = await listInstallations(store);
+        assert.equal(count, 2);
+        assert.equal((await health(store, settings)).installations, 2);
+    });
+
+    describe('refuses bad exports with a 400 naming the problem, storing nothing', () => {
+        const cases: Array<[string, (json: any) => void, RegExp]> = [
+            ['an unknown format_version', (j) => (j.format_version = '2.0'), /format_version "2\.0" is not supported/],
+            ['a missing category', (j) => delete j.data.telemetry, /data\.telemetry is missing/],
+            ['entries that are not an array', (j) => (j.data.boatlog.entries = { a: 1 }), /data\.boatlog\.entries is not an array/],
+            ['a malformed installation_id', (j) => (j.installation_id = 'boat-1'), /installation_id "boat-1" is not 16 hexadecimal/],
+            ['no data at all', (j) => delete j.data, /data is missing/],
+        ];
+        for (const [what, edit, message] of cases) {
+            it(what, async () => {
+                const upload = alteredUpload(await exportUpload(boat), edit);
+                const bearer = /^[0-9a-f]{16}$/.test(upload.json.installation_id) ? upload.json.installation_id : boat.installationId;
+                await rejectsWith(send(upload, bearer), 400, message);
+                assert.equal((await store.counts()).exports, 0);
+            });
+        }
+
+        it('several problems at once are all named', async () => {
+            const upload = alteredUpload(await exportUpload(boat), (j) => {
+                j.format_version = '0.9';
+                delete j.data.qr_codes;
+            });
+            await rejectsWith(send(upload), 400, /format_version "0\.9".*; data\.qr_codes is missing/);
+        });
+
+        it('a body that is not JSON, not gzip, or empty', async () => {
+            const upload = await exportUpload(boat);
+            const headers = boatHeaders(upload, boat.installationId);
+            await rejectsWith(receiveUpload(store, settings, { headers, body: zlib.gzipSync('{"export_id": "x", ') }), 400, /not valid JSON/);
+            await rejectsWith(receiveUpload(store, settings, { headers, body: Buffer.from(upload.text) }), 400, /not gzip data/);
+            await rejectsWith(receiveUpload(store, settings, { headers, body: upload.gzip.subarray(0, upload.gzip.length - 40) }), 400, /truncated/);
+            await rejectsWith(receiveUpload(store, settings, { headers, body: Buffer.alloc(0) }), 400, /body is empty/);
+            await rejectsWith(receiveUpload(store, settings, { headers, body: zlib.gzipSync('[1,2]') }), 400, /not an export object/);
+        });
+
+        it('an Idempotency-Key that is not the export_id', async () => {
+            const upload = await exportUpload(boat);
+            const headers = { ...boatHeaders(upload, boat.installationId), 'idempotency-key': 'export_other' };
+            await rejectsWith(receiveUpload(store, settings, { headers, body: upload.gzip }), 400, /Idempotency-Key "export_other" is not the export's export_id/);
+        });
+    });
+
+    it('plain JSON without Content-Encoding is accepted too (an operator with curl), with or without a UTF-8 BOM', async () => {
+        const upload = await exportUpload(boat);
+        const headers: Record<string, string> = { authorization: `Bearer ${boat.installationId}` };
+        const answer = await receiveUpload(store, settings, { headers, body: Readable.from([Buffer.from('\ufeff' + upload.text)]) });
+        assert.equal(answer.status, 'success');
+        assert.equal((await boatlog()).length, upload.json.data.boatlog.entry_count);
+    });
+});
+
+describe('central ingest: who may upload', function () {
+    this.timeout(60000);
+    let scratch: ReturnType<typeof scratchFolder>;
+    let boat: DemoBoat;
+    let store: IngestStore;
+    let upload: ExportUpload;
+    const dataDir = () => path.join(scratch.dir, 'central');
+
+    before(async () => {
+        scratch = scratchFolder('ingest-access');
+        boat = await demoBoatIn(scratch.dir, 'boat', { boatlogRows: 15, telemetryRows: 5 });
+        upload = await exportUpload(boat);
+        store = await IngestStore.open(dataDir());
+        fs.writeFileSync(path.join(dataDir(), 'devices.json'), JSON.stringify({ 'token-of-this-boat': boat.installationId, 'token-of-another': 'ffffeeeeddddcccc' }));
+    });
+    after(async () => {
+        await store.close();
+        scratch.remove();
+    });
+
+    const sendAs = (mode: 'open' | 'tokens', headers: Record<string, string>) =>
+        receiveUpload(store, { dataDir: dataDir(), mode, maxBodyBytes: 16 * 1024 * 1024 }, { headers, body: upload.gzip });
+
+    it('tokens mode: an unknown token, a missing header and a malformed one are 401', async () => {
+        await rejectsWith(sendAs('tokens', boatHeaders(upload, 'made-up-token')), 401, /device token is not known/);
+        await rejectsWith(sendAs('tokens', { 'content-encoding': 'gzip' }), 401, /no Authorization header/);
+        await rejectsWith(sendAs('tokens', { ...boatHeaders(upload, ''), authorization: 'Basic abc' }), 401, /not "Bearer <device token>"/);
+        // The installation_id is not a token in tokens mode unless the operator listed it.
+        await rejectsWith(sendAs('tokens', boatHeaders(upload, boat.installationId)), 401, /device token is not known/);
+        assert.equal((await store.counts()).exports, 0);
+    });
+
+    it("tokens mode: another boat's token is 403, naming both installations", async () => {
+        await rejectsWith(sendAs('tokens', boatHeaders(upload, 'token-of-another')), 403, new RegExp(`ffffeeeeddddcccc, not to ${boat.installationId}`));
+    });
+
+    it('open mode: a bearer that is not this export\'s installation_id is 401', async () => {
+        await rejectsWith(sendAs('open', boatHeaders(upload, 'not-an-id')), 401, /not an installation_id/);
+        await rejectsWith(sendAs('open', boatHeaders(upload, '0000000000000000')), 401, /does not match the export's installation_id/);
+        assert.equal((await store.counts()).exports, 0);
+    });
+
+    it("tokens mode: this boat's token is let in", async () => {
+        const answer = await sendAs('tokens', boatHeaders(upload, 'token-of-this-boat'));
+        assert.equal(answer.status, 'success');
+    });
+
+    it('a devices.json that is not JSON refuses every upload with a 500 that does not print any token', async () => {
+        const file = path.join(dataDir(), 'devices.json');
+        const good = fs.readFileSync(file, 'utf8');
+        fs.writeFileSync(file, '{"token-of-this-boat": ');
+        try {
+            await assert.rejects(sendAs('tokens', boatHeaders(upload, 'token-of-this-boat')), (err: any) => {
+                assert.equal(err.statusCode, 500);
+                assert.match(err.message, /devices\.json is not valid JSON/);
+                assert.doesNotMatch(err.message, /token-of-this-boat/);
+                return true;
+            });
+        } finally {
+            fs.writeFileSync(file, good);
+        }
+    });
+});
+
+describe('central ingest: the size cap', function () {
+    this.timeout(60000);
+
+    it('a gzip bomb is refused with 413 and decompression stops early, reading little of it', async () => {
+        const bomb = await gzipBomb(512);
+        let consumed = 0;
+        // Fed 1 kB per turn of the event loop, as a socket would, counting what the reader has pulled when it refuses.
+        const source = new Readable({
+            read() {
+                setImmediate(() => {
+                    const slice = bomb.subarray(consumed, consumed + 1024);
+                    consumed += slice.length;
+                    this.push(slice.length > 0 ? slice : null);
+                });
+            },
+        });
+        const limit = 4 * 1024 * 1024;
+        let consumedAtRefusal = -1;
+        const reading = readUploadBody(source, { 'content-encoding': 'gzip' }, limit).finally(() => (consumedAtRefusal = consumed));
+        await rejectsWith(reading, 413, /larger than the 4 MB this ingest accepts/);
+        assert.ok(consumedAtRefusal < bomb.length / 10, `read ${consumedAtRefusal} of ${bomb.length} compressed bytes before refusing`);
+    });
+
+    it('the cap holds for a body already in memory and for plain JSON', async () => {
+        const bomb = await gzipBomb(64);
+        await rejectsWith(readUploadBody(bomb, { 'content-encoding': 'gzip' }, 1024 * 1024), 413, /larger than the 1 MB/);
+        await rejectsWith(readUploadBody(Buffer.alloc(2 * 1024 * 1024, 0x20), {}, 1024 * 1024), 413, /larger than the 1 MB/);
+    });
+
+    it('a body just under the cap is read whole', async () => {
+        const text = JSON.stringify({ pad: 'x'.repeat(1024 * 1024 - 20) });
+        assert.ok(Buffer.byteLength(text) <= 1024 * 1024);
+        assert.equal((await readUploadBody(zlib.gzipSync(text), { 'content-encoding': 'gzip' }, 1024 * 1024)).toString('utf8'), text);
+    });
+
+    it('an unsupported Content-Encoding is named', async () => {
+        await rejectsWith(readUploadBody(Buffer.from('{}'), { 'content-encoding': 'br' }), 400, /Content-Encoding "br" is not supported/);
+    });
+});
