@@ -63,20 +63,20 @@ export function originHost(origin: string): string | null {
     }
 }
 
-function hostsOf(request: GuardRequest): string[] {
-    const hosts: string[] = [];
-    for (const name of ['host', 'x-forwarded-host']) {
-        const value = header(request, name);
-        if (value) hosts.push(...value.split(',').map((h) => h.trim().toLowerCase().replace(/:(80|443)$/, '')));
-    }
-    return hosts.filter(Boolean);
+/**
+ * Only the Host header names the boat. X-Forwarded-Host is not trusted: Node-RED's admin app approves any
+ * preflight, so a foreign page can send that header with its own name. Behind a proxy, list its origin in
+ * allowedOrigins.
+ */
+function hostOf(request: GuardRequest): string | undefined {
+    return header(request, 'host')?.trim().toLowerCase().replace(/:(80|443)$/, '') || undefined;
 }
 
 function sameOrigin(request: GuardRequest, origin: string, options: GuardOptions): boolean {
     const host = originHost(origin);
     if (!host) return false;
     if ((options.allowedOrigins ?? []).some((allowed) => originHost(allowed) === host)) return true;
-    return hostsOf(request).includes(host.replace(/:(80|443)$/, ''));
+    return hostOf(request) === host.replace(/:(80|443)$/, '');
 }
 
 function bodyBytes(body: unknown): number {

@@ -47,7 +47,10 @@ export interface ScheduleState {
     last_scheduled_for?: string;
 }
 
-const MAX_COUNTED_MISSES = 10000;
+/** Missed runs stepped through one by one before the count is estimated instead. */
+const MAX_STEPPED_MISSES = 400;
+/** How many of the latest periods are still stepped through when the count is estimated. */
+const STEPPED_PERIODS = 10;
 /** A run this late is a catch-up, not the timer's own tick. */
 const LATE_MS = 60000;
 
@@ -67,20 +70,32 @@ export function nextRun(cron: string, timeZone: string | undefined, from: Date):
     return parseSchedule(cron, timeZone).getNextDateFrom(from, timeZone?.trim() || undefined).toJSDate();
 }
 
-/** The scheduled times in (coveredUntil, now]: the latest of them and how many there were (counted up to a cap). */
+/**
+ * The scheduled times in (coveredUntil, now]: the latest of them and how many there were. A mark far in the
+ * past (a Pi that booted in 1970, then learned the time) would mean stepping through every missed run on the
+ * event loop: past a few hundred, the count is estimated from the schedule's period and only the last few
+ * periods are stepped through, so the latest run is still exact.
+ */
 export function missedRuns(cron: string, timeZone: string | undefined, coveredUntil: Date, now: Date): { latest: Date; count: number } | null {
     const time = parseSchedule(cron, timeZone);
     const zone = timeZone?.trim() || undefined;
-    let next = time.getNextDateFrom(coveredUntil, zone).toJSDate();
+    const after = (from: Date) => time.getNextDateFrom(from, zone).toJSDate();
+    let next = after(coveredUntil);
     if (next > now) return null;
-    let latest = next;
     let count = 0;
-    while (next <= now && count < MAX_COUNTED_MISSES) {
+    const period = after(next).getTime() - next.getTime();
+    if (period > 0 && (now.getTime() - next.getTime()) / period > MAX_STEPPED_MISSES) {
+        const resumeFrom = new Date(now.getTime() - STEPPED_PERIODS * period);
+        count = Math.max(0, Math.round((resumeFrom.getTime() - next.getTime()) / period));
+        next = after(resumeFrom);
+    }
+    let latest = next;
+    while (next <= now) {
         latest = next;
         count++;
-        next = time.getNextDateFrom(next, zone).toJSDate();
+        next = after(next);
     }
-    return { latest, count };
+    return { latest, count: Math.max(count, 1) };
 }
 
 /** The state file for a schedule key under the boat's data root. */

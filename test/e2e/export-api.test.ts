@@ -198,6 +198,16 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
             assert.equal(exportFiles(boat).length, before);
         });
 
+        it('a foreign page naming itself in X-Forwarded-Host is still refused', async () => {
+            const before = exportFiles(boat).length;
+            const answer = await call(nodeRed, 'POST', '/export/generate', {
+                headers: { Origin: 'http://evil.example', 'X-Forwarded-Host': 'evil.example', 'Content-Type': 'application/json' },
+                body: '{"mode":"full"}',
+            });
+            assert.equal(answer.status, 403, answer.text);
+            assert.equal(exportFiles(boat).length, before);
+        });
+
         it('a form post (no Origin, form body) is refused with 403', async () => {
             for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain']) {
                 const answer = await call(nodeRed, 'POST', '/export/process-queue', { headers: { 'Content-Type': type }, body: 'mode=full' });

@@ -20,9 +20,15 @@ describe('request guard', () => {
         assert.equal(post({ origin: 'http://192.168.1.237:1880', 'content-type': 'application/json' }, Buffer.from('{}')).allowed, true);
     });
 
-    it('a page behind the proxy passes when Origin matches X-Forwarded-Host, default ports ignored', () => {
-        const verdict = checkRequest({ method: 'POST', headers: { host: '127.0.0.1:1880', 'x-forwarded-host': '192.168.1.237', origin: 'http://192.168.1.237:80' } });
-        assert.equal(verdict.allowed, true);
+    it('a foreign page cannot pass by naming itself in X-Forwarded-Host', () => {
+        const verdict = checkRequest({ method: 'POST', headers: { host: '192.168.1.237:1880', 'x-forwarded-host': 'evil.example', origin: 'http://evil.example', 'content-type': 'application/json' } });
+        assert.equal(verdict.allowed, false);
+    });
+
+    it('a page behind a proxy passes when its origin is listed, default ports ignored', () => {
+        const headers = { host: '127.0.0.1:1880', origin: 'http://192.168.1.237:80' };
+        assert.equal(checkRequest({ method: 'POST', headers }).allowed, false);
+        assert.equal(checkRequest({ method: 'POST', headers }, { allowedOrigins: ['http://192.168.1.237'] }).allowed, true);
     });
 
     it('a page from another site is refused with 403 and says which origin', () => {

@@ -30,6 +30,18 @@ describe('schedule times', () => {
         assert.deepEqual(missed, { latest: new Date('2026-07-03T03:00:00Z'), count: 2 });
     });
 
+    it('a mark from 1970 (a Pi that booted without the time) names the last real 03:00 at once', () => {
+        const missed = missedRuns(DAILY, 'UTC', new Date(0), new Date('2026-07-03T10:00:00Z'));
+        assert.deepEqual(missed?.latest, new Date('2026-07-03T03:00:00Z'));
+        assert.ok(Math.abs(missed!.count - 20637) <= 1, `about 20,637 days were missed, counted ${missed!.count}`);
+    });
+
+    it('every-minute schedules missed for a month still name the last minute', () => {
+        const missed = missedRuns('* * * * *', 'UTC', new Date('2026-06-03T10:00:30Z'), new Date('2026-07-03T10:00:30Z'));
+        assert.deepEqual(missed?.latest, new Date('2026-07-03T10:00:00Z'));
+        assert.ok(Math.abs(missed!.count - 30 * 24 * 60) <= 1, `counted ${missed!.count}`);
+    });
+
     it('nothing is missed when the boat was off between two 03:00s', () => {
         assert.equal(missedRuns(DAILY, 'UTC', new Date('2026-07-03T03:30:00Z'), new Date('2026-07-03T23:59:00Z')), null);
     });
