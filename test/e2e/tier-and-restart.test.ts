@@ -5,6 +5,16 @@ import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { scratchFolder, writeJson } from '../support/folders';
 import { call, demoBoat, exportFiles, flowNode, startBoat, startCentral, waitFor } from './harness';
 
+/** The daily schedule's memory, as a boat switched off since `coveredUntil` left it. */
+function rememberDailyExportCoveredUntil(boat: { root: string }, coveredUntil: Date): void {
+    writeJson(path.join(boat.root, 'state', 'schedules', 'daily-export.json'), {
+        version: 1,
+        cron: '0 3 * * *',
+        time_zone: '',
+        covered_until: coveredUntil.toISOString(),
+    });
+}
+
 /** An address nothing listens on: the central database is out of reach, as at sea. */
 const UNREACHABLE = 'http://127.0.0.1:9';
 
@@ -18,12 +28,7 @@ describe('seed 000 Test 6: a tier 0 boat', function () {
         scratch = scratchFolder('e2e-tier0');
         boat = await demoBoat(scratch.dir, { tier: 0 });
         // A missed daily run is due at start: the schedule must not export for tier 0 either.
-        writeJson(path.join(boat.root, 'state', 'schedules', 'daily-export.json'), {
-            version: 1,
-            cron: '0 3 * * *',
-            time_zone: '',
-            covered_until: new Date(Date.now() - 3 * 24 * 3600 * 1000).toISOString(),
-        });
+        rememberDailyExportCoveredUntil(boat, new Date(Date.now() - 3 * 24 * 3600 * 1000));
         nodeRed = await startBoat(scratch.dir, boat, {
             centralUrl: UNREACHABLE,
             tweak: (flow) => (flowNode(flow, 'daily-schedule').catchUpDelay = 0),
@@ -115,12 +120,7 @@ describe('the boat restarting', function () {
 
     it('a 03:00 missed while the boat was off runs an incremental export at the next start (tier 2)', async () => {
         const boat = await demoBoat(scratch.dir, { tier: 2 });
-        writeJson(path.join(boat.root, 'state', 'schedules', 'daily-export.json'), {
-            version: 1,
-            cron: '0 3 * * *',
-            time_zone: '',
-            covered_until: new Date(Date.now() - 26 * 3600 * 1000).toISOString(),
-        });
+        rememberDailyExportCoveredUntil(boat, new Date(Date.now() - 26 * 3600 * 1000));
         const nodeRed = await startBoat(scratch.dir, boat, {
             centralUrl: UNREACHABLE,
             tweak: (flow) => (flowNode(flow, 'daily-schedule').catchUpDelay = 1),
@@ -138,12 +138,7 @@ describe('the boat restarting', function () {
 
     it('a tier 1 boat skips the daily export, missed or not', async () => {
         const boat = await demoBoat(scratch.dir, { tier: 1 });
-        writeJson(path.join(boat.root, 'state', 'schedules', 'daily-export.json'), {
-            version: 1,
-            cron: '0 3 * * *',
-            time_zone: '',
-            covered_until: new Date(Date.now() - 26 * 3600 * 1000).toISOString(),
-        });
+        rememberDailyExportCoveredUntil(boat, new Date(Date.now() - 26 * 3600 * 1000));
         const nodeRed = await startBoat(scratch.dir, boat, {
             centralUrl: UNREACHABLE,
             tweak: (flow) => (flowNode(flow, 'daily-schedule').catchUpDelay = 0),
