@@ -1,0 +1,10 @@
+export { cleanUpMedia, alertFor, formatBytes, DEFAULT_LIST_LIMIT } from './cleanup';
+export type { CleanupOptions, CleanupReport, StorageAlert } from './cleanup';
+export { checkDisk, mediaStatus } from './status';
+export type { DiskCheck, MediaStatus } from './status';
+export { diskUsage, diskUsageFor } from './disk';
+export type { DiskUsage } from './disk';
+export { DEFAULT_POLICY, MAX_AGE_CHOICES, RECENT_MS, levelOf, parseExtensions, parseMaxAgeDays, resolvePolicy } from './policy';
+export type { DiskLevel, RetentionPolicy } from './policy';
+export { mediaStateFile, readLastCleanup, recordCleanup } from './state';
+export type { LastCleanup } from './state';
