@@ -49,16 +49,16 @@ export async function writeTableRows(db: ReadOnlyDatabase, options: TableRowsOpt
     }
     const timestampColumn = options.timestampColumn && info.some((c) => c.name === options.timestampColumn) ? quoteIdentifier(options.timestampColumn) : null;
 
-    // An INTEGER PRIMARY KEY is the rowid itself and never renumbered; any other table's rowids may be renumbered
-    // by VACUUM, so its incremental export also takes rows newer than the acknowledged timestamp.
-    const primaryKeys = info.filter((c) => c.pk > 0);
-    const rowidIsStable = primaryKeys.length === 1 && /^integer$/i.test(primaryKeys[0].type);
+    // Only AUTOINCREMENT makes rowids never come back. Without it a new row takes max(rowid)+1, so after the
+    // newest acknowledged row is deleted the next row reuses its rowid, at or below the mark; and a table with no
+    // INTEGER PRIMARY KEY may have its rowids renumbered by VACUUM. Such a table's incremental export also takes
+    // rows newer than the acknowledged timestamp (a scan; the central side upserts by row key, so repeats are harmless).
     const since = options.since;
     const conditions: string[] = ['rowid > ?', 'rowid <= ?'];
     const extraParams: unknown[] = [];
     let cursor = 0;
     if (since?.rowid !== undefined) {
-        if (rowidIsStable || !timestampColumn || since.timestamp === undefined) {
+        if (!timestampColumn || since.timestamp === undefined || (await isAutoincrement(db, table))) {
             cursor = since.rowid;
         } else {
             conditions.push(`(rowid > ? OR ${timestampColumn} > ?)`);
@@ -130,6 +130,12 @@ function jsonValue(column: string): string {
         `WHEN 'real' THEN (CASE WHEN ${column} = CAST(printf('%!.15g', ${column}) AS REAL) THEN ${column} ELSE json(printf('%!.17g', ${column})) END) ` +
         `WHEN 'blob' THEN hex(${column}) ELSE ${column} END`
     );
+}
+
+/** Whether the table's rowids are never reused: declared AUTOINCREMENT, as its CREATE statement says. */
+async function isAutoincrement(db: ReadOnlyDatabase, table: string): Promise<boolean> {
+    const row = await db.get<{ sql: string | null }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
+    return /\bAUTOINCREMENT\b/i.test(row?.sql ?? '');
 }
 
 function watermarkOf(rowid: number | undefined, timestamp: string | undefined): Watermark | undefined {

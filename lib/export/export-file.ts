@@ -6,7 +6,7 @@ import { License } from '../boat/license';
 import { CATEGORY_KEYS, CategoryKey } from '../categories';
 import { BoatDataError, errorMessage } from '../errors';
 import { syncFolder } from '../files/atomic';
-import { readWatermarks, Watermark, Watermarks } from './watermarks';
+import { loadWatermarks, Watermark, Watermarks } from './watermarks';
 
 export type ExportMode = 'full' | 'incremental';
 export const FORMAT_VERSION = '1.0';
@@ -40,6 +40,8 @@ export interface ExportInProgress {
     categories: Partial<Record<CategoryKey, CategorySummary>>;
     header_bytes: number;
     data_bytes: number;
+    /** Things the boat owner should hear about that did not stop the export (a damaged watermark file set aside). */
+    warnings?: string[];
 }
 
 export interface ExportStatistics {
@@ -109,8 +111,18 @@ export async function startExport(layout: BoatLayout, license: License, mode: Ex
         throw new BoatDataError('TIER_TOO_LOW', 'Export requires Tier 1 or higher', 403);
     }
     mode = parseExportMode(mode);
+    if (mode === 'incremental' && license.tier < 2) {
+        // Incremental exports are the daily export of Tier 2 and up.
+        throw new BoatDataError('TIER_TOO_LOW', `Incremental exports require Tier 2 or higher (this boat is Tier ${license.tier})`, 403);
+    }
     await fs.mkdir(layout.exportFilesDir, { recursive: true });
-    const since = mode === 'incremental' ? (await readWatermarks(layout.watermarksFile)).acknowledged : {};
+    const warnings: string[] = [];
+    let since: Watermarks = {};
+    if (mode === 'incremental') {
+        const loaded = await loadWatermarks(layout.watermarksFile, now);
+        since = loaded.marks.acknowledged;
+        if (loaded.setAside) warnings.push(loaded.setAside.reason);
+    }
     const timestamp = now.toISOString();
     for (let attempt = 0; ; attempt++) {
         const exportId = newExportId(now);
@@ -136,7 +148,7 @@ export async function startExport(layout: BoatLayout, license: License, mode: Ex
             if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 100) continue;
             throw describeWriteError(err, layout.exportFilesDir);
         }
-        return {
+        const exp: ExportInProgress = {
             export_id: exportId,
             installation_id: license.installation_id,
             tier: license.tier,
@@ -149,6 +161,8 @@ export async function startExport(layout: BoatLayout, license: License, mode: Ex
             header_bytes: Buffer.byteLength(header),
             data_bytes: 0,
         };
+        if (warnings.length > 0) exp.warnings = warnings;
+        return exp;
     }
 }
 
@@ -287,25 +301,35 @@ export async function abandonExport(exp: ExportInProgress): Promise<void> {
     await fs.rm(exp.partial_file, { force: true });
 }
 
+export interface StalePartials {
+    removed: string[];
+    /** Partials that could not be removed (a read-only card, a folder of that name), each with the reason. */
+    kept: Array<{ name: string; error: string }>;
+}
+
 /** Partial files left by a crash or power cut: they never became exports and never will. */
-export async function removeStalePartials(dir: string, olderThanMs: number, now = Date.now()): Promise<string[]> {
+export async function removeStalePartials(dir: string, olderThanMs: number, now = Date.now()): Promise<StalePartials> {
+    const result: StalePartials = { removed: [], kept: [] };
     let names: string[];
     try {
         names = await fs.readdir(dir);
     } catch {
-        return [];
+        return result;
     }
-    const removed: string[] = [];
     for (const name of names) {
         if (!name.startsWith(PARTIAL_PREFIX) || !name.endsWith(PARTIAL_SUFFIX)) continue;
         const file = path.join(dir, name);
         const stat = await fs.stat(file).catch(() => null);
-        if (stat && now - stat.mtimeMs >= olderThanMs) {
+        if (!stat || now - stat.mtimeMs < olderThanMs) continue;
+        try {
+            // Not recursive: a folder that merely has a partial's name is not ours to empty.
             await fs.rm(file, { force: true });
-            removed.push(name);
+            result.removed.push(name);
+        } catch (err) {
+            result.kept.push({ name, error: errorMessage(err) });
         }
     }
-    return removed;
+    return result;
 }
 
 export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {

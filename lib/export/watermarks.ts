@@ -7,7 +7,8 @@ import { BoatDataError, errorCode, errorMessage } from '../errors';
  * How far the central database has acknowledged a category. `rowid` orders
  * SQLite rows even when their entry_id is a UUID; `timestamp` is a second
  * guard for rows whose rowid was renumbered (VACUUM of a table without an
- * integer key): a row newer than the mark goes out again, never missing.
+ * integer key) or reused (a table without AUTOINCREMENT whose newest row was
+ * deleted): a row newer than the mark goes out again, never missing.
  * `modified_ms` marks media files by modification time.
  */
 export interface Watermark {
@@ -35,25 +36,65 @@ function serialised<T>(file: string, work: () => Promise<T>): Promise<T> {
     return next;
 }
 
+/** A watermark file that could not be read as one: kept under another name, and the marks start again from nothing. */
+export interface WatermarksSetAside {
+    reason: string;
+    kept_as: string;
+}
+
+export interface LoadedWatermarks {
+    marks: WatermarkFile;
+    setAside: WatermarksSetAside | null;
+}
+
+/**
+ * The acknowledged marks. A damaged file is moved aside and read as empty:
+ * the next incremental export then sends everything, which the central side
+ * dedupes, instead of every daily export failing on it.
+ */
+export function loadWatermarks(file: string, now = new Date()): Promise<LoadedWatermarks> {
+    return serialised(file, () => load(file, now));
+}
+
 export async function readWatermarks(file: string): Promise<WatermarkFile> {
+    return (await loadWatermarks(file)).marks;
+}
+
+function emptyWatermarks(): WatermarkFile {
+    return { version: 1, updated_at: null, acknowledged: {}, last_export_id: null };
+}
+
+async function load(file: string, now: Date): Promise<LoadedWatermarks> {
     let text: string;
     try {
         text = await fs.readFile(file, 'utf8');
     } catch (err) {
-        if (errorCode(err) === 'ENOENT') return { version: 1, updated_at: null, acknowledged: {}, last_export_id: null };
+        if (errorCode(err) === 'ENOENT') return { marks: emptyWatermarks(), setAside: null };
         throw new BoatDataError('WATERMARKS_UNREADABLE', `The export watermarks at ${file} could not be read: ${errorMessage(err)}`);
     }
+    let parsed: Partial<WatermarkFile>;
     try {
-        const parsed = JSON.parse(text) as Partial<WatermarkFile>;
-        const acknowledged: Watermarks = {};
-        for (const [key, mark] of Object.entries(parsed.acknowledged ?? {})) {
-            if (isCategoryKey(key) && typeof mark === 'object' && mark !== null) acknowledged[key] = mark as Watermark;
-        }
-        return { version: 1, updated_at: parsed.updated_at ?? null, acknowledged, last_export_id: parsed.last_export_id ?? null };
+        parsed = JSON.parse(text) as Partial<WatermarkFile>;
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`it holds ${JSON.stringify(parsed)} instead of marks`);
     } catch (err) {
-        // A damaged mark only means the next incremental export sends more than needed; the central side dedupes.
-        throw new BoatDataError('WATERMARKS_MALFORMED', `The export watermarks at ${file} are damaged (${errorMessage(err)}); delete the file to send everything again`);
+        return { marks: emptyWatermarks(), setAside: await keepAside(file, text.trim() === '' ? 'the file is empty' : errorMessage(err), now) };
     }
+    const acknowledged: Watermarks = {};
+    for (const [key, mark] of Object.entries(parsed.acknowledged ?? {})) {
+        if (isCategoryKey(key) && typeof mark === 'object' && mark !== null) acknowledged[key] = mark as Watermark;
+    }
+    return { marks: { version: 1, updated_at: parsed.updated_at ?? null, acknowledged, last_export_id: parsed.last_export_id ?? null }, setAside: null };
+}
+
+async function keepAside(file: string, reason: string, now: Date): Promise<WatermarksSetAside | null> {
+    const keptAs = `${file}.unreadable-${now.toISOString().replace(/[:.]/g, '-')}`;
+    try {
+        await fs.rename(file, keptAs);
+    } catch (err) {
+        if (errorCode(err) === 'ENOENT') return null;
+        throw new BoatDataError('WATERMARKS_UNREADABLE', `The export watermarks at ${file} are damaged (${reason}) and could not be moved aside: ${errorMessage(err)}`);
+    }
+    return { reason: `The export watermarks were damaged (${reason}); they were kept as ${keptAs} and the next incremental export sends everything again`, kept_as: keptAs };
 }
 
 /** Merges a mark forward: each field only ever grows, so a late acknowledgement of an older export never moves it back. */
@@ -71,7 +112,10 @@ export function laterMark(current: Watermark | undefined, candidate: Watermark):
  */
 export function acknowledgeWatermarks(file: string, exportId: string, marks: Watermarks, now = new Date()): Promise<WatermarkFile> {
     return serialised(file, async () => {
-        const current: WatermarkFile = await readWatermarks(file).catch(() => ({ version: 1, updated_at: null, acknowledged: {}, last_export_id: null }));
+        const current = await load(file, now).then(
+            (loaded) => loaded.marks,
+            () => emptyWatermarks(),
+        );
         for (const [key, mark] of Object.entries(marks)) {
             if (isCategoryKey(key) && mark) current.acknowledged[key] = laterMark(current.acknowledged[key], mark);
         }

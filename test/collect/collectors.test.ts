@@ -4,6 +4,7 @@ import * as path from 'path';
 import { buildDemoBoat, DemoBoat } from '../../tools/demo-boat';
 import { CategoryKey } from '../../lib/categories';
 import { exportBoatData } from '../../lib/export/collect-export';
+import { acknowledgeWatermarks } from '../../lib/export/watermarks';
 import { scratchFolder } from '../support/folders';
 import { holdExclusiveLock, queryRows, release, runSql } from '../support/sqlite';
 
@@ -86,6 +87,39 @@ describe('collectors', function () {
         fs.symlinkSync(path.join(outside, 'private.jpg'), path.join(boat.mediaDir, 'linked.jpg'));
         const { json } = await exportJson(boat);
         assert.ok(!json.data.marine_vision_snapshots.entries.some((e: any) => /private|linked/.test(e.filename)));
+    });
+
+    it('a recording still being written does not move the snapshot mark past captures saved meanwhile', async function () {
+        const t0 = Date.now();
+        const media = await buildDemoBoat({ root: path.join(scratch.dir, 'recording'), mediaFiles: 6, now: new Date(t0 - 3600_000) });
+        const snapshots = async () => {
+            const exp = await exportBoatData(media.layout, 'incremental');
+            await acknowledgeWatermarks(media.layout.watermarksFile, exp.export_id, exp.watermarks);
+            const json = JSON.parse(fs.readFileSync(exp.export_file, 'utf8'));
+            return { names: json.data.marine_vision_snapshots.entries.map((e: any) => e.filename).sort(), mark: exp.watermarks.marine_vision_snapshots };
+        };
+        // The camera is writing recording_live.mp4: from the walk's point of view it was modified after the walk began.
+        const live = path.join(media.mediaDir, 'recording_live.mp4');
+        fs.writeFileSync(live, 'mp4 so far');
+        fs.utimesSync(live, new Date(t0 + 120_000), new Date(t0 + 120_000));
+
+        const first = await snapshots();
+        assert.equal(first.names.length, 6);
+        assert.ok(!first.names.includes('recording_live.mp4'), 'a file still changing waits for the next export');
+        assert.ok(first.mark!.modified_ms! < t0, 'the mark is the newest file that went out');
+
+        // A capture saved in captures/ (a folder the walk had passed), older than the recording's latest write.
+        const capture = path.join(media.mediaDir, 'captures', 'capture_late.jpg');
+        fs.writeFileSync(capture, 'jpeg');
+        fs.utimesSync(capture, new Date(t0 - 5000), new Date(t0 - 5000));
+        const second = await snapshots();
+        assert.deepEqual(second.names, ['captures/capture_late.jpg']);
+
+        // The recording ends; its last write is now in the past, and it goes out.
+        const ended = new Date(Date.now() - 3000);
+        fs.utimesSync(live, ended, ended);
+        const third = await snapshots();
+        assert.deepEqual(third.names, ['recording_live.mp4']);
     });
 
     it('missing sources are empty categories, not errors', async function () {

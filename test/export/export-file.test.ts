@@ -10,6 +10,7 @@ import { CATEGORY_KEYS } from '../../lib/categories';
 import { exportBoatData, collectCategory, completeExport } from '../../lib/export/collect-export';
 import { finishExport, removeStalePartials, startExport } from '../../lib/export/export-file';
 import { acknowledgeWatermarks, readWatermarks } from '../../lib/export/watermarks';
+import { runSql } from '../support/sqlite';
 import { scratchFolder } from '../support/folders';
 import { assertCompleteExport, readExports } from '../support/exports';
 
@@ -97,7 +98,7 @@ describe('export files', function () {
         }
         const leftovers = fs.readdirSync(big.layout.exportFilesDir).filter((n) => n.endsWith('.partial'));
         assert.ok(leftovers.length > 0, 'at least one kill landed while an export was being written');
-        const removed = await removeStalePartials(big.layout.exportFilesDir, 0);
+        const { removed } = await removeStalePartials(big.layout.exportFilesDir, 0);
         assert.equal(removed.length, leftovers.length);
         assert.deepEqual(fs.readdirSync(big.layout.exportFilesDir).filter((n) => n.endsWith('.partial')), []);
         assert.equal(kills, 6);
@@ -118,6 +119,85 @@ describe('export files', function () {
         assert.deepEqual(json.data.boatlog.entries.map((e: any) => e.entry_id), added);
         assert.equal(json.data.telemetry.entry_count, 0);
         assert.ok(incremental.watermarks.boatlog!.rowid! > full.watermarks.boatlog!.rowid!);
+    });
+
+    it('a tier 1 boat cannot make an incremental export, only full ones, and no file appears for the refusal', async function () {
+        const license = { ...(await readLicense(boat.layout.license)), tier: 1 as const };
+        await assert.rejects(startExport(boat.layout, license, 'incremental'), (err: any) => {
+            assert.equal(err.message, 'Incremental exports require Tier 2 or higher (this boat is Tier 1)');
+            assert.equal(err.statusCode, 403);
+            return true;
+        });
+        assert.deepEqual(fs.existsSync(boat.layout.exportFilesDir) ? fs.readdirSync(boat.layout.exportFilesDir) : [], []);
+        fs.writeFileSync(boat.layout.license, JSON.stringify(license));
+        await assert.rejects(exportBoatData(boat.layout, 'incremental'), /Incremental exports require Tier 2 or higher/);
+        const full = await exportBoatData(boat.layout, 'full');
+        assert.equal(full.tier, 1);
+        assert.equal(readExports(boat.layout.exportFilesDir).length, 1);
+    });
+
+    it('a boatlog row that reuses the rowid of a deleted acknowledged row goes out in the next incremental export', async function () {
+        // Integer entry_ids without AUTOINCREMENT: SQLite gives a new row max(rowid)+1, the rowid of the row just deleted.
+        const own = await buildDemoBoat({ root: path.join(scratch.dir, 'integer-ids'), uuidBoatlogIds: false, boatlogRows: 20, telemetryRows: 5 });
+        const first = await exportBoatData(own.layout, 'incremental');
+        await acknowledgeWatermarks(own.layout.watermarksFile, first.export_id, first.watermarks);
+        const mark = first.watermarks.boatlog!.rowid!;
+        // A wrong dictation: the newest acknowledged entry is deleted, and the owner dictates it again.
+        await runSql(own.layout.boatlogDb, `DELETE FROM boatlog_entries WHERE rowid = ${mark}`);
+        const [redictated] = await appendBoatlogRows(own.layout.boatlogDb, 1, { startTime: new Date() });
+        const [{ reused }] = await rows<{ reused: number }>(own.layout.boatlogDb, `SELECT rowid AS reused FROM boatlog_entries WHERE entry_id = ${redictated}`);
+        assert.equal(reused, mark, 'the new row took the deleted row\'s rowid');
+
+        const second = await exportBoatData(own.layout, 'incremental');
+        const json = JSON.parse(fs.readFileSync(second.export_file, 'utf8'));
+        assert.deepEqual(json.data.boatlog.entries.map((e: any) => String(e.entry_id)), [redictated]);
+        await acknowledgeWatermarks(own.layout.watermarksFile, second.export_id, second.watermarks);
+        const third = await exportBoatData(own.layout, 'incremental');
+        assert.equal(third.categories.boatlog.entry_count, 0, 'once acknowledged it is not sent again');
+    });
+
+    it('a damaged watermark file is set aside with a warning, and the incremental export sends everything', async function () {
+        const full = await exportBoatData(boat.layout, 'full');
+        fs.mkdirSync(path.dirname(boat.layout.watermarksFile), { recursive: true });
+        fs.writeFileSync(boat.layout.watermarksFile, '{"version":1,"acknowledged":{"boatlog":{"rowid":');
+        const license = await readLicense(boat.layout.license);
+        const exp = await startExport(boat.layout, license, 'incremental');
+        assert.equal(exp.warnings?.length, 1);
+        assert.match(exp.warnings![0], /export watermarks were damaged .* kept as .*watermarks\.json\.unreadable-/);
+        const finished = await completeExport(boat.layout, exp);
+        assert.equal(finished.categories.boatlog.entry_count, full.categories.boatlog.entry_count);
+        assert.equal(finished.categories.telemetry.entry_count, full.categories.telemetry.entry_count);
+
+        const folder = fs.readdirSync(path.dirname(boat.layout.watermarksFile));
+        const kept = folder.filter((n) => n.startsWith('watermarks.json.unreadable-'));
+        assert.equal(kept.length, 1, folder.join(', '));
+        assert.equal(fs.readFileSync(path.join(path.dirname(boat.layout.watermarksFile), kept[0]), 'utf8'), '{"version":1,"acknowledged":{"boatlog":{"rowid":');
+        assert.ok(!folder.includes('watermarks.json'), 'the damaged file no longer stands in the way');
+        // The next day's export runs clean, and an acknowledgement starts a good file.
+        const next = await startExport(boat.layout, license, 'incremental');
+        assert.equal(next.warnings, undefined);
+        await completeExport(boat.layout, next);
+        await acknowledgeWatermarks(boat.layout.watermarksFile, finished.export_id, finished.watermarks);
+        assert.deepEqual((await readWatermarks(boat.layout.watermarksFile)).acknowledged.boatlog, finished.watermarks.boatlog);
+    });
+
+    it('a stale partial that cannot be removed is reported, and the other stale partials are still removed', async function () {
+        const dir = boat.layout.exportFilesDir;
+        fs.mkdirSync(dir, { recursive: true });
+        const old = new Date(Date.now() - 3600_000);
+        const blocking = path.join(dir, '.export_20261122_030000_000_dead.json.partial');
+        fs.mkdirSync(blocking);
+        fs.writeFileSync(path.join(blocking, 'inside'), 'not ours');
+        const stale = path.join(dir, '.export_20261122_030000_000_beef.json.partial');
+        fs.writeFileSync(stale, '{"export_id":');
+        for (const file of [blocking, stale]) fs.utimesSync(file, old, old);
+
+        const result = await removeStalePartials(dir, 15 * 60 * 1000);
+        assert.deepEqual(result.removed, [path.basename(stale)]);
+        assert.deepEqual(result.kept.map((k) => k.name), [path.basename(blocking)]);
+        assert.ok(result.kept[0].error.length > 0);
+        assert.ok(!fs.existsSync(stale));
+        assert.ok(fs.existsSync(path.join(blocking, 'inside')), 'a folder is never emptied');
     });
 
     it('rows written while an export is in flight are never marked as sent', async function () {

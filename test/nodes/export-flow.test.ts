@@ -5,6 +5,7 @@ import { helper, nextError, nextMessage } from '../support/node-red';
 import { scratchFolder } from '../support/folders';
 import { readExports, assertCompleteExport } from '../support/exports';
 import { buildDemoBoat, DemoBoat } from '../../tools/demo-boat';
+import { holdExclusiveLock, release } from '../support/sqlite';
 import configNode = require('../../nodes/config/config');
 import exportNode = require('../../nodes/export/export');
 import engineBenchmark = require('../../nodes/engine-benchmark/engine-benchmark');
@@ -30,6 +31,30 @@ function boatFlow(boat: DemoBoat) {
     flow.push({ id: 'out', type: 'helper' });
     return flow;
 }
+
+/** An export node alone: it collects all nine categories itself. */
+function exportAlone(boat: DemoBoat) {
+    return [
+        { id: 'boat', type: 'd3kos-config', root: boat.root, mediaDir: boat.mediaDir },
+        { id: 'export', type: 'd3kos-export', boat: 'boat', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+    ];
+}
+
+/** What one node passed to a spied method (warn, status…) so far, including calls made before a listener could be added. */
+function callsOf(node: any, method: string): any[] {
+    return node[method].getCalls().filter((call: any) => call.thisValue === node).map((call: any) => call.args[0]);
+}
+
+async function until(what: string, check: () => boolean, ms = 10000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!check()) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+    }
+}
+
+const partialsIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.partial')) : []);
 
 describe('collector and export nodes in a flow', function () {
     this.timeout(60000);
@@ -104,6 +129,87 @@ describe('collector and export nodes in a flow', function () {
         await new Promise((r) => setTimeout(r, 200));
         assert.equal(exported, false);
         assert.deepEqual(fs.existsSync(boat.layout.exportFilesDir) ? fs.readdirSync(boat.layout.exportFilesDir) : [], []);
+    });
+
+    it('a redeploy while the export node is writing waits for the export to finish before the node stops', async function () {
+        await helper.load(NODES, exportAlone(boat));
+        // A boatlog writer holding its lock keeps the export busy for a few seconds of retries.
+        const holder = await holdExclusiveLock(boat.layout.boatlogDb);
+        try {
+            helper.getNode('export').receive({ payload: { mode: 'full' } });
+            await until('the export to be under way', () => partialsIn(boat.layout.exportFilesDir).length > 0);
+            await helper.clearFlows();
+            const exports = readExports(boat.layout.exportFilesDir);
+            assert.equal(exports.length, 1, 'the export was finished before the node reported itself stopped');
+            assertCompleteExport(exports[0].file, exports[0].text, exports[0].json);
+            assert.match(exports[0].json.data.boatlog.error, /locked by another program/);
+            assert.deepEqual(partialsIn(boat.layout.exportFilesDir), []);
+        } finally {
+            await release(holder);
+        }
+    });
+
+    it('a collector stopped in the middle of its category finishes it before it stops', async function () {
+        await helper.load(NODES, [
+            { id: 'boat', type: 'd3kos-config', root: boat.root, mediaDir: boat.mediaDir },
+            { id: 'collect', type: 'd3kos-boatlog', boat: 'boat', wires: [['out']] },
+            { id: 'out', type: 'helper' },
+        ]);
+        const collector = helper.getNode('collect');
+        const holder = await holdExclusiveLock(boat.layout.boatlogDb);
+        try {
+            collector.receive({ payload: { mode: 'full' } });
+            await until('the collector to be under way', () => partialsIn(boat.layout.exportFilesDir).length > 0);
+            await helper.clearFlows();
+            const statuses = callsOf(collector, 'status');
+            assert.equal(statuses[statuses.length - 1].text, 'collector.status.withError', JSON.stringify(statuses));
+        } finally {
+            await release(holder);
+        }
+    });
+
+    it('a tier 1 boat asking for an incremental export is refused with 403, and no file is written', async function () {
+        const license = JSON.parse(fs.readFileSync(boat.layout.license, 'utf8'));
+        fs.writeFileSync(boat.layout.license, JSON.stringify({ ...license, tier: 1 }));
+        await helper.load(NODES, exportAlone(boat));
+        const refused = nextError(helper.getNode('export'));
+        const msg: any = { payload: { mode: 'incremental' } };
+        helper.getNode('export').receive(msg);
+        assert.equal((await refused).message, 'Incremental exports require Tier 2 or higher (this boat is Tier 1)');
+        assert.equal(msg.statusCode, 403);
+        assert.deepEqual(fs.existsSync(boat.layout.exportFilesDir) ? fs.readdirSync(boat.layout.exportFilesDir) : [], []);
+    });
+
+    it('a stale partial that cannot be removed at start-up is warned about and shown, and the node still exports', async function () {
+        const blocking = path.join(boat.layout.exportFilesDir, '.export_20261122_030000_000_dead.json.partial');
+        fs.mkdirSync(path.join(blocking, 'inside'), { recursive: true });
+        const old = new Date(Date.now() - 3600_000);
+        fs.utimesSync(blocking, old, old);
+        await helper.load(NODES, exportAlone(boat));
+        const node = helper.getNode('export');
+        await until('the start-up warning', () => callsOf(node, 'warn').length > 0);
+        assert.deepEqual(callsOf(node, 'warn'), ['export.warn.stalePartialsKept']);
+        assert.deepEqual(callsOf(node, 'status').map((s) => [s.fill, s.text]), [['yellow', 'export.status.stalePartialsKept']]);
+        const out = nextMessage(helper.getNode('out'));
+        node.receive({ payload: { mode: 'full' } });
+        assert.equal((await out).payload.success, true);
+    });
+
+    it('a damaged watermark file is warned about, and the incremental export still goes out carrying the warning', async function () {
+        fs.mkdirSync(path.dirname(boat.layout.watermarksFile), { recursive: true });
+        fs.writeFileSync(boat.layout.watermarksFile, 'not json at all');
+        await helper.load(NODES, exportAlone(boat));
+        const node = helper.getNode('export');
+        const out = nextMessage(helper.getNode('out'));
+        node.receive({ payload: { mode: 'incremental' } });
+        const msg = await out;
+        assert.equal(msg.payload.success, true);
+        assert.equal(msg.payload.warnings.length, 1);
+        assert.match(msg.payload.warnings[0], /watermarks were damaged/);
+        assert.deepEqual(callsOf(node, 'warn'), msg.payload.warnings);
+        const statuses = callsOf(node, 'status');
+        assert.deepEqual([statuses[statuses.length - 1].fill, statuses[statuses.length - 1].text], ['yellow', 'export.status.doneWithWarning']);
+        assert.ok(msg.payload.categories.boatlog.entry_count > 0);
     });
 
     it('a broken source turns its collector yellow and the export still completes', async function () {
