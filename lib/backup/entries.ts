@@ -17,12 +17,15 @@ export function checkEntryPath(entryPath: string, directory = false): string | n
     return null;
 }
 
+/** The only file a backup takes from the services folder; the rest of it is installed software. */
+export const SERVICES_FILE = 'services/dashboard/config/vessel.env';
+
 function isKnownPlace(p: string): boolean {
     if (p === 'manifest.json' || p === 'README.txt') return true;
-    if (p === 'node-red/flows.json' || p === 'signalk/settings.json') return true;
+    if (p === 'node-red/flows.json' || p === 'signalk/settings.json' || p === SERVICES_FILE) return true;
     const [top] = p.split('/');
     if (p.startsWith('signalk/plugin-config-data/')) return true;
-    return ['config', 'data', 'state', 'services'].includes(top) && p.includes('/');
+    return ['config', 'data', 'state'].includes(top) && p.includes('/');
 }
 
 /** tar entry types a backup holds. Everything else (links, devices, fifos) is refused. */

@@ -9,13 +9,14 @@ import { isDiskFull, prepareBackupDir } from './drive';
 import { checkEntryPath, checkEntryType } from './entries';
 import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
-import { Manifest, ManifestFile } from './manifest';
+import { ManifestFile } from './manifest';
 import { resolveBackupFile } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { readSecretRefs, restoreSecrets, placeholder } from './secrets';
-import { NODE_RED_FOLDER, SIGNALK_FOLDER } from './sources';
 import { replaceInDatabase, SQLITE_SIDE_FILES } from './snapshot';
 import { restartsFor } from './services';
+import { readLicenseObject, settleLicense, SettledLicense } from './restored-license';
+import { checkFolder, prepareFolder, RestoreTarget, targetOf } from './targets';
 
 export interface RestoreOptions {
     /** Keep this boat's installation_id in license.json (default), or take the one in the backup. */
@@ -34,7 +35,9 @@ export interface RestoreReport {
     not_restored: Array<{ path: string; reason: string }>;
     /** Boat services that must be restarted (or the boat rebooted) to use the restored files. */
     restart_required: string[];
-    installation_id: { current: string | null; in_backup: string | null; kept: string | null; note: string };
+    installation_id: SettledLicense['installation_id'];
+    /** The boat's tier and subscription stay its own; a backup never changes them. */
+    license: SettledLicense['license'];
     /** Secrets the backup referred to that this boat does not have (to be entered again). */
     secrets_missing: string[];
     message: string;
@@ -50,9 +53,8 @@ export function restoreBackup(settings: BackupSettings, requested: unknown, opti
     return withBackupLock(s.layout.backupDir, () => restoreUnlocked(s, requested, options));
 }
 
-interface PlannedFile {
+interface PlannedFile extends RestoreTarget {
     file: ManifestFile;
-    target: string;
     staged: string;
 }
 
@@ -71,11 +73,17 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     const notRestored: RestoreReport['not_restored'] = [];
     const staging = path.join(root, `.d3kos-restore-${Date.now()}-${crypto.randomBytes(3).toString('hex')}`);
     const plan: PlannedFile[] = [];
-    manifest.files.forEach((file, i) => {
+    for (const [i, file] of manifest.files.entries()) {
         const where = targetOf(file.path, s);
-        if (typeof where === 'string') plan.push({ file, target: where, staged: path.join(staging, `f${String(i).padStart(6, '0')}`) });
-        else if (where.reason) notRestored.push({ path: file.path, reason: where.reason });
-    });
+        if ('reason' in where) {
+            if (where.reason) notRestored.push({ path: file.path, reason: where.reason });
+            continue;
+        }
+        // Every folder on the way is checked on the disk before anything is written, so a refusal writes nothing.
+        const unsafe = await checkFolder(where, s);
+        if (unsafe) notRestored.push({ path: file.path, reason: unsafe });
+        else plan.push({ file, ...where, staged: path.join(staging, `f${String(i).padStart(6, '0')}`) });
+    }
     await checkFreeSpace(root, plan.reduce((sum, p) => sum + p.file.size, 0));
 
     // 2. A safety backup of the boat as it is now, so this restore can be undone.
@@ -86,27 +94,37 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     try {
         await stage(archive, name, plan);
         const secretsMissing = await putSecretsBack(s, plan);
-        const id = await settleInstallationId(s, plan, manifest, options.keepInstallationId !== false);
+        const license = await putLicenseTogether(s, plan, manifest.installation_id, options.keepInstallationId !== false);
 
         // 4. Swap each file into place: a rename, so a power cut leaves each file either old or new.
         const changed: string[] = [];
         let unchanged = 0;
         const touched = new Set<string>();
+        let restored = 0;
         for (const item of plan) {
-            const stagedHash = (await hashFile(item.staged)).sha256;
-            if (item.file.kind === 'file' && (await sameContent(item.target, stagedHash))) {
-                unchanged++;
-                continue;
-            }
+            let target: string;
             try {
-                await swapIntoPlace(item);
+                // Checked again as the folders are made: a link put there since the first check is not followed either.
+                const ready = await prepareFolder(item, s);
+                if ('reason' in ready) {
+                    notRestored.push({ path: item.file.path, reason: ready.reason });
+                    continue;
+                }
+                target = ready.target;
+                restored++;
+                const stagedHash = (await hashFile(item.staged)).sha256;
+                if (item.file.kind === 'file' && (await sameContent(target, stagedHash))) {
+                    unchanged++;
+                    continue;
+                }
+                await swapIntoPlace(item, target);
             } catch (err) {
                 const done = changed.length;
                 if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
                 throw new BoatDataError('RESTORE_INCOMPLETE', `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`, 500);
             }
             changed.push(item.file.path);
-            touched.add(path.dirname(item.target));
+            touched.add(path.dirname(target));
         }
         for (const dir of touched) await syncFolder(dir);
 
@@ -115,14 +133,15 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
             success: true,
             restored: name,
             safety_backup: safety.name,
-            files_restored: plan.length,
+            files_restored: restored,
             files_changed: changed,
             files_unchanged: unchanged,
             not_restored: notRestored,
             restart_required: services,
-            installation_id: id,
+            installation_id: license.installation_id,
+            license: license.license,
             secrets_missing: secretsMissing,
-            message: summary(name, changed.length, services, id.note, safety.name, secretsMissing),
+            message: summary(name, changed.length, services, [license.installation_id.note, license.license.note], safety.name, secretsMissing, notRestored.length),
         };
     } catch (err) {
         if (err instanceof BoatDataError) throw err;
@@ -133,41 +152,6 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     }
-}
-
-/**
- * Where a file of the backup goes on this boat, decided by this boat's
- * settings (never by paths written in the archive), or why it does not go
- * anywhere.
- */
-export function targetOf(archivePath: string, s: ResolvedSettings): string | { reason: string | null } {
-    const root = path.resolve(s.layout.root);
-    if (archivePath === 'README.txt') return { reason: null };
-    const inside = (base: string, rest: string) => {
-        const target = path.resolve(base, ...rest.split('/'));
-        return target.startsWith(path.resolve(base) + path.sep) ? target : null;
-    };
-    let target: string | null = null;
-    if (archivePath === `${NODE_RED_FOLDER}/flows.json`) {
-        if (!s.flowsFile) return { reason: 'no Node-RED flows file is configured on this boat' };
-        target = path.resolve(s.flowsFile);
-    } else if (archivePath === `${SIGNALK_FOLDER}/settings.json`) {
-        if (!s.signalkSettings) return { reason: 'no Signal K settings file is configured on this boat' };
-        target = path.resolve(s.signalkSettings);
-    } else if (archivePath.startsWith(`${SIGNALK_FOLDER}/plugin-config-data/`)) {
-        if (!s.signalkPluginConfig) return { reason: 'no Signal K plugin settings folder is configured on this boat' };
-        target = inside(s.signalkPluginConfig, archivePath.slice(`${SIGNALK_FOLDER}/plugin-config-data/`.length));
-    } else {
-        target = inside(root, archivePath);
-    }
-    if (!target) return { reason: 'outside the place it belongs' };
-    if (target === path.resolve(s.layout.cloudCredentials) || target === path.resolve(s.layout.apiKeysEnv)) {
-        return { reason: 'secrets are never restored from a backup; the boat keeps its own' };
-    }
-    for (const excluded of [s.layout.backupDir, s.layout.mediaDir]) {
-        if (target.startsWith(path.resolve(excluded) + path.sep)) return { reason: 'inside the backup or camera folder' };
-    }
-    return target;
 }
 
 /** Second read of the archive: each planned file written to staging, fsynced, and its hash checked again. */
@@ -197,7 +181,7 @@ async function stage(archive: string, name: string, plan: PlannedFile[]): Promis
                 await handle.close();
             }
             if (hash.digest('hex') !== item.file.sha256) throw changedUnderUs(name);
-            await fs.chmod(item.staged, parseInt(item.file.mode, 8) & 0o777);
+            await fs.chmod(item.staged, restoredMode(item.file));
         });
     } catch (err) {
         if (err instanceof BoatDataError || isDiskFull(err)) throw err;
@@ -236,47 +220,22 @@ async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise
     return [...missing].sort();
 }
 
-/** The boat keeps its own installation_id unless the caller asked for the backup's. */
-async function settleInstallationId(s: ResolvedSettings, plan: PlannedFile[], manifest: Manifest, keep: boolean): Promise<RestoreReport['installation_id']> {
-    const current = await currentInstallationId(s.layout.license);
-    const license = plan.find((p) => p.target === path.resolve(s.layout.license));
-    let inBackup = manifest.installation_id;
-    let parsed: Record<string, unknown> | null = null;
-    if (license) {
-        try {
-            parsed = JSON.parse(await fs.readFile(license.staged, 'utf8'));
-            if (parsed && typeof parsed.installation_id === 'string') inBackup = parsed.installation_id;
-        } catch {
-            parsed = null;
-        }
-    }
-    if (!license || !parsed) {
-        return { current, in_backup: inBackup, kept: current, note: 'the backup holds no readable license.json; the boat keeps its own' };
-    }
-    if (!keep) {
-        return { current, in_backup: inBackup, kept: inBackup, note: `the backup's installation id ${inBackup} was restored, as asked` };
-    }
-    if (!current) {
-        return { current, in_backup: inBackup, kept: inBackup, note: `this boat had no readable installation id, so the backup's ${inBackup} was restored` };
-    }
-    if (current === inBackup) return { current, in_backup: inBackup, kept: current, note: `the boat keeps its installation id ${current}` };
-    parsed.installation_id = current;
-    await rewrite(license.staged, JSON.stringify(parsed, null, 2) + '\n');
-    return {
-        current,
-        in_backup: inBackup,
-        kept: current,
-        note: `the backup was made on installation ${inBackup}; this boat keeps its own installation id ${current}`,
-    };
+/** The backup's license.json with this boat's installation id (unless asked otherwise) and entitlement. */
+async function putLicenseTogether(s: ResolvedSettings, plan: PlannedFile[], manifestId: string | null, keepId: boolean): Promise<SettledLicense> {
+    const current = await readLicenseObject(s.layout.license);
+    const staged = plan.find((p) => p.target === path.resolve(s.layout.license));
+    const settled = settleLicense(current, staged ? await readLicenseObject(staged.staged) : null, manifestId, keepId);
+    if (staged && settled.text !== null) await rewrite(staged.staged, settled.text);
+    return settled;
 }
 
-async function currentInstallationId(file: string): Promise<string | null> {
-    try {
-        const value = JSON.parse(await fs.readFile(file, 'utf8'));
-        return typeof value?.installation_id === 'string' ? value.installation_id : null;
-    } catch {
-        return null;
-    }
+/**
+ * Permission bits a restored file gets: read and write as the backup says,
+ * never execute (no file a backup holds is a program, and a crafted
+ * manifest must not plant one).
+ */
+function restoredMode(file: ManifestFile): number {
+    return parseInt(file.mode, 8) & 0o666;
 }
 
 async function rewrite(file: string, data: string | Buffer): Promise<void> {
@@ -293,23 +252,22 @@ async function rewrite(file: string, data: string | Buffer): Promise<void> {
  * One file into place. A database's -wal/-shm/-journal go first: left
  * beside the restored file, SQLite would replay the old log into it.
  */
-async function swapIntoPlace(item: PlannedFile): Promise<void> {
-    await fs.mkdir(path.dirname(item.target), { recursive: true });
+async function swapIntoPlace(item: PlannedFile, target: string): Promise<void> {
     if (item.file.kind === 'database') {
-        for (const suffix of SQLITE_SIDE_FILES) await fs.rm(item.target + suffix, { force: true });
+        for (const suffix of SQLITE_SIDE_FILES) await fs.rm(target + suffix, { force: true });
     }
     try {
-        await fs.rename(item.staged, item.target);
+        await fs.rename(item.staged, target);
     } catch (err) {
         if (errorCode(err) !== 'EXDEV') throw err;
         // Another file system (Node-RED's or Signal K's home): copy beside the target, then rename there.
-        const temp = tempPathFor(item.target);
+        const temp = tempPathFor(target);
         try {
             await fs.copyFile(item.staged, temp);
             const handle = await fs.open(temp, 'r+');
             await handle.sync().finally(() => handle.close());
-            await fs.chmod(temp, parseInt(item.file.mode, 8) & 0o777);
-            await fs.rename(temp, item.target);
+            await fs.chmod(temp, restoredMode(item.file));
+            await fs.rename(temp, target);
         } catch (inner) {
             await fs.rm(temp, { force: true }).catch(() => undefined);
             throw inner;
@@ -355,11 +313,12 @@ async function isFile(file: string): Promise<boolean> {
     }
 }
 
-function summary(name: string, changed: number, services: string[], idNote: string, safety: string, secretsMissing: string[]): string {
+function summary(name: string, changed: number, services: string[], notes: string[], safety: string, secretsMissing: string[], left: number): string {
     const parts = [`Restored ${name}: ${changed} file(s) changed.`];
+    if (left > 0) parts.push(`${left} file(s) of the backup were not restored; not_restored says why.`);
     if (services.length > 0) parts.push(`Restart ${services.join(', ')} (or reboot) so they use the restored data.`);
     if (services.includes('node-red')) parts.push('Restart Node-RED before deploying from the editor, or the editor\'s flows will overwrite the restored ones.');
-    parts.push(idNote.charAt(0).toUpperCase() + idNote.slice(1) + '.');
+    for (const note of notes) parts.push(note.charAt(0).toUpperCase() + note.slice(1) + '.');
     if (secretsMissing.length > 0) parts.push(`Enter these secrets again: ${secretsMissing.join(', ')}.`);
     parts.push(`To undo, restore ${safety}.`);
     return parts.join(' ');

@@ -16,8 +16,16 @@ export interface SecretRef {
     value: string;
 }
 
-/** Values this short would also match ordinary text; real keys are long. */
-const MIN_SECRET_LENGTH = 8;
+/**
+ * A secret value of 8 characters or more is replaced wherever it was copied,
+ * the same rule the exports follow (lib/boat/secrets.ts). Shorter values are
+ * not: every value of the secret files counts (`true`, a region, a port), and
+ * such text turns up everywhere, so replacing it would corrupt config files and
+ * leave whole databases out of the backup (their pages cannot be rewritten).
+ * Real keys and tokens are long. (The secret files themselves are never in a
+ * backup.)
+ */
+export const MIN_SECRET_LENGTH = 8;
 
 export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
     const refs: SecretRef[] = [];

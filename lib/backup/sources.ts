@@ -68,6 +68,7 @@ export async function findBackupSources(settings: ResolvedSettings): Promise<{ f
     const visit = async (file: string, archivePath: string, allowDatabase: boolean): Promise<void> => {
         const name = path.basename(file);
         if (IN_PROGRESS.test(name)) return;
+        // Found by its header, whatever its name: a live database is only ever copied as a snapshot.
         if (allowDatabase && (await isSqliteFile(file))) {
             files.push({ archivePath, source: file, kind: 'database' });
         } else {
@@ -75,7 +76,7 @@ export async function findBackupSources(settings: ResolvedSettings): Promise<{ f
         }
     };
 
-    const walk = async (dir: string, archiveDir: string, allowDatabases: boolean): Promise<void> => {
+    const walk = async (dir: string, archiveDir: string): Promise<void> => {
         let entries: import('fs').Dirent[];
         try {
             entries = await fs.readdir(dir, { withFileTypes: true });
@@ -91,7 +92,7 @@ export async function findBackupSources(settings: ResolvedSettings): Promise<{ f
             const archivePath = `${archiveDir}/${entry.name}`;
             if (entry.isDirectory()) {
                 if (excludedFolders.includes(full) || entry.name.startsWith('.d3kos-restore-')) continue;
-                await walk(full, archivePath, allowDatabases);
+                await walk(full, archivePath);
             } else if (entry.isFile()) {
                 if (secrets.has(full)) continue;
                 // -wal/-shm/-journal belong to their database, whose snapshot already holds what they contain.
@@ -100,7 +101,7 @@ export async function findBackupSources(settings: ResolvedSettings): Promise<{ f
                     videos++;
                     continue;
                 }
-                await visit(full, archivePath, allowDatabases);
+                await visit(full, archivePath, true);
             } else {
                 skipped.push({ item: entry.isSymbolicLink() ? 'symbolic link' : 'special file', path: archivePath, reason: 'only plain files are backed up' });
             }
@@ -109,7 +110,7 @@ export async function findBackupSources(settings: ResolvedSettings): Promise<{ f
 
     for (const folder of ROOT_FOLDERS) {
         if (folder === 'services') continue;
-        await walk(path.join(root, folder), folder, true);
+        await walk(path.join(root, folder), folder);
     }
     if (await isPlainFile(layout.vesselEnv)) await visit(layout.vesselEnv, toArchivePath(root, layout.vesselEnv), false);
     if (videos > 0) skipped.push({ item: 'video files', path: 'data', reason: `${videos} camera recording(s) left out` });
@@ -127,7 +128,8 @@ export async function findBackupSources(settings: ResolvedSettings): Promise<{ f
     if (!settings.signalkPluginConfig) {
         skipped.push({ item: 'Signal K plugin settings', path: '', reason: 'not configured' });
     } else if (await isFolder(settings.signalkPluginConfig)) {
-        await walk(settings.signalkPluginConfig, `${SIGNALK_FOLDER}/plugin-config-data`, false);
+        // Signal K plugins keep SQLite databases here too (while Signal K runs): snapshots, as for the data root.
+        await walk(settings.signalkPluginConfig, `${SIGNALK_FOLDER}/plugin-config-data`);
     } else {
         skipped.push({ item: 'Signal K plugin settings', path: settings.signalkPluginConfig, reason: 'not found' });
     }

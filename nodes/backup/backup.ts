@@ -28,9 +28,9 @@ interface BackupDef extends NodeDef {
     /** Empty: the boat configuration's backup folder. A USB drive's folder goes here. */
     backupDir: string;
     keep: string | number;
-    /** Empty: this Node-RED's own flows file. */
+    /** Empty: this Node-RED's own flows file (or the d3kOS default); `none`: left out of backups. */
     flowsFile: string;
-    /** Empty: left out of backups. */
+    /** Empty: the d3kOS default under /home/d3kos/.signalk; `none`: left out of backups. */
     signalkSettings: string;
     signalkPluginConfig: string;
     /** The schedule until one is chosen on the dashboard (the choice is remembered). */
@@ -56,12 +56,13 @@ export = function (RED: NodeAPI): void {
         function settings(): BackupSettings {
             const layout = boatConfig(RED, node, def.boat).layout();
             const configured = (value: string | undefined) => (value ?? '').trim() || null;
+            const flowsFile = sourcePath(def.flowsFile);
             return {
                 layout: configured(def.backupDir) ? { ...layout, backupDir: configured(def.backupDir)! } : layout,
                 keep,
-                flowsFile: configured(def.flowsFile) ?? ownFlowsFile(RED),
-                signalkSettings: configured(def.signalkSettings),
-                signalkPluginConfig: configured(def.signalkPluginConfig),
+                flowsFile: flowsFile === undefined ? (ownFlowsFile(RED) ?? undefined) : flowsFile,
+                signalkSettings: sourcePath(def.signalkSettings),
+                signalkPluginConfig: sourcePath(def.signalkPluginConfig),
                 requireMountedDrive: def.requireMount === 'yes' ? true : def.requireMount === 'no' ? false : undefined,
             };
         }
@@ -225,6 +226,13 @@ export = function (RED: NodeAPI): void {
 
     RED.nodes.registerType('d3kos-backup', BackupNode);
 };
+
+/** What a backup takes from outside the data root: empty is the default place (undefined), `none` leaves it out (null). */
+function sourcePath(value: string | undefined): string | null | undefined {
+    const text = (value ?? '').trim();
+    if (text === '') return undefined;
+    return text.toLowerCase() === 'none' ? null : text;
+}
 
 /** The flows file of the Node-RED this node runs in, when the runtime says where it is. */
 function ownFlowsFile(RED: NodeAPI): string | null {

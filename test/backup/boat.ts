@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
+import { execFileSync } from 'child_process';
 import { scratchFolder } from '../support/folders';
 import { queryRows } from '../support/sqlite';
 import { buildDemoBoat, DemoBoat, DemoBoatOptions } from '../../tools/demo-boat';
@@ -82,4 +83,35 @@ export async function integrityOf(file: string): Promise<string> {
 export function sealArchive(archive: string): void {
     const sha256 = crypto.createHash('sha256').update(fs.readFileSync(archive)).digest('hex');
     fs.writeFileSync(`${archive}.sha256`, `${sha256}  ${path.basename(archive)}\n`);
+}
+
+export interface CraftedFile {
+    path: string;
+    content: string | Buffer;
+    /** The mode the manifest claims, e.g. "0755"; default "0644". */
+    mode?: string;
+}
+
+/**
+ * An archive made by hand, as anyone with a USB stick could: the files
+ * given, a manifest listing each with its true size and sha256, packed by
+ * GNU tar and sealed with a matching checksum file. Nothing about it is
+ * damaged; only its contents are on trial.
+ */
+export function craftedArchive(t: BackupTestBoat, files: CraftedFile[], name = 'd3kos_backup_20260101_000000.tar.gz'): string {
+    const work = fs.mkdtempSync(path.join(t.scratch.dir, 'crafted-'));
+    const listed = files.map((f) => {
+        const bytes = Buffer.from(f.content);
+        fs.mkdirSync(path.join(work, path.dirname(f.path)), { recursive: true });
+        fs.writeFileSync(path.join(work, f.path), bytes);
+        return { path: f.path, size: bytes.length, sha256: crypto.createHash('sha256').update(bytes).digest('hex'), mode: f.mode ?? '0644', kind: 'file' };
+    });
+    const manifest = { format_version: '1.0', name: name.replace(/\.tar\.gz$/, ''), timestamp: '2026-01-01T00:00:00.000Z', installation_id: 'feedfacefeedface', tier: 3, files: listed };
+    fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    const archive = path.join(t.boat.backupDir, name);
+    fs.mkdirSync(t.boat.backupDir, { recursive: true });
+    execFileSync('tar', ['-czf', archive, '-C', work, 'manifest.json', ...files.map((f) => f.path)]);
+    sealArchive(archive);
+    fs.rmSync(work, { recursive: true, force: true });
+    return name;
 }

@@ -122,6 +122,24 @@ describe('backup and restore of a boat', function () {
         assert.ok(!everything.includes(openai), 'a secret value copied into user-preferences.json went into the archive');
     });
 
+    it('a short secret (8 characters) copied into another file is replaced in the archive and put back by a restore; shorter values are left as text', async () => {
+        fs.appendFileSync(t.boat.layout.apiKeysEnv, 'DOOR_PIN=7Q9zK2mX\nREGION=eu-west\n');
+        const preferences = JSON.parse(fs.readFileSync(t.boat.layout.preferences, 'utf8'));
+        fs.writeFileSync(t.boat.layout.preferences, JSON.stringify({ ...preferences, door_pin: '7Q9zK2mX', cloud_region: 'eu-west' }, null, 2));
+        const before = fs.readFileSync(t.boat.layout.preferences, 'utf8');
+
+        const made = await createBackup(t.settings);
+        const archived = execFileSync('tar', ['-xzOf', made.backup.path, 'config/user-preferences.json'], { encoding: 'utf8' });
+        assert.ok(!archived.includes('7Q9zK2mX'), 'an 8-character secret copied into user-preferences.json went into the archive');
+        assert.match(archived, /"door_pin": "\[\[d3kos-secret:api-keys\.env:DOOR_PIN\]\]"/);
+        assert.match(archived, /"cloud_region": "eu-west"/);
+
+        wipe(t, [t.boat.layout.cloudCredentials, t.boat.layout.apiKeysEnv]);
+        const report = await restoreBackup(t.settings, made.backup.name);
+        assert.deepEqual(report.secrets_missing, []);
+        assert.equal(fs.readFileSync(t.boat.layout.preferences, 'utf8'), before);
+    });
+
     it('a restore of a wiped boat whose secret files are gone says which secrets to enter again', async () => {
         const made = await createBackup(t.settings);
         wipe(t);

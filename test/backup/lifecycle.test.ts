@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createBackup, listBackups, pruneOldBackups } from '../../lib/backup';
+import { createBackup, listBackups, pruneOldBackups, restoreBackup } from '../../lib/backup';
 import { queryRows } from '../support/sqlite';
 import { backupTestBoat, BackupTestBoat, integrityOf } from './boat';
 
@@ -22,6 +22,34 @@ function startWriter(dbFile: string): Promise<ChildProcess> {
                 setImmediate(insert);
             });
         insert();
+    `;
+    const child = spawn(process.execPath, ['-e', script, dbFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    return new Promise((resolve, reject) => {
+        child.stdout!.on('data', (chunk) => String(chunk).includes('writing') && resolve(child));
+        child.once('exit', (code) => reject(new Error(`the writer exited with ${code}`)));
+    });
+}
+
+/**
+ * Signal K (another process) keeping a plugin's SQLite database in WAL mode
+ * and never checkpointing: every row is in the -wal file, none yet in the
+ * database file itself, so only a real snapshot holds them.
+ */
+function startPluginWriter(dbFile: string): Promise<ChildProcess> {
+    const script = `
+        const sqlite3 = require(${JSON.stringify(require.resolve('sqlite3'))});
+        const db = new sqlite3.Database(process.argv[1]);
+        db.configure('busyTimeout', 5000);
+        let n = 0;
+        const insert = () => db.run('INSERT INTO positions (latitude, longitude) VALUES (?, ?)', [57.7 + n / 1e5, 11.9], (err) => {
+            if (err) { console.error(err.message); process.exit(1); }
+            if (++n === 50) process.stdout.write('writing\\n');
+            setImmediate(insert);
+        });
+        db.exec('PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE positions (id INTEGER PRIMARY KEY, latitude REAL, longitude REAL)', (err) => {
+            if (err) { console.error(err.message); process.exit(1); }
+            insert();
+        });
     `;
     const child = spawn(process.execPath, ['-e', script, dbFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     return new Promise((resolve, reject) => {
@@ -65,6 +93,35 @@ describe('backups over time', function () {
             assert.ok(rows > previous && rows <= last, `${rows} rows in a snapshot taken between ${previous} and ${last}`);
             previous = rows;
         }
+    });
+
+    it('a Signal K plugin database being written during the backup goes in as a snapshot and comes back whole', async () => {
+        const dbFile = path.join(t.signalkPluginConfig, 'track-history.sqlite');
+        const writer = await startPluginWriter(dbFile);
+        let made;
+        try {
+            made = await createBackup(t.settings);
+        } finally {
+            writer.kill('SIGKILL');
+            await new Promise((resolve) => writer.once('exit', resolve));
+        }
+        const manifest = JSON.parse(execFileSync('tar', ['-xzOf', made.backup.path, 'manifest.json'], { encoding: 'utf8' }));
+        const entry = manifest.files.find((f: any) => f.path === 'signalk/plugin-config-data/track-history.sqlite');
+        assert.equal(entry?.kind, 'database', 'the plugin database was copied raw');
+        const out = fs.mkdtempSync(path.join(t.scratch.dir, 'unpacked-'));
+        execFileSync('tar', ['-xzf', made.backup.path, '-C', out, 'signalk/plugin-config-data/track-history.sqlite']);
+        const snapshot = path.join(out, 'signalk', 'plugin-config-data', 'track-history.sqlite');
+        assert.equal(await integrityOf(snapshot), 'ok');
+        const inSnapshot = (await queryRows<{ n: number }>(snapshot, 'SELECT count(*) AS n FROM positions'))[0].n;
+        assert.ok(inSnapshot >= 50, `${inSnapshot} rows in the snapshot; at least 50 were committed before the backup began`);
+
+        // Restored over the database Signal K left behind (with its -wal and -shm): the snapshot's rows, whole.
+        assert.ok(fs.existsSync(`${dbFile}-wal`));
+        const report = await restoreBackup(t.settings, made.backup.name);
+        assert.ok(report.files_changed.includes('signalk/plugin-config-data/track-history.sqlite'));
+        assert.ok(!fs.existsSync(`${dbFile}-wal`), 'the old -wal was left beside the restored database');
+        assert.equal(await integrityOf(dbFile), 'ok');
+        assert.equal((await queryRows<{ n: number }>(dbFile, 'SELECT count(*) AS n FROM positions'))[0].n, inSnapshot);
     });
 
     it('keeps exactly the newest N backups, each with its checksum file', async () => {

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
+import { execFileSync } from 'child_process';
 import express from 'express';
 import sinon from 'sinon';
 import { helper, nextError, nextMessage } from '../support/node-red';
 import { backupTestBoat, BackupTestBoat } from '../backup/boat';
+import { DEFAULT_FLOWS_FILE, DEFAULT_SIGNALK_PLUGIN_CONFIG, DEFAULT_SIGNALK_SETTINGS } from '../../lib/backup';
 import configNode = require('../../nodes/config/config');
 import backupNode = require('../../nodes/backup/backup');
 
@@ -94,6 +96,31 @@ describe('backup node', function () {
         assert.ok(report.restart_required.includes('dashboard'), report.restart_required.join());
         assert.equal(typeof report.message, 'string');
         assert.equal(JSON.parse(fs.readFileSync(t.boat.layout.onboarding, 'utf8')).vessel_name, 'Demo Boat');
+    });
+
+    it('empty Signal K and flows fields mean the d3kOS defaults; the word none leaves each out', async () => {
+        const skippedItem = (made: any, item: string) => made.skipped.find((s: any) => s.item === item);
+        await helper.load([configNode, backupNode], flow(t, { flowsFile: '', signalkSettings: ' ', signalkPluginConfig: '' }));
+        const defaults = await ask('create');
+        for (const [item, file] of [
+            ['Signal K settings', DEFAULT_SIGNALK_SETTINGS],
+            ['Signal K plugin settings', DEFAULT_SIGNALK_PLUGIN_CONFIG],
+            ['Node-RED flows', DEFAULT_FLOWS_FILE],
+        ]) {
+            // The default place is looked at: found there, or reported as not found there, never "not configured".
+            const skipped = skippedItem(defaults, item);
+            if (fs.existsSync(file)) assert.equal(skipped, undefined, `${item} at ${file} was left out`);
+            else assert.deepEqual(skipped, { item, path: file, reason: 'not found' });
+        }
+        await helper.unload();
+
+        await helper.load([configNode, backupNode], flow(t, { flowsFile: 'none', signalkSettings: 'None', signalkPluginConfig: ' none ' }));
+        const leftOut = await ask('create');
+        for (const item of ['Signal K settings', 'Signal K plugin settings', 'Node-RED flows']) {
+            assert.deepEqual(skippedItem(leftOut, item), { item, path: '', reason: 'not configured' });
+        }
+        const listing = execFileSync('tar', ['-tzf', leftOut.backup.path], { encoding: 'utf8' });
+        assert.ok(!/^(node-red|signalk)\//m.test(listing), listing);
     });
 
     it('remembers the schedule chosen across a redeploy', async () => {
