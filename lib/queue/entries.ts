@@ -105,13 +105,21 @@ export function checkFinishedExport(value: unknown): FinishedExport {
     return value as FinishedExport;
 }
 
+/** The old d3kOS export service's names for our fields: its pending entries are read, and rewritten in ours. */
+const OLD_SERVICE_NAMES = { file_path: 'export_file', attempts: 'retry_count', next_retry: 'next_retry_at' } as const;
+
 /**
  * Reads an entry as stored, by us or by the old service, filling what the
  * old one did not keep. Anything that cannot be an entry gives null.
  */
 export function readEntry(value: unknown, list: EntryStatus, now: Date): QueueEntry | null {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-    const raw = value as Record<string, unknown>;
+    const raw: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const [old, ours] of Object.entries(OLD_SERVICE_NAMES)) {
+        if (raw[ours] === undefined && raw[old] !== undefined) raw[ours] = raw[old];
+        // One name per fact: a stale copy under the old name would contradict ours after the next try.
+        delete raw[old];
+    }
     const file = typeof raw.export_file === 'string' && raw.export_file ? raw.export_file : null;
     const exportId = typeof raw.export_id === 'string' && raw.export_id ? raw.export_id : file ? path.basename(file, '.json') : null;
     if (!file || !exportId) return null;

@@ -1,8 +1,10 @@
+import { promises as fs } from 'fs';
 import * as path from 'path';
+import { BoatDataError, errorMessage } from '../errors';
 import type { BoatLayout } from '../boat/layout';
 import type { FinishedExport } from '../export/export-file';
 import { checkFinishedExport, entryForExport, QueueEntry, QueueFile } from './entries';
-import { DEFAULT_HISTORY_LIMIT, historyRecord, HistoryRecord, readHistory } from './history';
+import { DEFAULT_HISTORY_LIMIT, historyRecord, HistoryRecord, readHistory, uploadHistory, UploadHistory } from './history';
 import { DEFAULT_RETRY_SCHEDULE_S, nextTryAt } from './retry-schedule';
 import { QueueStore, queueStore } from './store';
 import { queueSnapshot, QueueSnapshot } from './snapshot';
@@ -69,16 +71,35 @@ export class ExportQueue {
         return this.store.onProblem(listener);
     }
 
+    onProblemCleared(listener: () => void): () => void {
+        return this.store.onProblemCleared(listener);
+    }
+
     /** At start: entries a crash left in `uploading` go back to pending, with no try used. */
     recover(): Promise<QueueEntry[]> {
+        return this.putBack(() => true, 'The upload was interrupted (Node-RED stopped or the boat lost power); it will be sent again');
+    }
+
+    /**
+     * Before each upload round: entries in `uploading` that no upload here is
+     * sending (the queue write after their upload failed, a full disk say)
+     * go back to pending, with no try used. Without this they would wait for
+     * a restart of Node-RED.
+     */
+    releaseStranded(): Promise<QueueEntry[]> {
+        return this.putBack((e) => !this.store.sending.has(e.queue_id), 'The outcome of the last upload could not be saved in the queue; it will be sent again');
+    }
+
+    private putBack(stranded: (entry: QueueEntry) => boolean, reason: string): Promise<QueueEntry[]> {
         return this.store.run((queue) => {
-            const interrupted = queue.uploading.splice(0);
-            for (const entry of interrupted) {
+            const back = queue.uploading.filter(stranded);
+            queue.uploading = queue.uploading.filter((e) => !back.includes(e));
+            for (const entry of back) {
                 entry.status = 'pending';
-                entry.last_error = 'The upload was interrupted (Node-RED stopped or the boat lost power); it will be sent again';
+                entry.last_error = reason;
                 queue.pending.push(entry);
             }
-            return { result: interrupted.map(copy), changed: interrupted.length > 0 };
+            return { result: back.map(copy), changed: back.length > 0 };
         });
     }
 
@@ -90,19 +111,35 @@ export class ExportQueue {
      */
     async enqueue(value: FinishedExport, now = new Date()): Promise<EnqueueResult> {
         const exp = checkFinishedExport(value);
-        return this.store.run<EnqueueResult>((queue) => {
-            const existing = [...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed].find((e) => e.export_id === exp.export_id);
-            if (existing) return { result: { entry: copy(existing), superseded: [], already_queued: true }, changed: false };
-            const entry = entryForExport(exp, now);
-            entry.next_retry_at = new Date(now.getTime() + (this.schedule[0] ?? 0) * 1000).toISOString();
-            queue.pending.push(entry);
-            const { superseded, history, deleteFiles } = entry.mode === 'incremental' ? this.supersede(queue, now) : { superseded: [], history: [], deleteFiles: [] };
-            return { result: { entry: copy(entry), superseded: superseded.map(copy), already_queued: false }, changed: true, history, deleteFiles };
-        });
+        let added = false;
+        try {
+            return await this.store.run<EnqueueResult>((queue) => {
+                const existing = [...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed].find((e) => e.export_id === exp.export_id);
+                if (existing) return { result: { entry: copy(existing), superseded: [], already_queued: true }, changed: false };
+                const entry = entryForExport(exp, now);
+                entry.next_retry_at = new Date(now.getTime() + (this.schedule[0] ?? 0) * 1000).toISOString();
+                queue.pending.push(entry);
+                added = true;
+                const { superseded, history, deleteFiles } = entry.mode === 'incremental' ? this.supersede(queue, now) : { superseded: [], history: [], deleteFiles: [] };
+                return { result: { entry: copy(entry), superseded: superseded.map(copy), already_queued: false }, changed: true, history, deleteFiles };
+            });
+        } catch (err) {
+            if (!added) throw err;
+            // Never queued, it would never be uploaded nor cleaned up: an orphan filling the disk that is already full.
+            if (this.ownsFile(exp.export_file)) await fs.rm(exp.export_file, { force: true }).catch(() => undefined);
+            const code = err instanceof BoatDataError ? err.code : 'QUEUE_NOT_SAVED';
+            const statusCode = err instanceof BoatDataError ? err.statusCode : 500;
+            throw new BoatDataError(code, `${errorMessage(err)}; ${exp.export_id} was not queued and its file was removed: export again once the queue can be saved`, statusCode);
+        }
     }
 
+    /**
+     * The newest pending incremental export replaces the older pending ones;
+     * full exports, and an export being uploaded, are never touched.
+     */
     private supersede(queue: QueueFile, now: Date): { superseded: QueueEntry[]; history: HistoryRecord[]; deleteFiles: string[] } {
         const incremental = queue.pending.filter((e) => e.mode === 'incremental');
+        if (incremental.length < 2) return { superseded: [], history: [], deleteFiles: [] };
         const newest = incremental.reduce((a, b) => (newerExport(b, a) ? b : a));
         const superseded = incremental.filter((e) => e !== newest);
         queue.pending = queue.pending.filter((e) => !superseded.includes(e));
@@ -121,21 +158,32 @@ export class ExportQueue {
     /** Takes the next due entry into `uploading` (durably, so a crash sends it again); null when none is due. */
     claimNext(options: { now?: Date; force?: boolean; skip?: ReadonlySet<string> } = {}): Promise<QueueEntry | null> {
         const now = options.now ?? new Date();
-        return this.store.run((queue) => {
-            const next = queue.pending
-                .filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now)))
-                .sort(uploadOrder)[0];
-            if (!next) return { result: null, changed: false };
-            queue.pending = queue.pending.filter((e) => e !== next);
-            next.status = 'uploading';
-            queue.uploading.push(next);
-            return { result: copy(next), changed: true };
-        });
+        let claimed: string | null = null;
+        return this.store
+            .run((queue) => {
+                // An older incremental export back in pending (a retry, "retry failed") is replaced here as at enqueue.
+                const { superseded, history, deleteFiles } = this.supersede(queue, now);
+                const next = queue.pending
+                    .filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now)))
+                    .sort(uploadOrder)[0];
+                if (!next) return { result: null, changed: superseded.length > 0, history, deleteFiles };
+                queue.pending = queue.pending.filter((e) => e !== next);
+                next.status = 'uploading';
+                queue.uploading.push(next);
+                claimed = next.queue_id;
+                this.store.sending.add(claimed);
+                return { result: copy(next), changed: true, history, deleteFiles };
+            })
+            .catch((err) => {
+                if (claimed) this.store.sending.delete(claimed);
+                throw err;
+            });
     }
 
     /** Records how an attempt ended. Returns the entry as it now stands, or null if it was no longer uploading. */
     settle(queueId: string, attempt: AttemptResult, now = new Date()): Promise<QueueEntry | null> {
-        return this.store.run((queue) => {
+        // Saved or not, the upload is over: if this write fails, the next round's releaseStranded() sends it again.
+        const settled = this.store.run((queue) => {
             const entry = queue.uploading.find((e) => e.queue_id === queueId);
             if (!entry) return { result: null, changed: false };
             queue.uploading = queue.uploading.filter((e) => e !== entry);
@@ -195,6 +243,7 @@ export class ExportQueue {
             }
             return { result: copy(entry), changed: true, history, deleteFiles };
         });
+        return settled.finally(() => this.store.sending.delete(queueId));
     }
 
     /** Failed exports back to pending with fresh tries: the dashboard's and REST's "retry failed". */
@@ -237,6 +286,11 @@ export class ExportQueue {
     async history(): Promise<HistoryRecord[]> {
         const history = await readHistory(this.layout.historyFile);
         return history.exports.slice().reverse();
+    }
+
+    /** The `history` answer: the uploads oldest first, as the original Data Management page reads them, and every record newest first. */
+    async uploadHistory(limit?: number): Promise<UploadHistory> {
+        return uploadHistory((await readHistory(this.layout.historyFile)).exports, limit);
     }
 
     private filesOf(entries: QueueEntry[]): string[] {

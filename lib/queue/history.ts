@@ -73,6 +73,23 @@ export async function readHistory(file: string): Promise<HistoryFile & { damaged
     };
 }
 
+/** The `history` action's answer. */
+export interface UploadHistory {
+    /** Successful uploads only, oldest first: the original Data Management page shows `history.slice(-10).reverse()` as successes. */
+    history: HistoryRecord[];
+    /** Every record (uploaded, failed, superseded), newest first. */
+    recent: HistoryRecord[];
+}
+
+/** What one answer lists; the counts a touchscreen can show, not the whole file. */
+export const HISTORY_LISTED = 50;
+
+export function uploadHistory(records: HistoryRecord[], limit = HISTORY_LISTED): UploadHistory {
+    // The old Node service wrote "success" for what we call completed.
+    const uploaded = records.filter((r) => r.status === 'completed' || (r.status as string) === 'success');
+    return { history: uploaded.slice(-limit), recent: records.slice(-limit).reverse() };
+}
+
 export async function appendHistory(file: string, records: HistoryRecord[], limit = DEFAULT_HISTORY_LIMIT, now = new Date()): Promise<void> {
     if (records.length === 0) return;
     const { damaged, ...history } = await readHistory(file);

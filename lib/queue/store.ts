@@ -1,5 +1,6 @@
 import { promises as fs } from 'fs';
-import { errorMessage } from '../errors';
+import * as path from 'path';
+import { BoatDataError, errorCode, errorMessage } from '../errors';
 import type { QueueFile } from './entries';
 import { appendHistory, HistoryRecord } from './history';
 import { loadQueueFile, writeQueueFile } from './queue-file';
@@ -36,6 +37,13 @@ export class QueueStore {
     private jobs: Job[] = [];
     private draining = false;
     private readonly problemListeners = new Set<(message: string) => void>();
+    private readonly clearedListeners = new Set<() => void>();
+    private problemStanding = false;
+    /**
+     * Queue ids an upload in this process is sending right now: every other
+     * `uploading` entry is stranded (its result could not be saved) and may go back to pending.
+     */
+    readonly sending = new Set<string>();
 
     constructor(
         readonly queueFile: string,
@@ -59,6 +67,12 @@ export class QueueStore {
         return () => this.problemListeners.delete(listener);
     }
 
+    /** After a reported problem, the first later queue write that reaches the disk: the queue works again. */
+    onProblemCleared(listener: () => void): () => void {
+        this.clearedListeners.add(listener);
+        return () => this.clearedListeners.delete(listener);
+    }
+
     private async drain(): Promise<void> {
         while (this.jobs.length > 0) await this.apply(this.jobs.splice(0));
         // No await between the last check and this: a job pushed now starts a new drain.
@@ -69,10 +83,12 @@ export class QueueStore {
         const now = new Date();
         let queue: QueueFile;
         let changed = false;
+        let setAside = false;
         try {
             const loaded = await loadQueueFile(this.queueFile, now);
             queue = loaded.queue;
             if (loaded.setAside) {
+                setAside = true;
                 this.report(loaded.setAside.reason);
                 // Written at once, so the damaged original is kept aside once, not on every load.
                 changed = true;
@@ -100,22 +116,45 @@ export class QueueStore {
                 await writeQueueFile(this.queueFile, queue, now);
             } catch (err) {
                 // Nothing of this batch reached the disk: every caller hears it, the old file stands.
-                for (const job of batch) job.reject(err);
+                const problem = cannotSave(err, 'The upload queue', this.queueFile);
+                for (const job of batch) job.reject(problem);
                 return;
             }
+            // The write that replaces a damaged file is not yet proof: the problem stands until a later one.
+            if (this.problemStanding && !setAside) this.clear();
         }
         try {
             await appendHistory(this.historyFile, history, this.historyLimit, now);
         } catch (err) {
-            this.report(`The export history ${this.historyFile} could not be written: ${errorMessage(err)}`);
+            this.report(cannotSave(err, 'The export history', this.historyFile).message);
         }
         for (const file of deleteFiles) await fs.rm(file, { force: true }).catch(() => undefined);
         for (const { job, ok, value } of outcomes) (ok ? job.resolve : job.reject)(value);
     }
 
     private report(message: string): void {
+        this.problemStanding = true;
         for (const listener of this.problemListeners) listener(message);
     }
+
+    private clear(): void {
+        this.problemStanding = false;
+        for (const listener of this.clearedListeners) listener();
+    }
+}
+
+/**
+ * A failed write told in the owner's words (raw Node text like "ENOSPC: no
+ * space left on device, open '….tmp'" helps nobody at the helm). The codes are
+ * the export file's, so one Catch node route serves both.
+ */
+function cannotSave(err: unknown, what: string, file: string): BoatDataError {
+    if (err instanceof BoatDataError) return err;
+    const dir = path.dirname(file);
+    const code = errorCode(err);
+    if (code === 'ENOSPC') return new BoatDataError('DISK_FULL', `${what} could not be saved: the disk holding ${dir} is full; free space on it`, 507);
+    if (code === 'EACCES' || code === 'EPERM') return new BoatDataError('NO_PERMISSION', `${what} could not be saved: no permission to write in ${dir} (${errorMessage(err)})`, 500);
+    return new BoatDataError('QUEUE_NOT_SAVED', `${what} could not be saved in ${dir} (${errorMessage(err)})`, 500);
 }
 
 const stores = new Map<string, QueueStore>();

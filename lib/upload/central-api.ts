@@ -50,14 +50,26 @@ export async function checkCentral(centralUrl: string, options: { timeoutMs?: nu
             maxRedirects: 0,
             maxContentLength: 64 * 1024,
         });
-        if (res.status < 200 || res.status >= 300) return { reachable: false, reason: `the central API's health check at ${centralUrl} answered ${res.status}` };
+        if (res.status < 200 || res.status >= 300) return { reachable: false, reason: `the central API's health check at ${shownUrl(centralUrl)} answered ${res.status}` };
         if (jsonObject(res.data) === null) {
-            return { reachable: false, reason: `something at ${centralUrl} answered the health check, but not as the d3kOS central API does (a captive portal?)` };
+            return { reachable: false, reason: `something at ${shownUrl(centralUrl)} answered the health check, but not as the d3kOS central API does (a captive portal?)` };
         }
         return { reachable: true };
     } catch (err) {
-        return { reachable: false, reason: `the central API at ${centralUrl} is out of reach (${networkProblem(err)})` };
+        return { reachable: false, reason: `the central API at ${shownUrl(centralUrl)} is out of reach (${networkProblem(err)})` };
     }
+}
+
+/**
+ * The central URL as a reason may show it: reasons reach the node status, the
+ * queue status answer and the dashboard, so a `user:pass@` an installer put
+ * in the URL, or a key in its query string, must not.
+ */
+export function shownUrl(centralUrl: string): string {
+    const url = URL.canParse(centralUrl) ? new URL(centralUrl) : null;
+    if (url && (url.protocol === 'http:' || url.protocol === 'https:')) return url.origin + (url.pathname === '/' ? '' : url.pathname);
+    // Not a URL axios could use either; the same cut by hand.
+    return centralUrl.replace(/^([^/?#]*\/\/)?[^/?#]*@/, '$1').replace(/[?#].*$/, '');
 }
 
 /**

@@ -106,6 +106,8 @@ export class UploadWorker {
 
     private async round(force: boolean): Promise<RoundReport> {
         if (this.stopping) return report({ waiting: true, message: 'The upload queue is stopping' });
+        // An export left in `uploading` because the queue write after its upload failed is sent again, not left until a restart.
+        await this.options.queue.releaseStranded();
         const gate = await this.gate();
         this.setState('blocked' in gate ? { uploads_blocked: gate.blocked, blocked_because: gate.because } : { uploads_blocked: null, blocked_because: null });
         if ('blocked' in gate) return report({ waiting: true, message: gate.blocked });
@@ -131,9 +133,15 @@ export class UploadWorker {
             if (!entry) break;
             tried.add(entry.queue_id);
             this.setState({ uploading: entry.export_id });
-            const outcome = await this.attempt(entry, centralUrl, token);
-            const settled = await this.options.queue.settle(entry.queue_id, outcome.result);
-            this.setState({ uploading: null });
+            let outcome: { result: AttemptResult; upload: UploadOutcome | null };
+            let settled: QueueEntry | null;
+            try {
+                outcome = await this.attempt(entry, centralUrl, token);
+                settled = await this.options.queue.settle(entry.queue_id, outcome.result);
+            } finally {
+                // Also when the queue could not be saved: the status must not show an upload that is over.
+                this.setState({ uploading: null });
+            }
             if (outcome.result.kind === 'released') {
                 done.waiting = true;
                 break;

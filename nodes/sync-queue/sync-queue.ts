@@ -53,6 +53,11 @@ export = function (RED: NodeAPI): void {
             node.warn(message);
             changed();
         });
+        // The warning is in the log for good; the status shows it only until the queue is written fine again.
+        const stopListeningCleared = queue.onProblemCleared(() => {
+            damagedQueueFile = null;
+            changed();
+        });
         const worker = new UploadWorker({
             queue,
             watermarksFile: layout.watermarksFile,
@@ -183,8 +188,8 @@ export = function (RED: NodeAPI): void {
                     };
                 }
                 case 'history': {
-                    const history = await queue.history();
-                    return { success: true, count: history.length, history };
+                    const { history, recent } = await queue.uploadHistory();
+                    return { success: true, count: history.length, history, recent };
                 }
                 default:
                     throw new BoatDataError('QUEUE_ACTION_UNKNOWN', `The upload queue has no action ${JSON.stringify(action)}; use one of ${ACTIONS.join(', ')}`, 400);
@@ -218,6 +223,7 @@ export = function (RED: NodeAPI): void {
             clearInterval(pollTimer);
             if (changeTimer) clearTimeout(changeTimer);
             stopListening();
+            stopListeningCleared();
             // The upload in flight is aborted and its entry written back to pending before done().
             Promise.all([worker.stop(), recovered, ...[...inputsAtWork].map((p) => p.catch(() => undefined))])
                 .catch((err) => node.warn(errorMessage(err)))

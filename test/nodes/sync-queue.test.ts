@@ -172,11 +172,16 @@ describe('d3kos-sync-queue node', function () {
         assert.equal((await completed).payload.outcome, 'completed');
     });
 
-    it('cleanup answers what it removed, and history answers newest first', async () => {
-        await load();
-        for (let i = 0; i < 2; i++) {
+    it('cleanup answers what it removed, and history answers the uploads oldest first (as the Data Management page reads them) and every record newest first in recent', async () => {
+        await load({ retrySchedule: '0' });
+        const sent: string[] = [];
+        // Uploaded, refused (400: failed at once), uploaded.
+        central.answer = (_, n) => (n === 1 ? { status: 400, body: { error: 'malformed export' } } : { status: 200, body: { status: 'success', import_id: `imp-${n}`, records_imported: 1 } });
+        for (let i = 0; i < 3; i++) {
+            const exp = writeExport(layout);
+            sent.push(exp.export_id);
             const reported = nextMessage(helper.getNode('uploads'));
-            helper.getNode('queue').receive({ export: writeExport(layout) });
+            helper.getNode('queue').receive({ export: exp });
             await reported;
         }
         const cleanup = await ask('cleanup');
@@ -184,7 +189,12 @@ describe('d3kos-sync-queue node', function () {
         const history = await ask('history');
         assert.equal(history.success, true);
         assert.equal(history.count, 2);
-        assert.ok(history.history[0].completed_at >= history.history[1].completed_at);
+        assert.deepEqual(history.history.map((h: any) => h.export_id), [sent[0], sent[2]], 'only uploads, oldest first: the page shows history.slice(-10).reverse() as successes');
+        assert.deepEqual(history.recent.map((h: any) => [h.export_id, h.status]), [
+            [sent[2], 'completed'],
+            [sent[1], 'failed'],
+            [sent[0], 'completed'],
+        ]);
         assert.deepEqual(Object.keys(history.history[0]).filter((k) => ['export_id', 'queue_id', 'status', 'completed_at', 'file_size_bytes', 'category_count', 'records_imported', 'import_id'].includes(k)).length, 8);
     });
 
@@ -247,23 +257,26 @@ describe('d3kos-sync-queue node', function () {
         assert.equal(file.pending[0].retry_count, 0);
     });
 
-    it('an unreadable queue file at deploy is kept aside and reported, and the node still queues', async () => {
+    it('an unreadable queue file at deploy is kept aside and reported, the node still queues, and the warning clears once the queue is written fine again', async () => {
         fs.mkdirSync(layout.exportsDir, { recursive: true });
         fs.writeFileSync(layout.queueFile, 'PK\u0003\u0004 not a queue');
-        const { queue } = await load({ centralUrl: '' });
-        const warnings: string[] = [];
-        queue.on('call:warn', (call: any) => warnings.push(String(call.args[0])));
         const statuses: any[] = [];
+        const warnings: string[] = [];
+        const { queue } = await load({ centralUrl: '' });
+        queue.on('call:warn', (call: any) => warnings.push(String(call.args[0])));
         queue.on('call:status', (call: any) => statuses.push(call.args[0]));
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(fs.readdirSync(layout.exportsDir).filter((n) => n.startsWith('export_queue.json.unreadable-')).length, 1);
+        assert.equal(statuses.at(-1).text, 'sync-queue.status.queueFileSetAside');
+        assert.match((await ask('status')).queue_file_problem, /kept as/);
+
         const answered = nextMessage(helper.getNode('answers'));
         queue.receive({ export: writeExport(layout) });
         assert.equal((await answered).payload.success, true);
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(readQueue(layout).pending.length, 1);
-        assert.equal(fs.readdirSync(layout.exportsDir).filter((n) => n.startsWith('export_queue.json.unreadable-')).length, 1);
-        assert.equal(statuses.at(-1).text, 'sync-queue.status.queueFileSetAside');
-        const status = await ask('status');
-        assert.match(status.queue_file_problem, /kept as/);
+        assert.equal(statuses.at(-1).text, 'sync-queue.status.noCentral', 'the queue works again: the status shows what matters now');
+        assert.equal((await ask('status')).queue_file_problem, null);
     });
 
     it('a retry schedule that is not a list of seconds stops the node with a clear error', async () => {

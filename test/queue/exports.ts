@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -49,3 +50,29 @@ export function writeExport(
 export function readQueue(layout: BoatLayout): any {
     return JSON.parse(fs.readFileSync(layout.queueFile, 'utf8'));
 }
+
+/**
+ * A tiny real file system mounted on `dir`, for full-disk tests (mounting
+ * needs root; the caller skips otherwise). Returns its unmount.
+ */
+export function mountTinyDisk(dir: string, size = '64k'): () => void {
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+    return () => execFileSync('umount', [dir]);
+}
+
+/** Fills the disk holding `dir` to the last page; removing the returned file frees it again. */
+export function fillDisk(dir: string): string {
+    const filler = path.join(dir, 'filler.bin');
+    const fd = fs.openSync(filler, 'w');
+    try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(4096));
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    } finally {
+        fs.closeSync(fd);
+    }
+    return filler;
+}
+
+export const canMount = process.getuid?.() === 0;

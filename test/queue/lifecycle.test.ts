@@ -148,6 +148,47 @@ describe('the queue over an export\'s life', () => {
         });
     });
 
+    describe('superseding when the next export is claimed', () => {
+        const day = (n: number) => new Date(Date.UTC(2026, 10, 1 + n, 3));
+
+        it('an older incremental export back in pending after a retry is superseded by the newer one: entry and file go, the history says why', async () => {
+            const queue = new ExportQueue(layout, { retrySchedule: [0, 0] });
+            const older = writeExport(layout, { mode: 'incremental', createdAt: day(0) });
+            const full = writeExport(layout, { mode: 'full', createdAt: day(0) });
+            await queue.enqueue(older);
+            const inFlight = (await queue.claimNext({ force: true }))!;
+            assert.equal(inFlight.export_id, older.export_id);
+            const newer = writeExport(layout, { mode: 'incremental', createdAt: day(1) });
+            await queue.enqueue(newer);
+            await queue.enqueue(full);
+            assert.deepEqual((await queue.history()).filter((h) => h.status === 'superseded'), [], 'not while it was being uploaded');
+            await queue.settle(inFlight.queue_id, { kind: 'retry', reason: 'the central API answered 503' });
+
+            const claimed: string[] = [];
+            for (let next; (next = await queue.claimNext({ force: true })); ) claimed.push(next.export_id);
+            assert.deepEqual(claimed.sort(), [full.export_id, newer.export_id].sort(), 'the full export is never superseded');
+            assert.equal(fs.existsSync(older.export_file), false, 'a superseded file is deleted');
+            const file = readQueue(layout);
+            assert.ok(![...file.pending, ...file.uploading].some((e: any) => e.export_id === older.export_id));
+            const superseded = (await queue.history()).filter((h) => h.status === 'superseded');
+            assert.deepEqual(superseded.map((h) => [h.export_id, h.superseded_by]), [[older.export_id, newer.export_id]]);
+        });
+
+        it('an older incremental export brought back by "retry failed" is superseded too', async () => {
+            const queue = new ExportQueue(layout, { retrySchedule: [0] });
+            const older = writeExport(layout, { mode: 'incremental', createdAt: day(0) });
+            await queue.enqueue(older);
+            const claimed = (await queue.claimNext())!;
+            await queue.settle(claimed.queue_id, { kind: 'failed', reason: 'the central API refused the export: 400' });
+            const newer = writeExport(layout, { mode: 'incremental', createdAt: day(1) });
+            await queue.enqueue(newer);
+            await queue.retryFailed();
+            assert.equal((await queue.claimNext())!.export_id, newer.export_id);
+            assert.deepEqual(readQueue(layout).pending, []);
+            assert.equal(fs.existsSync(older.export_file), false);
+        });
+    });
+
     describe('retry-failed (failed exports could never be retried)', () => {
         it('moves every failed export back to pending with fresh tries', async () => {
             const queue = new ExportQueue(layout, { retrySchedule: [0] });
@@ -240,6 +281,51 @@ describe('the queue over an export\'s life', () => {
             await queue.settle(claimed.queue_id, { kind: 'completed', import_id: null, records_imported: null });
             assert.equal((await queue.history()).length, 1);
             assert.equal(fs.readdirSync(layout.exportsDir).filter((n) => n.startsWith('export_history.json.unreadable-')).length, 1);
+        });
+    });
+
+    describe('the history answer (the data page expected fields the API no longer returned)', () => {
+        it('lists only uploads, oldest first, as the original page reads it, and every record newest first in recent', async () => {
+            const queue = new ExportQueue(layout, { retrySchedule: [0] });
+            const day = (n: number) => new Date(Date.UTC(2026, 10, 1 + n, 3));
+            const settleOne = async (exp: ReturnType<typeof writeExport>, kind: 'completed' | 'failed', at: Date) => {
+                await queue.enqueue(exp, at);
+                const claimed = (await queue.claimNext({ now: at }))!;
+                await queue.settle(claimed.queue_id, kind === 'completed' ? { kind, import_id: 'i', records_imported: 1 } : { kind, reason: '400' }, at);
+            };
+            const first = writeExport(layout, { createdAt: day(0) });
+            const refused = writeExport(layout, { createdAt: day(1) });
+            const second = writeExport(layout, { createdAt: day(2) });
+            await settleOne(first, 'completed', day(0));
+            await settleOne(refused, 'failed', day(1));
+            await settleOne(second, 'completed', day(2));
+            const replaced = writeExport(layout, { mode: 'incremental', createdAt: day(3) });
+            const newer = writeExport(layout, { mode: 'incremental', createdAt: day(4) });
+            await queue.enqueue(replaced);
+            await queue.enqueue(newer);
+
+            const answer = await queue.uploadHistory();
+            assert.deepEqual(answer.history.map((h) => h.export_id), [first.export_id, second.export_id]);
+            assert.deepEqual(
+                answer.recent.map((h) => [h.export_id, h.status]),
+                [
+                    [replaced.export_id, 'superseded'],
+                    [second.export_id, 'completed'],
+                    [refused.export_id, 'failed'],
+                    [first.export_id, 'completed'],
+                ],
+            );
+        });
+
+        it('keeps the last 50 uploads, and counts the old Node service\'s "success" records as uploads', async () => {
+            fs.mkdirSync(layout.exportsDir, { recursive: true });
+            const old = Array.from({ length: 60 }, (_, i) => ({ export_id: `export_old_${i}`, file_path: `/opt/d3kos/data/exports/export_old_${i}.json`, archived_at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(), status: i % 10 === 9 ? 'failed' : 'success' }));
+            fs.writeFileSync(layout.historyFile, JSON.stringify(old));
+            const answer = await new ExportQueue(layout).uploadHistory();
+            const uploads = old.filter((r) => r.status === 'success').map((r) => r.export_id);
+            assert.deepEqual(answer.history.map((h) => h.export_id), uploads.slice(-50));
+            assert.equal(answer.recent.length, 50);
+            assert.equal(answer.recent[0].export_id, 'export_old_59');
         });
     });
 

@@ -59,6 +59,26 @@ describe('the queue file', () => {
         assert.equal(snapshot.items.pending[0].attempts, 1);
     });
 
+    it('pending entries the old d3kOS export service wrote (file_path, attempts, next_retry) are kept, in our names, and sent when due', async () => {
+        const exp = writeExport(layout);
+        const nextRetry = '2026-11-20T10:15:00.000Z';
+        fs.writeFileSync(
+            layout.queueFile,
+            JSON.stringify({ pending: [{ export_id: exp.export_id, file_path: exp.export_file, created_at: exp.created_at, attempts: 2, last_attempt: '2026-11-20T10:00:00.000Z', next_retry: nextRetry }], failed: [] }),
+        );
+        const queue = new ExportQueue(layout);
+        const snapshot = await queue.snapshot();
+        assert.equal(snapshot.pending_count, 1);
+        assert.deepEqual([snapshot.items.pending[0].export_id, snapshot.items.pending[0].attempts, snapshot.items.pending[0].next_retry_at], [exp.export_id, 2, nextRetry]);
+        assert.equal(await queue.claimNext({ now: new Date('2026-11-20T10:14:59Z') }), null, 'not before its next_retry');
+        const claimed = await queue.claimNext({ now: new Date(nextRetry) });
+        assert.equal(claimed!.export_file, exp.export_file);
+        const [entry] = readQueue(layout).uploading;
+        assert.deepEqual([entry.export_file, entry.retry_count, entry.next_retry_at], [exp.export_file, 2, nextRetry]);
+        assert.ok(!('file_path' in entry || 'attempts' in entry || 'next_retry' in entry), 'one name per fact in the rewritten file');
+        assert.equal(fs.readdirSync(layout.exportsDir).filter((name) => name.includes('.unreadable-')).length, 0, 'nothing in it was unreadable');
+    });
+
     it('an unreadable queue file is moved aside and kept, reported, and the queue goes on empty', async () => {
         fs.writeFileSync(layout.queueFile, '{"version":"1.0","pending":[{"export_id":"export_1"');
         const queue = new ExportQueue(layout);

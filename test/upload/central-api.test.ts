@@ -138,6 +138,40 @@ describe('the upload to the central API, against real local servers', function (
         });
     });
 
+    describe('credentials an installer put in the central URL', () => {
+        const withSecrets = (url: string, tail = '') => url.replace('http://', 'http://boat-7:pa55-w0rd@') + tail;
+        const assertClean = (reason: string, host: string) => {
+            assert.ok(reason.includes(host), `the reason still names the central API: ${reason}`);
+            for (const secret of ['boat-7', 'pa55-w0rd', 'api_key', 'k3y-v4lue']) assert.ok(!reason.includes(secret), `"${secret}" is in the reason: ${reason}`);
+        };
+
+        it('reach no health-check reason: not an answer, not a page, not out of reach', async () => {
+            const host = central.url.slice('http://'.length);
+            // The query string makes the health path a query: the server answers 404.
+            const answered = await checkCentral(withSecrets(central.url, '/?api_key=k3y-v4lue'));
+            assert.match((answered as { reason: string }).reason, /answered 404/);
+            assertClean((answered as { reason: string }).reason, host);
+
+            central.health = () => ({ status: 200, body: '<html>Marina Wi-Fi: log in</html>' });
+            const portal = await checkCentral(withSecrets(central.url));
+            assert.match((portal as { reason: string }).reason, /captive portal/);
+            assertClean((portal as { reason: string }).reason, host);
+
+            const closed = await closedPortUrl();
+            const away = await checkCentral(withSecrets(closed, '?api_key=k3y-v4lue'), { timeoutMs: 1000 });
+            assert.match((away as { reason: string }).reason, /out of reach/);
+            assertClean((away as { reason: string }).reason, closed.slice('http://'.length));
+        });
+
+        it('reach no upload reason when the link drops mid-upload and the health check fails', async () => {
+            central.answer = () => 'drop-mid-body';
+            central.health = () => ({ status: 503, body: '{"error":"down"}' });
+            const outcome = await upload({ url: withSecrets(central.url) });
+            assert.equal(outcome.kind, 'unreachable');
+            assertClean((outcome as { reason: string }).reason, central.url.slice('http://'.length));
+        });
+    });
+
     describe('the export file before an upload', () => {
         it('a missing export file is named as missing (a missing file retried forever)', async () => {
             const reason = await checkExportFile(path.join(scratch.dir, 'export_gone.json'), null);

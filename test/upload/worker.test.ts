@@ -8,7 +8,7 @@ import { ExportQueue } from '../../lib/queue/export-queue';
 import { AttemptReport, UploadWorker } from '../../lib/upload/worker';
 import { appendBoatlogRows, buildDemoBoat, DemoBoat } from '../../tools/demo-boat';
 import { scratchFolder } from '../support/folders';
-import { readQueue, writeExport } from '../queue/exports';
+import { canMount, fillDisk, mountTinyDisk, readQueue, writeExport } from '../queue/exports';
 import { closedPortUrl, FakeCentral } from './central-server';
 
 describe('the upload worker', function () {
@@ -194,6 +194,60 @@ describe('the upload worker', function () {
             const round = await w.process({ force: true });
             assert.match(round.message, /No central API is set/);
             assert.equal(readQueue(layout).pending[0].retry_count, 0);
+        });
+    });
+
+    describe('a queue write that fails after an upload', () => {
+        it('on a full disk (a real tmpfs) leaves no export stuck in uploading: the status clears and the next round sends it again', async function () {
+            if (!canMount) this.skip();
+            const unmount = mountTinyDisk(layout.exportsDir);
+            try {
+                const { queue, worker: w } = worker();
+                const exp = writeExport(layout);
+                await queue.enqueue(exp);
+                let filler = '';
+                // The disk fills while the central side stores the export: its answer cannot be saved.
+                central.answer = (_, n) => {
+                    if (n === 0) filler = fillDisk(layout.exportsDir);
+                    return { status: 200, body: { status: 'success', import_id: `imp-${n + 1}`, records_imported: 1 } };
+                };
+                await assert.rejects(w.process(), (err: any) => err.code === 'DISK_FULL' && /^The upload queue could not be saved: the disk holding .* is full/.test(err.message));
+                assert.equal(w.state.uploading, null, 'the status shows no upload once it is over');
+                assert.equal(readQueue(layout).uploading.length, 1, 'on disk the export is still "uploading"');
+
+                fs.rmSync(filler);
+                const round = await w.process();
+                assert.equal(round.uploaded, 1);
+                const file = readQueue(layout);
+                assert.equal(file.uploading.length, 0);
+                assert.deepEqual(file.completed.map((e: any) => [e.export_id, e.retry_count]), [[exp.export_id, 0]]);
+                assert.equal(central.uploads.length, 2, 'sent again; the central side stores it once by its idempotency key');
+            } finally {
+                unmount();
+            }
+        });
+
+        it('an export another upload here is sending is left alone; only stranded ones go back to pending', async () => {
+            const sender = new ExportQueue(layout);
+            const other = new ExportQueue(layout);
+            const [sending, stranded] = [writeExport(layout), writeExport(layout)];
+            await sender.enqueue(sending);
+            await sender.enqueue(stranded);
+            const claimed = (await sender.claimNext({ force: true }))!;
+            assert.equal(claimed.export_id, sending.export_id);
+            // As a failed settle leaves it: in `uploading` on disk, and nobody sending it.
+            const file = readQueue(layout);
+            file.uploading.push({ ...file.pending[0], status: 'uploading' });
+            file.pending = [];
+            fs.writeFileSync(layout.queueFile, JSON.stringify(file));
+
+            const released = await other.releaseStranded();
+            assert.deepEqual(released.map((e) => e.export_id), [stranded.export_id]);
+            const after = readQueue(layout);
+            assert.deepEqual(after.uploading.map((e: any) => e.export_id), [sending.export_id]);
+            assert.equal(after.pending[0].retry_count, 0, 'no try used');
+            await sender.settle(claimed.queue_id, { kind: 'completed', import_id: 'imp-1', records_imported: 1 });
+            assert.deepEqual(await other.releaseStranded(), []);
         });
     });
 
