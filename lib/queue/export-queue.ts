@@ -6,7 +6,7 @@ import type { FinishedExport } from '../export/export-file';
 import { checkFinishedExport, entryForExport, QueueEntry, QueueFile } from './entries';
 import { DEFAULT_HISTORY_LIMIT, historyRecord, HistoryRecord, readHistory, uploadHistory, UploadHistory } from './history';
 import { DEFAULT_RETRY_SCHEDULE_S, nextTryAt } from './retry-schedule';
-import { QueueStore, queueStore } from './store';
+import { Archived, QueueStore, queueStore } from './store';
 import { queueSnapshot, QueueSnapshot } from './snapshot';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -188,7 +188,7 @@ export class ExportQueue {
             if (!entry) return { result: null, changed: false };
             queue.uploading = queue.uploading.filter((e) => e !== entry);
             const history: HistoryRecord[] = [];
-            const deleteFiles: string[] = [];
+            let archive: Archived[] = [];
             const fail = (reason: string) => {
                 entry.status = 'failed';
                 entry.failed_at = now.toISOString();
@@ -214,8 +214,9 @@ export class ExportQueue {
                         records_imported: attempt.records_imported,
                     };
                     history.push(historyRecord(entry, 'completed', now));
+                    // The oldest leave the queue file, once their history records are sure to be on disk.
                     const over = queue.completed.length - this.options.completedKept;
-                    if (over > 0) deleteFiles.push(...this.filesOf(queue.completed.splice(0, over)));
+                    if (over > 0) archive = this.archive(queue.completed.slice(0, over), now);
                     break;
                 }
                 case 'retry': {
@@ -241,7 +242,7 @@ export class ExportQueue {
                     queue.pending.push(entry);
                     break;
             }
-            return { result: copy(entry), changed: true, history, deleteFiles };
+            return { result: copy(entry), changed: true, history, archive };
         });
         return settled.finally(() => this.store.sending.delete(queueId));
     }
@@ -261,19 +262,21 @@ export class ExportQueue {
         });
     }
 
-    /** Completed entries older than 30 days and failed ones older than 7 go, with their export files. */
+    /**
+     * Completed entries older than 30 days and failed ones older than 7 go,
+     * with their export files, once their history records are sure to be on
+     * disk (while the history cannot be saved, they stay).
+     */
     cleanup(now = new Date()): Promise<CleanupResult> {
         return this.store.run((queue) => {
             const completedCutoff = now.getTime() - this.options.completedMaxAgeDays * DAY_MS;
             const failedCutoff = now.getTime() - this.options.failedMaxAgeDays * DAY_MS;
             const oldCompleted = queue.completed.filter((e) => olderThan(e.completed_at ?? e.created_at, completedCutoff));
             const oldFailed = queue.failed.filter((e) => olderThan(e.failed_at ?? e.created_at, failedCutoff));
-            queue.completed = queue.completed.filter((e) => !oldCompleted.includes(e));
-            queue.failed = queue.failed.filter((e) => !oldFailed.includes(e));
             return {
                 result: { removed_completed: oldCompleted.length, removed_failed: oldFailed.length },
-                changed: oldCompleted.length + oldFailed.length > 0,
-                deleteFiles: this.filesOf([...oldCompleted, ...oldFailed]),
+                changed: false,
+                archive: this.archive([...oldCompleted, ...oldFailed], now),
             };
         });
     }
@@ -293,8 +296,22 @@ export class ExportQueue {
         return uploadHistory((await readHistory(this.layout.historyFile)).exports, limit);
     }
 
-    private filesOf(entries: QueueEntry[]): string[] {
-        return entries.map((e) => e.export_file).filter((file) => this.ownsFile(file));
+    /**
+     * Completed or failed entries to take out of the queue file, each with the
+     * record its settle wrote. Should that write have been cut off (a crash
+     * between the two writes, or a queue left by an older version), the
+     * history gets the record now, as it would have been; otherwise it adds nothing.
+     */
+    private archive(entries: QueueEntry[], now: Date): Archived[] {
+        return entries.map((entry) => {
+            const status = entry.status === 'failed' ? 'failed' : 'completed';
+            const at = Date.parse((status === 'failed' ? entry.failed_at : entry.completed_at) ?? '');
+            return {
+                entry,
+                record: historyRecord(entry, status, Number.isNaN(at) ? now : new Date(at)),
+                deleteFile: this.ownsFile(entry.export_file) ? entry.export_file : undefined,
+            };
+        });
     }
 
     /**

@@ -90,12 +90,43 @@ export function uploadHistory(records: HistoryRecord[], limit = HISTORY_LISTED):
     return { history: uploaded.slice(-limit), recent: records.slice(-limit).reverse() };
 }
 
+/**
+ * Which outcome a record tells: an export is uploaded once and superseded
+ * once, so those are one record each; it can fail more than once (a retry
+ * from the dashboard, then another failure), so a failure is told by its time.
+ */
+function outcomeKey(record: HistoryRecord): string {
+    // The old Node service wrote "success" for what we call completed.
+    const status = (record.status as string) === 'success' ? 'completed' : record.status;
+    return status === 'failed' ? `${record.export_id}\0failed\0${record.failed_at ?? ''}` : `${record.export_id}\0${status}`;
+}
+
+/**
+ * Adds the records the history does not hold yet, and writes nothing when it
+ * holds them all. Idempotent, so the queue can write the history before the
+ * queue write it belongs to: a crash in between replays the change, and the
+ * replay adds nothing. A record older than the newest one (one put back for
+ * an entry about to leave the queue) goes in its place by time, so the bound
+ * still drops the oldest.
+ */
 export async function appendHistory(file: string, records: HistoryRecord[], limit = DEFAULT_HISTORY_LIMIT, now = new Date()): Promise<void> {
     if (records.length === 0) return;
     const { damaged, ...history } = await readHistory(file);
+    const held = new Set(history.exports.map(outcomeKey));
+    const fresh = records.filter((record) => {
+        const key = outcomeKey(record);
+        if (held.has(key)) return false;
+        held.add(key);
+        return true;
+    });
+    if (fresh.length === 0 && !damaged) return;
     // Kept for the installer before it is replaced: never silently emptied.
     if (damaged) await fs.copyFile(file, `${file}.unreadable-${now.toISOString().replace(/[:.]/g, '-')}`).catch(() => undefined);
-    history.exports.push(...records);
+    for (const record of fresh) {
+        let at = history.exports.length;
+        while (at > 0 && (history.exports[at - 1].archived_at ?? '') > record.archived_at) at--;
+        history.exports.splice(at, 0, record);
+    }
     if (history.exports.length > limit) history.exports = history.exports.slice(history.exports.length - limit);
     history.last_updated = now.toISOString();
     await writeJsonAtomic(file, history);

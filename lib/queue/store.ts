@@ -1,15 +1,17 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
-import type { QueueFile } from './entries';
+import type { QueueEntry, QueueFile } from './entries';
 import { appendHistory, HistoryRecord } from './history';
 import { loadQueueFile, writeQueueFile } from './queue-file';
 
 /**
  * One change to the queue: a plain function of the queue as it is on disk.
  * It must check everything it needs before it modifies the queue, so a
- * throw leaves the queue as it was. Side effects on other files (history,
- * deleting export files) are returned, and done only once the queue is safe.
+ * throw leaves the queue as it was. Its history records are returned and
+ * written before the queue (a crash in between replays the change, and the
+ * history adds nothing the second time); export files are deleted only once
+ * the queue is safe.
  */
 export type QueueChange<T> = (queue: QueueFile, now: Date) => ChangeResult<T>;
 
@@ -18,6 +20,21 @@ export interface ChangeResult<T> {
     changed: boolean;
     history?: HistoryRecord[];
     deleteFiles?: string[];
+    /**
+     * Entries to take out of the queue file for good (completed and failed
+     * ones past their time or count): they live on only in the history, so
+     * they leave the queue only in a write made after their history record
+     * is on disk. While the history cannot be saved they stay where they are.
+     */
+    archive?: Archived[];
+}
+
+export interface Archived {
+    entry: QueueEntry;
+    /** Its record, added to the history if the history lacks it (the settle that should have written it was cut off). */
+    record: HistoryRecord;
+    /** Its export file, deleted once it has left the queue. */
+    deleteFile?: string;
 }
 
 interface Job {
@@ -99,6 +116,7 @@ export class QueueStore {
         }
         const history: HistoryRecord[] = [];
         const deleteFiles: string[] = [];
+        const archive: Array<Archived & { list: QueueEntry['status'] }> = [];
         const outcomes: Array<{ job: Job; ok: boolean; value: unknown }> = [];
         for (const job of batch) {
             try {
@@ -106,27 +124,44 @@ export class QueueStore {
                 changed ||= done.changed;
                 history.push(...(done.history ?? []));
                 deleteFiles.push(...(done.deleteFiles ?? []));
+                // Where each one is now: a later change of the batch may still move it (a failed one retried, say).
+                archive.push(...(done.archive ?? []).map((a) => ({ ...a, list: a.entry.status })));
                 outcomes.push({ job, ok: true, value: done.result });
             } catch (err) {
                 outcomes.push({ job, ok: false, value: err });
+            }
+        }
+        // History first: a queue write can drop an entry (trimmed, superseded), and a
+        // crash between the two writes must not take the entry's only record with it.
+        let historySaved = true;
+        try {
+            await appendHistory(this.historyFile, [...history, ...archive.map((a) => a.record)], this.historyLimit, now);
+        } catch (err) {
+            historySaved = false;
+            this.report(cannotSave(err, 'The export history', this.historyFile).message);
+        }
+        if (historySaved && archive.length > 0) {
+            for (const { entry, list, deleteFile } of archive) {
+                const at = queue[list].indexOf(entry);
+                if (at < 0 || entry.status !== list) continue;
+                queue[list].splice(at, 1);
+                if (deleteFile) deleteFiles.push(deleteFile);
+                changed = true;
             }
         }
         if (changed) {
             try {
                 await writeQueueFile(this.queueFile, queue, now);
             } catch (err) {
-                // Nothing of this batch reached the disk: every caller hears it, the old file stands.
+                // Nothing of this batch reached the queue file: every caller hears it, the old file stands.
+                // (Its history records may have: a replay of the change adds nothing to the history.)
                 const problem = cannotSave(err, 'The upload queue', this.queueFile);
                 for (const job of batch) job.reject(problem);
                 return;
             }
             // The write that replaces a damaged file is not yet proof: the problem stands until a later one.
-            if (this.problemStanding && !setAside) this.clear();
-        }
-        try {
-            await appendHistory(this.historyFile, history, this.historyLimit, now);
-        } catch (err) {
-            this.report(cannotSave(err, 'The export history', this.historyFile).message);
+            // Nor is one that comes with a history that could not be saved just now.
+            if (this.problemStanding && !setAside && historySaved) this.clear();
         }
         for (const file of deleteFiles) await fs.rm(file, { force: true }).catch(() => undefined);
         for (const { job, ok, value } of outcomes) (ok ? job.resolve : job.reject)(value);
