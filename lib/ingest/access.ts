@@ -1,16 +1,15 @@
-import { promises as fs } from 'fs';
-import * as path from 'path';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
-import { BoatDataError, errorCode, errorMessage } from '../errors';
+import { BoatDataError } from '../errors';
+import { readDevices, readOperators } from './access-lists';
 
 /**
- * `tokens`: a boat is let in by a device token listed in devices.json.
- * `open`: a boat is let in by its own installation_id as bearer (the
- * original d3kOS spec did this; for the demo and fleets moving over).
+ * `tokens`: a boat uploads with a device token listed in devices.json, and
+ * reading needs a token too (operators.json: every installation; a device
+ * token: its own). `open`: a boat uploads with its own installation_id as
+ * bearer (the original d3kOS spec did this) and anyone reads; for the demo
+ * and fleets moving over.
  */
 export type IngestMode = 'open' | 'tokens';
-
-export const DEVICES_FILE = 'devices.json';
 
 export function parseIngestMode(value: unknown): IngestMode {
     const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
@@ -25,29 +24,29 @@ export interface Uploader {
     installation_id: string;
 }
 
+/** Who is reading: the whole fleet (an operator, or anyone in open mode), or one boat. */
+export type Reader = { scope: 'fleet' } | { scope: 'installation'; installation_id: string };
+
+export const FLEET_READER: Reader = { scope: 'fleet' };
+
 /** The bearer of an Authorization header, or a 401 naming what is missing. */
-export function bearerToken(header: string | string[] | undefined): string {
+export function bearerToken(header: string | string[] | undefined, what = 'device token'): string {
     const value = (Array.isArray(header) ? header[0] : header ?? '').trim();
-    if (value === '') throw unauthorized('no Authorization header was sent; send "Authorization: Bearer <device token>"');
+    if (value === '') throw unauthorized(`no Authorization header was sent; send "Authorization: Bearer <${what}>"`);
     const match = /^Bearer\s+(\S+)$/i.exec(value);
-    if (!match) throw unauthorized('the Authorization header is not "Bearer <device token>"');
+    if (!match) throw unauthorized(`the Authorization header is not "Bearer <${what}>"`);
     return match[1];
 }
 
-/**
- * Checks the bearer before any of the body is read, so an unknown sender
- * costs nothing. devices.json is `{ "<device token>": "<installation_id>" }`
- * in the data folder, read on every upload so a new boat needs no redeploy.
- */
+/** Checks the bearer of an upload from its headers alone, so the caller can refuse before reading the body. */
 export async function admitUploader(mode: IngestMode, token: string, dataDir: string): Promise<Uploader> {
     if (mode === 'open') {
         if (!INSTALLATION_ID_PATTERN.test(token)) throw unauthorized('the bearer is not an installation_id (16 hexadecimal characters), which this ingest (open mode) requires');
         return { installation_id: token.toLowerCase() };
     }
-    const devices = await readDevices(path.join(dataDir, DEVICES_FILE));
-    const installation = Object.prototype.hasOwnProperty.call(devices, token) ? devices[token] : undefined;
+    const installation = (await readDevices(dataDir)).get(token);
     if (!installation) throw unauthorized('the device token is not known to this ingest; ask the operator to add it to devices.json');
-    return { installation_id: installation.toLowerCase() };
+    return { installation_id: installation };
 }
 
 /** The export must come from the installation its bearer stands for. */
@@ -57,32 +56,24 @@ export function checkExportOwner(uploader: Uploader, mode: IngestMode, installat
     throw new BoatDataError('INGEST_FORBIDDEN', `this device token belongs to installation ${uploader.installation_id}, not to ${installationId}, which the export is from`, 403);
 }
 
-async function readDevices(file: string): Promise<Record<string, string>> {
-    let text: string;
-    try {
-        text = await fs.readFile(file, 'utf8');
-    } catch (err) {
-        if (errorCode(err) === 'ENOENT') return {};
-        throw new BoatDataError('DEVICES_UNREADABLE', `${DEVICES_FILE} cannot be read: ${errorMessage(err)}`, 500);
-    }
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(text);
-    } catch (err) {
-        throw new BoatDataError('DEVICES_MALFORMED', `${DEVICES_FILE} is not valid JSON (${errorMessage(err)}); no upload is accepted until it is fixed`, 500);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new BoatDataError('DEVICES_MALFORMED', `${DEVICES_FILE} must hold {"<device token>": "<installation_id>"}`, 500);
-    }
-    const devices: Record<string, string> = {};
-    Object.entries(parsed).forEach(([token, installation], index) => {
-        // The token itself is a secret: the error names the entry by its place.
-        if (typeof installation !== 'string' || !INSTALLATION_ID_PATTERN.test(installation)) {
-            throw new BoatDataError('DEVICES_MALFORMED', `entry ${index + 1} of ${DEVICES_FILE} does not map to an installation_id (16 hexadecimal characters)`, 500);
-        }
-        devices[token] = installation;
-    });
-    return devices;
+/**
+ * Who may read, from the Authorization header: in open mode anyone reads the
+ * fleet; in tokens mode an operator token (operators.json) reads the fleet and
+ * a device token (devices.json) its own installation; anything else is a 401.
+ */
+export async function admitReader(mode: IngestMode, authorization: string | string[] | undefined, dataDir: string): Promise<Reader> {
+    if (mode === 'open') return FLEET_READER;
+    const token = bearerToken(authorization, 'operator or device token');
+    if ((await readOperators(dataDir)).has(token)) return FLEET_READER;
+    const installation = (await readDevices(dataDir)).get(token);
+    if (installation) return { scope: 'installation', installation_id: installation };
+    throw unauthorized('the token is not known to this ingest: reading needs an operator token (operators.json) or a device token (devices.json)');
+}
+
+/** A device token reads only its own installation. */
+export function checkReads(reader: Reader, installationId: string): void {
+    if (reader.scope === 'fleet' || reader.installation_id === installationId.toLowerCase()) return;
+    throw new BoatDataError('INGEST_FORBIDDEN', `this device token reads installation ${reader.installation_id} only, not ${installationId}`, 403);
 }
 
 function unauthorized(message: string): BoatDataError {

@@ -16,24 +16,46 @@ export interface UploadHeaders {
 /**
  * The export JSON of an upload, as UTF-8 bytes: SQLite reads them as text
  * itself, so no string of the whole export is ever built in JavaScript. The body is gzip (Content-Encoding:
- * gzip, as the boat sends it) or plain JSON (an operator's curl). The
+ * gzip, as the boat sends it) or plain JSON (an operator's curl). A declared
+ * Content-Length over the cap is refused before a byte is read; the
  * decompressed size is counted as it comes and decompression stops the
- * moment it passes `maxBytes`, so a gzip bomb never fills memory.
+ * moment it passes `maxBytes`, so a gzip bomb never fills memory. After a
+ * refusal the rest of a stream flows on unread into nothing.
  *
- * `body` is the request stream, or the raw bytes when the http-in node has
- * already read them (Node-RED 4.1 buffers the raw body when body parsing is
- * off: the compressed bytes, never the decompressed ones).
+ * `body` is the request stream (the ingest node's own route), or raw bytes
+ * an http-in node has already read whole (Node-RED 4.1 does that, unbounded,
+ * when body parsing is off: the reason the ingest serves its route itself).
  */
 export async function readUploadBody(body: Readable | Buffer, headers: UploadHeaders, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
-    const encoding = headerValue(headers['content-encoding']).toLowerCase();
-    if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') {
-        throw new BoatDataError('UPLOAD_ENCODING', `Content-Encoding "${encoding}" is not supported; send the export gzip-compressed (Content-Encoding: gzip)`, 400);
+    let encoding: string;
+    try {
+        encoding = checkBeforeReading(headers, maxBytes);
+    } catch (err) {
+        if (!Buffer.isBuffer(body)) body.resume();
+        throw err;
     }
     const source = Buffer.isBuffer(body) ? Readable.from(slices(body), { highWaterMark: 1 }) : body;
     const bytes = await readCapped(source, encoding === 'gzip' || encoding === 'x-gzip', maxBytes);
     if (bytes.length === 0) throw new BoatDataError('UPLOAD_EMPTY', 'the body is empty; send the export file, gzip-compressed', 400);
     const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
     return bom ? bytes.subarray(3) : bytes;
+}
+
+/** What the headers alone rule out: an unknown encoding, a declared size over the cap. Answers the encoding. */
+function checkBeforeReading(headers: UploadHeaders, maxBytes: number): string {
+    const encoding = headerValue(headers['content-encoding']).toLowerCase();
+    if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') {
+        throw new BoatDataError('UPLOAD_ENCODING', `Content-Encoding "${encoding}" is not supported; send the export gzip-compressed (Content-Encoding: gzip)`, 400);
+    }
+    const declared = Number(headerValue(headers['content-length']) || 0);
+    if (declared > maxBytes) {
+        throw new BoatDataError(
+            'UPLOAD_TOO_LARGE',
+            `the upload is ${formatMegabytes(declared)}, more than the ${formatMegabytes(maxBytes)} this ingest accepts; send incremental exports or raise the ingest node's limit`,
+            413,
+        );
+    }
+    return encoding;
 }
 
 function tooLarge(maxBytes: number): BoatDataError {
@@ -72,7 +94,8 @@ function gunzipFailed(err: NodeJS.ErrnoException): BoatDataError {
 /**
  * Reads the body, gunzipping it when it starts with gzip's magic bytes, and
  * stops the moment more than `maxBytes` come out. After a refusal the rest
- * of the request is read and dropped, so the client still gets the answer.
+ * of the stream flows on into nothing; how much of it to take before cutting
+ * the connection is the HTTP side's choice (see import-route.ts).
  */
 function readCapped(source: Readable, declaredGzip: boolean, maxBytes: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {

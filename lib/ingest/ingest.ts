@@ -3,7 +3,7 @@ import type { Readable } from 'stream';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { CATEGORY_KEYS, isCategoryKey } from '../categories';
 import { BoatDataError } from '../errors';
-import { admitUploader, bearerToken, checkExportOwner, IngestMode } from './access';
+import { admitReader, admitUploader, bearerToken, checkExportOwner, checkReads, IngestMode, Reader } from './access';
 import { readUploadBody, UploadHeaders } from './body';
 import { ImportAnswer, ImportedExport, IngestStore, InstallationSummary } from './store';
 
@@ -16,21 +16,23 @@ export interface IngestSettings {
 
 export interface Upload {
     headers: UploadHeaders & { authorization?: string; 'idempotency-key'?: string | string[] };
-    /** The request stream, or its raw bytes when the http-in node has read them. */
+    /** The request stream (the ingest's own route), or its raw bytes when an http-in node has read them. */
     body: Readable | Buffer;
 }
 
 /**
- * POST /api/v1/data/import: who is sending is checked before the body is
- * read; the body is decompressed under the size cap, checked, and stored
- * once per export_id.
+ * POST /api/v1/data/import: who is sending is checked from the headers, and a
+ * declared size over the cap refused, before this reads the body; the body
+ * is decompressed under the size cap, checked, and stored once per export_id.
+ * Only a stream keeps that promise: behind an http-in node with body parsing
+ * off, Node-RED 4.1 has read the whole body into memory before this runs.
  */
 export async function receiveUpload(store: IngestStore, settings: IngestSettings, upload: Upload): Promise<ImportAnswer> {
     let uploader;
     try {
         uploader = await admitUploader(settings.mode, bearerToken(upload.headers.authorization), settings.dataDir);
     } catch (err) {
-        // Drop the unread body so the client still reads the 401.
+        // The unread body flows on into nothing; the HTTP side decides how much of it to take before cutting.
         if (!Buffer.isBuffer(upload.body)) upload.body.resume();
         throw err;
     }
@@ -44,25 +46,40 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
     });
 }
 
-export interface HealthAnswer {
+/** What anyone may learn from the health check in tokens mode: the ingest is there, and how boats get in. */
+export interface BriefHealth {
     status: 'ok';
-    service: 'd3kos-ingest';
     mode: IngestMode;
+}
+
+export interface HealthAnswer extends BriefHealth {
+    service: 'd3kos-ingest';
     database: string;
     installations: number;
     exports: number;
     max_body_bytes: number;
 }
 
-/** GET /api/v1/health: the boat's connectivity check; it also proves the database answers. */
-export async function health(store: IngestStore, settings: IngestSettings): Promise<HealthAnswer> {
+/**
+ * GET /api/v1/health: the boat's connectivity check, open to anyone; it also
+ * proves the database answers. In tokens mode only a fleet reader (an
+ * operator) learns the counts; everyone else gets status and mode.
+ */
+export async function health(store: IngestStore, settings: IngestSettings, reader?: Reader): Promise<HealthAnswer | BriefHealth> {
     const counts = await store.counts();
+    if (settings.mode === 'tokens' && reader?.scope !== 'fleet') return { status: 'ok', mode: settings.mode };
     return { status: 'ok', service: 'd3kos-ingest', mode: settings.mode, database: path.basename(store.file), ...counts, max_body_bytes: settings.maxBodyBytes };
 }
 
-/** GET /api/v1/installations */
-export async function listInstallations(store: IngestStore): Promise<{ success: true; count: number; installations: InstallationSummary[] }> {
-    const installations = await store.installations();
+/** The reader of a request that is let in without one (the health check): undefined for no or an unknown token. */
+export async function readerIfAny(settings: IngestSettings, authorization: string | string[] | undefined): Promise<Reader | undefined> {
+    if (settings.mode === 'tokens' && !authorization) return undefined;
+    return admitReader(settings.mode, authorization, settings.dataDir).catch(() => undefined);
+}
+
+/** GET /api/v1/installations: a device token sees its own installation only. */
+export async function listInstallations(store: IngestStore, reader: Reader): Promise<{ success: true; count: number; installations: InstallationSummary[] }> {
+    const installations = (await store.installations()).filter((i) => reader.scope === 'fleet' || i.installation_id === reader.installation_id);
     return { success: true, count: installations.length, installations };
 }
 
@@ -77,9 +94,10 @@ export interface CategoryQuery {
 }
 
 /** GET /api/v1/installations/:id/:category: stored rows in arrival order, a page at a time (?offset=&limit=). */
-export async function readCategory(store: IngestStore, query: CategoryQuery) {
+export async function readCategory(store: IngestStore, query: CategoryQuery, reader: Reader) {
     const installationId = String(query.installation_id ?? '').toLowerCase();
     if (!INSTALLATION_ID_PATTERN.test(installationId)) throw new BoatDataError('INSTALLATION_INVALID', `installation ${JSON.stringify(query.installation_id ?? '')} is not an installation_id (16 hexadecimal characters)`, 400);
+    checkReads(reader, installationId);
     const category = String(query.category ?? '');
     if (!isCategoryKey(category)) throw new BoatDataError('CATEGORY_UNKNOWN', `category ${JSON.stringify(category)} is not known; use one of ${CATEGORY_KEYS.join(', ')}`, 404);
     const offset = wholeNumber(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
@@ -100,11 +118,19 @@ export async function readCategory(store: IngestStore, query: CategoryQuery) {
     };
 }
 
-/** GET /api/v1/exports/:export_id: what was imported under it. */
-export async function readImportedExport(store: IngestStore, exportId: unknown): Promise<{ success: true } & ImportedExport & { other_installations?: string[] }> {
+/**
+ * GET /api/v1/exports/:export_id: what was imported under it. A device token
+ * sees only its own installation's import: another boat's is "not imported"
+ * to it, so export ids cannot be probed.
+ */
+export async function readImportedExport(store: IngestStore, exportId: unknown, reader: Reader): Promise<{ success: true } & ImportedExport & { other_installations?: string[] }> {
     const id = String(exportId ?? '');
-    const [newest, ...others] = await store.importedExports(id);
-    if (!newest) throw new BoatDataError('EXPORT_UNKNOWN', `no export ${JSON.stringify(id)} has been imported`, 404);
+    const visible = (await store.importedExports(id)).filter((e) => reader.scope === 'fleet' || e.installation_id === reader.installation_id);
+    const [newest, ...others] = visible;
+    if (!newest) {
+        const from = reader.scope === 'fleet' ? '' : ` from installation ${reader.installation_id}`;
+        throw new BoatDataError('EXPORT_UNKNOWN', `no export ${JSON.stringify(id)} has been imported${from}`, 404);
+    }
     return { success: true, ...newest, ...(others.length > 0 ? { other_installations: others.map((o) => o.installation_id) } : {}) };
 }
 

@@ -11,7 +11,8 @@ export interface ExportHeader {
     installation_id: string;
     format_version: string;
     mode: string | null;
-    tier: number | null;
+    /** 1 to 3: a tier-0 boat never exports. */
+    tier: number;
     export_timestamp: string | null;
     /** Rows in `entries` arrays plus `data` objects: what the export delivers. */
     records: number;
@@ -73,7 +74,8 @@ export async function validateUpload(db: Connection): Promise<ExportHeader> {
         problems.push(top.export_id == null ? 'export_id is missing' : 'export_id must be up to 128 letters, digits, "_", "-", "." or ":"');
     }
     if (top.mode != null && top.mode !== 'full' && top.mode !== 'incremental') problems.push(`mode ${JSON.stringify(top.mode)} is neither "full" nor "incremental"`);
-    if (top.tier_type != null && top.tier_type !== 'integer') problems.push('tier is not a whole number');
+    const tierProblem = checkTier(top);
+    if (tierProblem) problems.push(tierProblem);
 
     const categories: Record<string, number> = {};
     let records = 0;
@@ -110,11 +112,20 @@ export async function validateUpload(db: Connection): Promise<ExportHeader> {
         installation_id: String(top.installation_id).toLowerCase(),
         format_version: FORMAT_VERSION,
         mode: typeof top.mode === 'string' ? top.mode : null,
-        tier: typeof top.tier === 'number' ? top.tier : null,
+        tier: Number(top.tier),
         export_timestamp: typeof top.export_timestamp === 'string' ? top.export_timestamp : null,
         records,
         categories,
     };
+}
+
+/** A boat exports at tier 1, 2 or 3; tier 0 has no export path at all, and anything outside 0..3 is no tier. */
+function checkTier(top: TopLevel): string | undefined {
+    if (top.tier_type == null) return 'tier is missing';
+    if (top.tier_type !== 'integer') return `tier ${JSON.stringify(top.tier)} is not a whole number`;
+    if (top.tier === 0) return 'tier 0 never exports: a tier-0 boat has no export path';
+    if (typeof top.tier !== 'number' || top.tier < 1 || top.tier > 3) return `tier ${top.tier} is not a tier that exports (1, 2 or 3)`;
+    return undefined;
 }
 
 function invalid(message: string): BoatDataError {

@@ -1,13 +1,15 @@
 import * as path from 'path';
 import type { Readable } from 'stream';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { BoatDataError } from '../../lib/errors';
-import { parseIngestMode } from '../../lib/ingest/access';
+import { BoatDataError, errorMessage } from '../../lib/errors';
+import { admitReader, FLEET_READER, parseIngestMode, Reader } from '../../lib/ingest/access';
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/ingest/body';
-import { health, IngestSettings, listInstallations, readCategory, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
+import { health, IngestSettings, listInstallations, readCategory, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
+import { ImportOutcome, importRoute, ImportTarget } from '../../lib/ingest/import-route';
 import { IngestStore, useSharedStore } from '../../lib/ingest/store';
 import { handleInput, status } from '../shared/adapter';
 import { resolveEnv } from '../shared/boat-config';
+import { servePost, ServedRoute } from './http-route';
 
 const OPERATIONS = ['import', 'health', 'installations', 'category', 'export'] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -20,6 +22,12 @@ interface IngestDef extends NodeDef {
     /** `${D3KOS_INGEST_MODE}` in the shipped flow: open or tokens; empty: tokens. */
     mode: string;
     maxBodyMB: string | number;
+    /**
+     * import only: the path this node serves POST on itself, so the upload
+     * stream reaches it unread (`/api/v1/data/import` in the shipped flow).
+     * Empty or absent (flows from before it existed): behind an http-in node.
+     */
+    route?: string;
 }
 
 type Message = NodeMessage & Record<string, any>;
@@ -44,13 +52,21 @@ export = function (RED: NodeAPI): void {
         }
 
         const shared = settings ? useSharedStore(settings.dataDir) : undefined;
+        const route = def.operation === 'import' ? routePath(def.route) : '';
         if (shared && settings) {
             const mode = settings.mode;
             shared.opening.then(
-                () => status.ok(node, RED._('ingest.status.ready', { mode })),
+                () => status.ok(node, route ? RED._('ingest.status.serving', { mode, route }) : RED._('ingest.status.ready', { mode })),
                 (err) => status.error(node, err),
             );
         }
+
+        const served = route
+            ? serveImports(node, route, async () => {
+                  if (!settings || !shared) throw settingsError;
+                  return { store: await shared.opening, settings };
+              })
+            : undefined;
 
         handleInput(node, async (msg, send) => {
             if (!settings || !shared) throw settingsError;
@@ -62,13 +78,42 @@ export = function (RED: NodeAPI): void {
         });
 
         node.on('close', (_removed: boolean, done: () => void) => {
+            served?.remove();
             // The store closes after its last node, once the import under way has committed or rolled back.
             (shared ? shared.release() : Promise.resolve()).then(done, done);
         });
     }
 
+    /** Serves the import route itself, so Node-RED's http-in never reads an upload whole before the ingest sees it. */
+    function serveImports(node: Node, route: string, target: () => Promise<ImportTarget>): ServedRoute | undefined {
+        if (RED.settings.httpNodeRoot === false) {
+            node.warn(RED._('ingest.errors.no-http', { route }));
+            return undefined;
+        }
+        const served = servePost(RED, route, importRoute(target, (outcome) => reportImport(node, outcome)));
+        if (served.taken) node.warn(RED._('ingest.errors.route-taken', { route }));
+        return served;
+    }
+
+    /** An upload on the node's own route: shown on the node, sent on as a message, a refusal reported to Catch nodes. */
+    function reportImport(node: Node, outcome: ImportOutcome): void {
+        if ('answer' in outcome) {
+            const { answer: result } = outcome;
+            const key = result.already_imported ? 'ingest.status.already' : 'ingest.status.imported';
+            status.ok(node, RED._(key, { records: result.records_imported, installation: result.installation_id }));
+            node.send({ payload: result, statusCode: 200 });
+            return;
+        }
+        status.error(node, outcome.error);
+        const code = outcome.error instanceof BoatDataError ? outcome.error.code : undefined;
+        node.error(outcome.error, { payload: { status: 'error', error: errorMessage(outcome.error) }, statusCode: outcome.statusCode, error_code: code } as NodeMessage);
+    }
+
     async function answer(operation: Operation, store: IngestStore, settings: IngestSettings, msg: Message, node: Node): Promise<unknown> {
         const params = { ...(msg.req?.query ?? {}), ...(msg.req?.params ?? {}) };
+        // A message from within the flow (an inject, say) is the operator's own; an HTTP request shows its bearer.
+        const authorization = msg.req?.headers?.authorization;
+        const reader = (): Promise<Reader> => (msg.req ? admitReader(settings.mode, authorization, settings.dataDir) : Promise.resolve(FLEET_READER));
         switch (operation) {
             case 'import': {
                 status.working(node, RED._('ingest.status.importing'));
@@ -78,18 +123,20 @@ export = function (RED: NodeAPI): void {
                 return result;
             }
             case 'health':
-                return health(store, settings);
+                return health(store, settings, msg.req ? await readerIfAny(settings, authorization) : FLEET_READER);
             case 'installations':
-                return listInstallations(store);
-            case 'category':
-                return readCategory(store, {
+                return listInstallations(store, await reader());
+            case 'category': {
+                const query = {
                     installation_id: params.id ?? params.installation_id ?? msg.installation_id,
                     category: params.category ?? msg.category,
                     offset: params.offset,
                     limit: params.limit,
-                });
+                };
+                return readCategory(store, query, await reader());
+            }
             case 'export':
-                return readImportedExport(store, params.export_id ?? msg.export_id);
+                return readImportedExport(store, params.export_id ?? msg.export_id, await reader());
         }
     }
 
@@ -104,7 +151,8 @@ function operationOf(setting: string, msg: Message): Operation {
 
 /**
  * The upload on a message from an http-in node: the request stream when it
- * is still unread, else the raw bytes the http-in node read for us.
+ * is still unread, else the raw bytes the http-in node read whole, with no
+ * limit, before any flow node ran (so a public ingest uses the node's route).
  */
 function uploadOf(msg: Message): Upload {
     const req = msg.req as (Readable & { headers: Upload['headers']; _body?: boolean }) | undefined;
@@ -112,6 +160,11 @@ function uploadOf(msg: Message): Upload {
     if (!req._body && !req.readableEnded) return { headers: req.headers, body: req };
     if (Buffer.isBuffer(msg.payload)) return { headers: req.headers, body: msg.payload };
     throw new BoatDataError('INGEST_BODY_PARSED', 'the http-in node in front of the ingest parsed the upload; tick its "Do not parse request body" option', 500);
+}
+
+function routePath(setting: string | undefined): string {
+    const route = resolveEnv(setting).trim();
+    return route === '' || route.startsWith('/') ? route : `/${route}`;
 }
 
 function maxBodyBytes(setting: string | number | undefined): number {

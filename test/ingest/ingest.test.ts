@@ -6,11 +6,19 @@ import * as zlib from 'zlib';
 import { appendBoatlogRows, DemoBoat } from '../../tools/demo-boat';
 import { BoatDataError } from '../../lib/errors';
 import { readUploadBody } from '../../lib/ingest/body';
-import { health, IngestSettings, listInstallations, readCategory, readImportedExport, receiveUpload } from '../../lib/ingest/ingest';
+import { admitReader, FLEET_READER } from '../../lib/ingest/access';
+import { health, HealthAnswer, IngestSettings, listInstallations, readCategory, readerIfAny, readImportedExport, receiveUpload } from '../../lib/ingest/ingest';
 import { IngestStore } from '../../lib/ingest/store';
 import { scratchFolder } from '../support/folders';
 import { queryRows } from '../support/sqlite';
 import { alteredUpload, boatHeaders, demoBoatIn, ExportUpload, exportUpload, gzipBomb } from './uploads';
+
+/** No run of 5 characters of `secret` is in `text`. */
+function assertNoPartOf(secret: string, text: string): void {
+    for (let at = 0; at + 5 <= secret.length; at++) {
+        assert.ok(!text.includes(secret.slice(at, at + 5)), `"${secret.slice(at, at + 5)}" of the secret is in: ${text}`);
+    }
+}
 
 /** Rejects with a BoatDataError of this HTTP status whose message matches. */
 async function rejectsWith(promise: Promise<unknown>, statusCode: number, message: RegExp): Promise<void> {
@@ -30,7 +38,7 @@ describe('central ingest: storing exports', function () {
     let settings: IngestSettings;
 
     const send = (upload: ExportUpload, bearer = boat.installationId) => receiveUpload(store, settings, { headers: boatHeaders(upload, bearer), body: upload.gzip });
-    const boatlog = async (installationId = boat.installationId) => (await readCategory(store, { installation_id: installationId, category: 'boatlog', limit: 100000 })).entries as any[];
+    const boatlog = async (installationId = boat.installationId) => (await readCategory(store, { installation_id: installationId, category: 'boatlog', limit: 100000 }, FLEET_READER)).entries as any[];
 
     beforeEach(async () => {
         scratch = scratchFolder('ingest');
@@ -52,12 +60,12 @@ describe('central ingest: storing exports', function () {
         const rows = Object.values(upload.json.data).reduce((n: number, c: any) => n + (c.entries?.length ?? 0) + (c.data ? 1 : 0), 0);
         assert.equal(answer.records_imported, rows);
         for (const category of Object.keys(upload.json.data)) {
-            const read = await readCategory(store, { installation_id: boat.installationId, category, limit: 100000 });
+            const read = await readCategory(store, { installation_id: boat.installationId, category, limit: 100000 }, FLEET_READER);
             assert.deepEqual(read.entries, upload.json.data[category].entries ?? [], category);
             assert.equal(read.count, read.entries.length);
             assert.deepEqual(read.data, upload.json.data[category].data ?? null, category);
         }
-        const exported = await readImportedExport(store, upload.export_id);
+        const exported = await readImportedExport(store, upload.export_id, FLEET_READER);
         assert.equal(exported.installation_id, boat.installationId);
         assert.equal(exported.mode, 'full');
         assert.equal(exported.records_imported, rows);
@@ -72,7 +80,7 @@ describe('central ingest: storing exports', function () {
         assert.equal(second.already_imported, true);
         assert.equal(second.import_id, first.import_id);
         assert.equal(second.records_imported, first.records_imported);
-        const { installations } = await listInstallations(store);
+        const { installations } = await listInstallations(store, FLEET_READER);
         assert.deepEqual(installations.map((i) => [i.installation_id, i.export_count]), [[boat.installationId, 1]]);
         assert.equal((await boatlog()).length, upload.json.data.boatlog.entry_count);
     });
@@ -94,7 +102,7 @@ describe('central ingest: storing exports', function () {
             const onBoat = await queryRows<{ entry_id: unknown }>(own.layout.boatlogDb, 'SELECT entry_id FROM boatlog_entries ORDER BY rowid');
             assert.deepEqual(ids, onBoat.map((r) => String(r.entry_id)));
             assert.equal(typeof stored[0].entry_id, uuid ? 'string' : 'number');
-            const telemetry = await readCategory(store, { installation_id: own.installationId, category: 'telemetry' });
+            const telemetry = await readCategory(store, { installation_id: own.installationId, category: 'telemetry' }, FLEET_READER);
             assert.equal(telemetry.total, 10);
         });
     }
@@ -106,7 +114,7 @@ describe('central ingest: storing exports', function () {
         });
         await send(newer);
         await send(older);
-        const settingsRead = await readCategory(store, { installation_id: boat.installationId, category: 'settings' });
+        const settingsRead = await readCategory(store, { installation_id: boat.installationId, category: 'settings' }, FLEET_READER);
         assert.equal(settingsRead.total, 0);
         assert.deepEqual(settingsRead.data!.preferences, { units: 'metric-after-change' });
         const rows = await queryRows(store.file, 'SELECT count(*) AS n FROM category_data WHERE category = ?', ['settings']);
@@ -118,9 +126,9 @@ describe('central ingest: storing exports', function () {
         await send(await exportUpload(boat));
         await send(await exportUpload(twin), twin.installationId);
         assert.equal((await boatlog()).length, (await boatlog(twin.installationId)).length);
-        const { count } = await listInstallations(store);
+        const { count } = await listInstallations(store, FLEET_READER);
         assert.equal(count, 2);
-        assert.equal((await health(store, settings)).installations, 2);
+        assert.equal(((await health(store, settings)) as HealthAnswer).installations, 2);
     });
 
     describe('refuses bad exports with a 400 naming the problem, storing nothing', () => {
@@ -130,6 +138,11 @@ describe('central ingest: storing exports', function () {
             ['entries that are not an array', (j) => (j.data.boatlog.entries = { a: 1 }), /data\.boatlog\.entries is not an array/],
             ['a malformed installation_id', (j) => (j.installation_id = 'boat-1'), /installation_id "boat-1" is not 16 hexadecimal/],
             ['no data at all', (j) => delete j.data, /data is missing/],
+            ['tier 0, which never exports', (j) => (j.tier = 0), /tier 0 never exports/],
+            ['a tier outside 0..3', (j) => (j.tier = 7), /tier 7 is not a tier that exports \(1, 2 or 3\)/],
+            ['a negative tier', (j) => (j.tier = -1), /tier -1 is not a tier that exports/],
+            ['a missing tier', (j) => delete j.tier, /tier is missing/],
+            ['a tier that is not a whole number', (j) => (j.tier = '2'), /tier "2" is not a whole number/],
         ];
         for (const [what, edit, message] of cases) {
             it(what, async () => {
@@ -163,6 +176,14 @@ describe('central ingest: storing exports', function () {
             const headers = { ...boatHeaders(upload, boat.installationId), 'idempotency-key': 'export_other' };
             await rejectsWith(receiveUpload(store, settings, { headers, body: upload.gzip }), 400, /Idempotency-Key "export_other" is not the export's export_id/);
         });
+    });
+
+    it('exports of tier 1 and tier 3 are stored with their tier', async () => {
+        for (const tier of [1, 3]) {
+            const upload = alteredUpload(await exportUpload(boat), (j) => (j.tier = tier));
+            assert.equal((await send(upload)).status, 'success');
+            assert.equal((await readImportedExport(store, upload.export_id, FLEET_READER)).tier, tier);
+        }
     });
 
     it('plain JSON without Content-Encoding is accepted too (an operator with curl), with or without a UTF-8 BOM', async () => {
@@ -221,15 +242,22 @@ describe('central ingest: who may upload', function () {
         assert.equal(answer.status, 'success');
     });
 
-    it('a devices.json that is not JSON refuses every upload with a 500 that does not print any token', async () => {
+    it('a devices.json in KEY=VALUE form refuses every upload with a 500 naming line and column, never any part of the token', async () => {
         const file = path.join(dataDir(), 'devices.json');
         const good = fs.readFileSync(file, 'utf8');
-        fs.writeFileSync(file, '{"token-of-this-boat": ');
+        const token = 'k3f9a7c2e1b0d4958e6f';
+        fs.writeFileSync(file, `BOAT_DEVICE_TOKEN=${token}\n`);
         try {
-            await assert.rejects(sendAs('tokens', boatHeaders(upload, 'token-of-this-boat')), (err: any) => {
+            await assert.rejects(sendAs('tokens', boatHeaders(upload, token)), (err: any) => {
                 assert.equal(err.statusCode, 500);
-                assert.match(err.message, /devices\.json is not valid JSON/);
-                assert.doesNotMatch(err.message, /token-of-this-boat/);
+                assert.match(err.message, /devices\.json is not valid JSON at line 1, column 1/);
+                assertNoPartOf(`BOAT_DEVICE_TOKEN=${token}`, err.message);
+                return true;
+            });
+            fs.writeFileSync(file, `{\n  "token-of-this-boat": "${boat.installationId}",\n  "${token}" ${boat.installationId}\n}`);
+            await assert.rejects(sendAs('tokens', boatHeaders(upload, 'token-of-this-boat')), (err: any) => {
+                assert.match(err.message, /devices\.json is not valid JSON at line 3, column 26/);
+                assertNoPartOf(token, err.message);
                 return true;
             });
         } finally {
@@ -238,8 +266,117 @@ describe('central ingest: who may upload', function () {
     });
 });
 
+describe('central ingest: who may read', function () {
+    this.timeout(60000);
+    let scratch: ReturnType<typeof scratchFolder>;
+    let store: IngestStore;
+    let boat: DemoBoat;
+    let twin: DemoBoat;
+    let twinUpload: ExportUpload;
+    const dataDir = () => path.join(scratch.dir, 'central');
+    const tokens = (): IngestSettings => ({ dataDir: dataDir(), mode: 'tokens', maxBodyBytes: 16 * 1024 * 1024 });
+    const readerFor = (token?: string) => admitReader('tokens', token === undefined ? undefined : `Bearer ${token}`, dataDir());
+
+    before(async () => {
+        scratch = scratchFolder('ingest-readers');
+        boat = await demoBoatIn(scratch.dir, 'boat', { boatlogRows: 10, telemetryRows: 5 });
+        twin = await demoBoatIn(scratch.dir, 'twin', { boatlogRows: 10, telemetryRows: 5, installationId: '0123456789abcdef' });
+        store = await IngestStore.open(dataDir());
+        fs.writeFileSync(path.join(dataDir(), 'devices.json'), JSON.stringify({ 'token-of-boat': boat.installationId, 'token-of-twin': twin.installationId }));
+        fs.writeFileSync(path.join(dataDir(), 'operators.json'), JSON.stringify(['operator-token']));
+        for (const [own, token] of [[boat, 'token-of-boat'], [twin, 'token-of-twin']] as const) {
+            const upload = await exportUpload(own);
+            await receiveUpload(store, tokens(), { headers: boatHeaders(upload, token), body: upload.gzip });
+            if (own === twin) twinUpload = upload;
+        }
+    });
+    after(async () => {
+        await store.close();
+        scratch.remove();
+    });
+
+    it('tokens mode: reading with no token, a malformed header or an unknown token is 401', async () => {
+        await rejectsWith(readerFor(), 401, /no Authorization header was sent; send "Authorization: Bearer <operator or device token>"/);
+        await rejectsWith(admitReader('tokens', 'Basic b3BlcmF0b3I6eA==', dataDir()), 401, /not "Bearer/);
+        await rejectsWith(readerFor('made-up'), 401, /reading needs an operator token \(operators\.json\) or a device token \(devices\.json\)/);
+    });
+
+    it('an operator token in operators.json reads every installation', async () => {
+        const operator = await readerFor('operator-token');
+        assert.deepEqual((await listInstallations(store, operator)).installations.map((i) => i.installation_id).sort(), [twin.installationId, boat.installationId].sort());
+        const rows = await readCategory(store, { installation_id: twin.installationId, category: 'boatlog' }, operator);
+        assert.equal(rows.count, twinUpload.json.data.boatlog.entry_count);
+    });
+
+    it("a device token reads its own installation, and another boat's is 403 whether or not it exists", async () => {
+        const device = await readerFor('token-of-boat');
+        const own = await readCategory(store, { installation_id: boat.installationId, category: 'boatlog' }, device);
+        assert.ok(own.count > 0);
+        await rejectsWith(readCategory(store, { installation_id: twin.installationId, category: 'boatlog' }, device), 403, new RegExp(`reads installation ${boat.installationId} only, not ${twin.installationId}`));
+        await rejectsWith(readCategory(store, { installation_id: 'ffffffffffffffff', category: 'boatlog' }, device), 403, /only/);
+    });
+
+    it("a device token lists only its own installation and cannot see another boat's export", async () => {
+        const device = await readerFor('token-of-boat');
+        assert.deepEqual((await listInstallations(store, device)).installations.map((i) => i.installation_id), [boat.installationId]);
+        await rejectsWith(readImportedExport(store, twinUpload.export_id, device), 404, new RegExp(`no export "${twinUpload.export_id}" has been imported from installation ${boat.installationId}`));
+        assert.equal((await readImportedExport(store, twinUpload.export_id, await readerFor('operator-token'))).installation_id, twin.installationId);
+    });
+
+    it('open mode: anyone reads, with or without a header', async () => {
+        assert.deepEqual(await admitReader('open', undefined, dataDir()), FLEET_READER);
+        assert.deepEqual(await admitReader('open', 'Bearer whatever', dataDir()), FLEET_READER);
+    });
+
+    it('health in tokens mode tells anyone but an operator only status and mode', async () => {
+        for (const header of [undefined, 'Bearer made-up', 'Bearer token-of-boat', 'Basic x']) {
+            assert.deepEqual(await health(store, tokens(), await readerIfAny(tokens(), header)), { status: 'ok', mode: 'tokens' }, String(header));
+        }
+        const full = (await health(store, tokens(), await readerIfAny(tokens(), 'Bearer operator-token'))) as HealthAnswer;
+        assert.deepEqual([full.installations, full.exports], [2, 2]);
+        const open = (await health(store, { ...tokens(), mode: 'open' })) as HealthAnswer;
+        assert.equal(open.installations, 2);
+    });
+
+    it('a malformed operators.json is a 500 naming where it breaks, never quoting a token', async () => {
+        const file = path.join(dataDir(), 'operators.json');
+        fs.writeFileSync(file, 'OPERATOR=op-secret-4471\n');
+        try {
+            await assert.rejects(readerFor('op-secret-4471'), (err: any) => {
+                assert.equal(err.statusCode, 500);
+                assert.match(err.message, /operators\.json is not valid JSON at line 1, column 1/);
+                assertNoPartOf('OPERATOR=op-secret-4471', err.message);
+                return true;
+            });
+            fs.writeFileSync(file, JSON.stringify({ 'operator-token': true }));
+            await rejectsWith(readerFor('operator-token'), 500, /operators\.json must hold \["<operator token>", …\]/);
+        } finally {
+            fs.writeFileSync(file, JSON.stringify(['operator-token']));
+        }
+    });
+});
+
 describe('central ingest: the size cap', function () {
     this.timeout(60000);
+
+    it('a declared Content-Length over the cap is refused with 413 before any of the body arrives', async () => {
+        // A body that never sends a byte: only the headers can have decided.
+        const silent = new Readable({ read() {} });
+        await rejectsWith(readUploadBody(silent, { 'content-encoding': 'gzip', 'content-length': String(3 * 1024 * 1024) }, 1024 * 1024), 413, /the upload is 3 MB, more than the 1 MB this ingest accepts/);
+    });
+
+    it('an unknown bearer is refused with 401 before any of the body arrives', async () => {
+        const scratch = scratchFolder('ingest-401');
+        const store = await IngestStore.open(scratch.dir);
+        try {
+            const silent = new Readable({ read() {} });
+            const settings: IngestSettings = { dataDir: scratch.dir, mode: 'tokens', maxBodyBytes: 1024 * 1024 };
+            await rejectsWith(receiveUpload(store, settings, { headers: { authorization: 'Bearer nobody', 'content-encoding': 'gzip' }, body: silent }), 401, /device token is not known/);
+        } finally {
+            await store.close();
+            scratch.remove();
+        }
+    });
 
     it('a gzip bomb is refused with 413 and decompression stops early, reading little of it', async () => {
         const bomb = await gzipBomb(512);

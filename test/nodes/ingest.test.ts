@@ -34,6 +34,26 @@ async function stopServer(): Promise<void> {
     await new Promise((resolve) => server.close(resolve));
 }
 
+const nodeRouter = () => (nodeApp as any)?._router as { stack: any[] } | undefined;
+
+/** Sends only the headers of a POST and waits for the answer; `sent` is how many body bytes went out (none). */
+function postHeadersOnly(urlPath: string, headers: Record<string, string>): Promise<{ status: number; text: string; sent: number }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request(baseUrl + urlPath, { method: 'POST', headers });
+        req.on('response', (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk) => (text += chunk));
+            res.on('end', () => {
+                req.destroy();
+                resolve({ status: res.statusCode ?? 0, text, sent: 0 });
+            });
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+    });
+}
+
 /** The production central flow, as shipped in flows/central-ingest.json. */
 const centralFlow = () => JSON.parse(fs.readFileSync(path.join(__dirname, '../../flows/central-ingest.json'), 'utf8'));
 
@@ -44,7 +64,7 @@ async function call(method: string, urlPath: string, init: { headers?: Record<st
     return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: JSON.parse(text) };
 }
 
-describe('ingest node behind http-in, in the central flow', function () {
+describe('ingest node in the central flow: the import on its own route, the reads behind http-in', function () {
     this.timeout(60000);
     let scratch: ReturnType<typeof scratchFolder>;
     let boat: DemoBoat;
@@ -128,6 +148,36 @@ describe('ingest node behind http-in, in the central flow', function () {
         }
     });
 
+    it('an upload declaring a Content-Length over the cap is answered 413 at once, before its body is sent', async () => {
+        const started = Date.now();
+        const { status, text, sent } = await postHeadersOnly('/api/v1/data/import', { ...boatHeaders(upload, boat.installationId), 'content-length': String(300 * 1024 * 1024) });
+        assert.equal(status, 413, text);
+        assert.match(JSON.parse(text).error, /the upload is 300 MB, more than the 256 MB this ingest accepts/);
+        assert.equal(sent, 0);
+        assert.ok(Date.now() - started < 5000, `answered after ${Date.now() - started} ms`);
+    });
+
+    it('a refused upload shows on the import node and is reported with its status code, for Catch nodes', async () => {
+        const ingest = helper.getNode('central-ingest-import');
+        const reported = new Promise<any>((resolve) => ingest.on('call:error', (call: any) => resolve(call)));
+        const answer = await call('POST', '/api/v1/data/import', { headers: boatHeaders(upload, '0000000000000000'), body: upload.gzip });
+        assert.equal(answer.status, 401);
+        const { args } = await reported;
+        assert.match(args[0].message, /does not match the export's installation_id/);
+        assert.equal(args[1].statusCode, 401);
+        assert.equal(args[1].error_code, 'INGEST_UNAUTHORIZED');
+    });
+
+    it('closing the import node removes exactly its route: POST import is then 404 and the reads still answer', async () => {
+        await helper.getNode('central-ingest-import').close(true);
+        const post = await fetch(baseUrl + '/api/v1/data/import', { method: 'POST', headers: boatHeaders(upload, boat.installationId), body: new Uint8Array(upload.gzip) });
+        assert.equal(post.status, 404);
+        const health = await call('GET', '/api/v1/health');
+        assert.equal(health.status, 200, health.text);
+        const routes = (nodeRouter()?.stack ?? []).filter((layer: any) => layer.route?.path === '/api/v1/data/import');
+        assert.equal(routes.length, 0);
+    });
+
     it('a gzip bomb is answered 413 in JSON, and the ingest goes on taking uploads', async () => {
         const bomb = await gzipBomb(300);
         const answer = await call('POST', '/api/v1/data/import', { headers: { ...boatHeaders(upload, boat.installationId) }, body: bomb });
@@ -135,6 +185,83 @@ describe('ingest node behind http-in, in the central flow', function () {
         assert.match(answer.json.error, /larger than the 256 MB this ingest accepts/);
         const next = await call('POST', '/api/v1/data/import', { headers: boatHeaders(upload, boat.installationId), body: upload.gzip });
         assert.equal(next.json.status, 'success');
+    });
+});
+
+describe('ingest node in the central flow, tokens mode: who may read', function () {
+    this.timeout(60000);
+    let scratch: ReturnType<typeof scratchFolder>;
+    let boat: DemoBoat;
+    let twin: DemoBoat;
+    const env = { D3KOS_INGEST_DIR: process.env.D3KOS_INGEST_DIR, D3KOS_INGEST_MODE: process.env.D3KOS_INGEST_MODE };
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+    before(async () => {
+        scratch = scratchFolder('ingest-node-readers');
+        boat = await demoBoatIn(scratch.dir, 'boat', { boatlogRows: 10, telemetryRows: 5 });
+        twin = await demoBoatIn(scratch.dir, 'twin', { boatlogRows: 10, telemetryRows: 5, installationId: '0123456789abcdef' });
+        const dataDir = path.join(scratch.dir, 'central');
+        fs.mkdirSync(dataDir);
+        fs.writeFileSync(path.join(dataDir, 'devices.json'), JSON.stringify({ 'token-of-boat': boat.installationId, 'token-of-twin': twin.installationId }));
+        fs.writeFileSync(path.join(dataDir, 'operators.json'), JSON.stringify(['operator-token']));
+        process.env.D3KOS_INGEST_DIR = dataDir;
+        process.env.D3KOS_INGEST_MODE = 'tokens';
+        await startServer();
+        await helper.load(NODES, centralFlow());
+        for (const [own, token] of [[boat, 'token-of-boat'], [twin, 'token-of-twin']] as const) {
+            const upload = await exportUpload(own);
+            const answer = await call('POST', '/api/v1/data/import', { headers: boatHeaders(upload, token), body: upload.gzip });
+            assert.equal(answer.status, 200, answer.text);
+        }
+    });
+    after(async () => {
+        await helper.unload();
+        await stopServer();
+        scratch.remove();
+        for (const [name, value] of Object.entries(env)) {
+            if (value === undefined) delete process.env[name];
+            else process.env[name] = value;
+        }
+    });
+
+    it('every read without a token, or with an unknown one, is a JSON 401', async () => {
+        for (const urlPath of ['/api/v1/installations', `/api/v1/installations/${boat.installationId}/boatlog`, '/api/v1/exports/export_anything']) {
+            for (const headers of [{}, bearer('made-up')]) {
+                const answer = await call('GET', urlPath, { headers });
+                assert.equal(answer.status, 401, `${urlPath}: ${answer.text}`);
+                assert.equal(answer.json.status, 'error');
+                assert.doesNotMatch(answer.text, new RegExp(boat.installationId));
+            }
+        }
+    });
+
+    it('an operator token reads every boat', async () => {
+        const list = await call('GET', '/api/v1/installations', { headers: bearer('operator-token') });
+        assert.equal(list.status, 200, list.text);
+        assert.equal(list.json.count, 2);
+        const rows = await call('GET', `/api/v1/installations/${twin.installationId}/boatlog`, { headers: bearer('operator-token') });
+        assert.equal(rows.status, 200, rows.text);
+        assert.ok(rows.json.count > 0);
+    });
+
+    it("a device token reads its own boat only: another boat's rows are 403, the list holds only its own", async () => {
+        const own = await call('GET', `/api/v1/installations/${boat.installationId}/boatlog`, { headers: bearer('token-of-boat') });
+        assert.equal(own.status, 200, own.text);
+        const other = await call('GET', `/api/v1/installations/${twin.installationId}/boatlog`, { headers: bearer('token-of-boat') });
+        assert.equal(other.status, 403, other.text);
+        assert.equal(other.json.status, 'error');
+        const list = await call('GET', '/api/v1/installations', { headers: bearer('token-of-boat') });
+        assert.deepEqual(list.json.installations.map((i: any) => i.installation_id), [boat.installationId]);
+    });
+
+    it('health stays open, and tells an anonymous caller only status and mode', async () => {
+        const anonymous = await call('GET', '/api/v1/health');
+        assert.equal(anonymous.status, 200, anonymous.text);
+        assert.deepEqual(anonymous.json, { status: 'ok', mode: 'tokens' });
+        const device = await call('GET', '/api/v1/health', { headers: bearer('token-of-boat') });
+        assert.deepEqual(device.json, { status: 'ok', mode: 'tokens' });
+        const operator = await call('GET', '/api/v1/health', { headers: bearer('operator-token') });
+        assert.deepEqual([operator.json.installations, operator.json.exports], [2, 2]);
     });
 });
 
