@@ -32,16 +32,6 @@ export async function writeArchive(cwd: string, paths: string[], target: string)
     return { sha256: hash.digest('hex'), size };
 }
 
-export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
-    const hash = crypto.createHash('sha256');
-    let size = 0;
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
-    }
-    return { sha256: hash.digest('hex'), size };
-}
-
 /** One entry of an archive being read: its header facts and its bytes as an async iterable. */
 export type ArchiveEntry = tar.ReadEntry;
 

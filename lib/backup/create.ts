@@ -11,7 +11,7 @@ import { backupName, baseName, sidecarOf } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { pruneBackups } from './retention';
 import { readSecretRefs, replaceSecrets, SecretNeedle, secretNeedles, SecretScanner } from './secrets';
-import { categoryOf, findBackupSources, SkippedItem, SourceFile } from './sources';
+import { categoryOf, exists, findBackupSources, SkippedItem, SourceFile } from './sources';
 import { replaceInDatabase, snapshotDatabase } from './snapshot';
 import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
@@ -241,14 +241,5 @@ async function hashAndScan(file: string, needles: SecretNeedle[]): Promise<{ sha
         size += (chunk as Buffer).length;
     }
     return { sha256: hash.digest('hex'), size, found: [...scanner.found].sort() };
-}
-
-async function exists(file: string): Promise<boolean> {
-    try {
-        await fs.lstat(file);
-        return true;
-    } catch {
-        return false;
-    }
 }
 

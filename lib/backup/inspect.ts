@@ -1,7 +1,8 @@
 import { promises as fs } from 'fs';
 import * as crypto from 'crypto';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
-import { ArchiveEntry, hashFile, readArchive } from './archive';
+import { ArchiveEntry, readArchive } from './archive';
+import { hashFile } from '../files/hash';
 import { checkEntryPath, checkEntryType } from './entries';
 import { Manifest, MANIFEST_NAME, parseManifest } from './manifest';
 import { sidecarOf } from './names';

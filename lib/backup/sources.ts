@@ -140,7 +140,8 @@ function toArchivePath(root: string, file: string): string {
     return path.relative(root, file).split(path.sep).join('/');
 }
 
-async function exists(file: string): Promise<boolean> {
+/** True when something (a file, a folder or a link) is at `file`; links are not followed. */
+export async function exists(file: string): Promise<boolean> {
     try {
         await fs.lstat(file);
         return true;

@@ -1,4 +1,4 @@
-import { promises as fs, createReadStream } from 'fs';
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import { BoatLayout } from '../boat/layout';
@@ -6,6 +6,7 @@ import { License } from '../boat/license';
 import { CATEGORY_KEYS, CategoryKey } from '../categories';
 import { BoatDataError, errorMessage } from '../errors';
 import { syncFolder } from '../files/atomic';
+import { hashFile } from '../files/hash';
 import { loadWatermarks, Watermark, Watermarks } from './watermarks';
 
 export type ExportMode = 'full' | 'incremental';
@@ -330,16 +331,6 @@ export async function removeStalePartials(dir: string, olderThanMs: number, now 
         }
     }
     return result;
-}
-
-export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
-    const hash = crypto.createHash('sha256');
-    let size = 0;
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
-    }
-    return { sha256: hash.digest('hex'), size };
 }
 
 async function exists(file: string): Promise<boolean> {

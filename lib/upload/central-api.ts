@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Transform } from 'stream';
 import { createGzip } from 'zlib';
 import { errorCode, errorMessage } from '../errors';
-import { hashFile } from '../export/export-file';
+import { hashFile } from '../files/hash';
 import { parseRetryAfter } from '../queue/retry-schedule';
 
 export const DEFAULT_UPLOAD_TIMEOUT_MS = 30_000;

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CronJob } from 'cron';
-import { boatConfig, handleInput, status } from '../shared/adapter';
+import { boatConfig, handleInput, status, WorkInFlight } from '../shared/adapter';
 import { BoatDataError, errorCode, errorMessage } from '../../lib/errors';
 import {
     BackupSchedule,
@@ -51,7 +51,7 @@ export = function (RED: NodeAPI): void {
         let job: CronJob | null = null;
         let schedule: BackupSchedule = 'off';
         let closing = false;
-        const inFlight = new Set<Promise<unknown>>();
+        const inFlight = new WorkInFlight();
 
         function settings(): BackupSettings {
             const layout = boatConfig(RED, node, def.boat).layout();
@@ -67,22 +67,12 @@ export = function (RED: NodeAPI): void {
             };
         }
 
-        /** Every piece of work is tracked, so close() can let it finish rather than cut a restore in half. */
-        function track<T>(work: Promise<T>): Promise<T> {
-            inFlight.add(work);
-            work.then(
-                () => inFlight.delete(work),
-                () => inFlight.delete(work),
-            );
-            return work;
-        }
-
         function applySchedule(next: BackupSchedule): void {
             job?.stop();
             job = null;
             schedule = next;
             const cron = cronFor(next);
-            if (cron && !closing) job = CronJob.from({ cronTime: cron, onTick: () => void track(automaticBackup()), start: true });
+            if (cron && !closing) job = CronJob.from({ cronTime: cron, onTick: () => void inFlight.track(automaticBackup()), start: true });
         }
 
         function showBackup(made: { created_at: string; size_bytes: number }): void {
@@ -111,7 +101,7 @@ export = function (RED: NodeAPI): void {
         }
 
         // At start: the remembered schedule (or the node's default), and the newest backup in the status.
-        const starting = track(
+        const starting = inFlight.track(
             (async () => {
                 const s = settings();
                 let stored: BackupSchedule | null = null;
@@ -139,17 +129,17 @@ export = function (RED: NodeAPI): void {
             switch (action) {
                 case 'create': {
                     status.working(node, RED._('backup.status.creating'));
-                    const made = await track(createBackup(settings()));
+                    const made = await inFlight.track(createBackup(settings()));
                     showBackup(made.backup);
                     msg.payload = made;
                     break;
                 }
                 case 'list':
-                    msg.payload = { ...(await track(listBackups(settings()))), schedule };
+                    msg.payload = { ...(await inFlight.track(listBackups(settings()))), schedule };
                     break;
                 case 'verify': {
                     status.working(node, RED._('backup.status.verifying'));
-                    const verified = await track(verifyBackup(settings(), name));
+                    const verified = await inFlight.track(verifyBackup(settings(), name));
                     status.ok(node, RED._('backup.status.verified', { name: verified.name }));
                     msg.payload = verified;
                     break;
@@ -157,7 +147,7 @@ export = function (RED: NodeAPI): void {
                 case 'restore': {
                     status.working(node, RED._('backup.status.restoring'));
                     const keepId = params.keep_installation_id ?? params.keepInstallationId;
-                    const report = await track(restoreBackup(settings(), name, { keepInstallationId: keepId !== false && keepId !== 'false' }));
+                    const report = await inFlight.track(restoreBackup(settings(), name, { keepInstallationId: keepId !== false && keepId !== 'false' }));
                     // The restored files may hold another schedule choice.
                     applySchedule((await readSchedule(scheduleFile(settings().layout.root)).catch(() => null)) ?? schedule);
                     status.ok(node, RED._('backup.status.restored', { name: report.restored }));
@@ -169,7 +159,7 @@ export = function (RED: NodeAPI): void {
                     if (keepNow !== undefined && !(Number.isInteger(keepNow) && keepNow >= 1)) {
                         throw new BoatDataError('KEEP_INVALID', `keep must be a whole number of backups, 1 or more, not ${JSON.stringify(params.keep)}`, 400);
                     }
-                    msg.payload = await track(pruneOldBackups(settings(), keepNow));
+                    msg.payload = await inFlight.track(pruneOldBackups(settings(), keepNow));
                     break;
                 }
                 case 'schedule': {
@@ -211,7 +201,7 @@ export = function (RED: NodeAPI): void {
             // Answered here: the flow must not answer this request again, on success or failure.
             delete msg.res;
             res.status(200).set(headers);
-            await track(pipeline(createReadStream(archive.file), res));
+            await inFlight.track(pipeline(createReadStream(archive.file), res));
             msg.payload = { success: true, name: archive.name, size_bytes: archive.size, streamed: true };
         }
 
@@ -220,7 +210,7 @@ export = function (RED: NodeAPI): void {
             job?.stop();
             job = null;
             // A backup or restore in flight is finished, not cut off half-way.
-            Promise.allSettled([...inFlight]).then(() => done());
+            inFlight.settled().then(() => done());
         });
     }
 

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { boatConfig, handleInput, status } from '../shared/adapter';
+import { boatConfig, handleInput, status, WorkInFlight } from '../shared/adapter';
 import { BoatDataError } from '../../lib/errors';
 import { tierAllows } from '../../lib/boat/license';
 import { boatlogCsvBuffer, boatlogCsvFilename, csvHeaders, writeBoatlogCsv, writeBoatlogCsvFile } from '../../lib/csv/boatlog-csv';
@@ -19,16 +19,7 @@ export = function (RED: NodeAPI): void {
         RED.nodes.createNode(this, def);
         const node = this;
         const output = ['response', 'file', 'payload'].includes(def.output) ? def.output : 'response';
-        const inFlight = new Set<Promise<unknown>>();
-
-        function track<T>(work: Promise<T>): Promise<T> {
-            inFlight.add(work);
-            work.then(
-                () => inFlight.delete(work),
-                () => inFlight.delete(work),
-            );
-            return work;
-        }
+        const inFlight = new WorkInFlight();
 
         handleInput(node, async (msg, send) => {
             const boat = boatConfig(RED, node, def.boat);
@@ -44,11 +35,11 @@ export = function (RED: NodeAPI): void {
             if (output === 'file') {
                 const target = typeof msg.filename === 'string' && msg.filename.trim() ? msg.filename.trim() : (def.file || '').trim();
                 if (!target) throw new BoatDataError('CSV_FILE_MISSING', 'the boatlog CSV node writes to a file, but no file is set (node setting or msg.filename)', 400);
-                const written = await track(writeBoatlogCsvFile(db, target));
+                const written = await inFlight.track(writeBoatlogCsvFile(db, target));
                 rows = written.rows;
                 msg.payload = { success: true, file: written.file, rows, size_bytes: written.bytes };
             } else if (output === 'payload') {
-                const csv = await track(boatlogCsvBuffer(db));
+                const csv = await inFlight.track(boatlogCsvBuffer(db));
                 msg.payload = csv.data;
                 msg.filename = filename;
                 msg.headers = csvHeaders(filename);
@@ -59,7 +50,7 @@ export = function (RED: NodeAPI): void {
                 const headers = csvHeaders(filename);
                 res.status(200).set(headers);
                 try {
-                    const written = await track(writeBoatlogCsv(db, res));
+                    const written = await inFlight.track(writeBoatlogCsv(db, res));
                     await new Promise<void>((resolve) => res.end(resolve));
                     rows = written.rows;
                     msg.payload = { success: true, filename, rows, size_bytes: written.bytes, streamed: true };
@@ -78,7 +69,7 @@ export = function (RED: NodeAPI): void {
 
         node.on('close', (done: () => void) => {
             // A CSV being written is finished (its temp file renamed or removed), never left half-way.
-            Promise.allSettled([...inFlight]).then(() => done());
+            inFlight.settled().then(() => done());
         });
     }
 

@@ -50,3 +50,20 @@ export function handleInput(
         );
     });
 }
+
+/** The work a node has under way, so close() can let it finish rather than cut a restore or a download in half. */
+export class WorkInFlight {
+    private readonly pending = new Set<Promise<unknown>>();
+
+    track<T>(work: Promise<T>): Promise<T> {
+        this.pending.add(work);
+        const forget = () => this.pending.delete(work);
+        work.then(forget, forget);
+        return work;
+    }
+
+    /** Settles when everything tracked so far has settled, however it ended. */
+    async settled(): Promise<void> {
+        await Promise.allSettled([...this.pending]);
+    }
+}
