@@ -240,10 +240,14 @@ export class IngestStore {
         return rows.map((row) => ({ ...row, categories: JSON.parse(row.categories) }));
     }
 
-    /** Waits for the import under way, then closes both connections. */
+    /**
+     * Waits for the import under way, then closes the connections one after the other: two closing at once can
+     * each find the other still open, and neither folds the WAL back into the database.
+     */
     async close(): Promise<void> {
         await this.importing;
-        await Promise.all([this.writer.close(), this.reader.close()]);
+        await this.reader.close();
+        await this.writer.close();
     }
 }
 
