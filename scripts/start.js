@@ -105,7 +105,7 @@ async function main() {
             '',
             `d3kOS data management is running (data root ${boat.root}${boat.demo ? ', demo boat' : ''})`,
             `  editor     ${base}/`,
-            `  dashboard  ${base}/dashboard`,
+            `  dashboard  ${base}/dashboard/data`,
             `  API        ${base}/export/status   ${base}/export/queue/status   ${base}/tier/status   ${base}/health`,
             `  export     curl -X POST ${nodeRed.url}/export/generate`,
             `  central    ${env.D3KOS_CENTRAL_URL}/api/v1/health`,
