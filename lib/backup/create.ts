@@ -10,7 +10,7 @@ import { itemCounts, Manifest, ManifestFile, MANIFEST_NAME, readmeText, README_N
 import { backupName, baseName, sidecarOf } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { pruneBackups } from './retention';
-import { readSecretRefs, replaceSecrets, SecretNeedle, secretNeedles, SecretScanner } from './secrets';
+import { readBackupSecretRefs, replaceSecrets, SecretNeedle, secretNeedles, SecretScanner } from './secrets';
 import { categoryOf, exists, findBackupSources, SkippedItem, SourceFile } from './sources';
 import { replaceInDatabase, snapshotDatabase } from './snapshot';
 import { sidecarLine } from './inspect';
@@ -130,7 +130,7 @@ async function stageFiles(s: ResolvedSettings, staging: string, name: string, st
     } catch (err) {
         warnings.push(`license.json could not be read (${errorMessage(err)}); the backup does not record the installation id`);
     }
-    const needles = secretNeedles(await readSecretRefs(s.layout));
+    const needles = secretNeedles(await readBackupSecretRefs(s.layout));
     const { files: sources, skipped } = await findBackupSources(s);
     const files: ManifestFile[] = [];
 

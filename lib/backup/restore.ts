@@ -13,7 +13,7 @@ import { withBackupLock } from './lock';
 import { ManifestFile } from './manifest';
 import { resolveBackupFile } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
-import { readSecretRefs, restoreSecrets, placeholder } from './secrets';
+import { readBackupSecretRefs, restoreSecrets, placeholder } from './secrets';
 import { replaceInDatabase, SQLITE_SIDE_FILES } from './snapshot';
 import { restartsFor } from './services';
 import { readLicenseObject, settleLicense, SettledLicense } from './restored-license';
@@ -199,7 +199,7 @@ function changedUnderUs(name: string, detail?: string): BoatDataError {
 async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise<string[]> {
     const withSecrets = plan.filter((p) => p.file.secret_placeholders && p.file.secret_placeholders.length > 0);
     if (withSecrets.length === 0) return [];
-    const current = await readSecretRefs(s.layout);
+    const current = await readBackupSecretRefs(s.layout);
     const missing = new Set<string>();
     for (const item of withSecrets) {
         const refs = item.file.secret_placeholders!;

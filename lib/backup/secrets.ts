@@ -1,6 +1,7 @@
-import { promises as fs } from 'fs';
-import * as path from 'path';
 import type { BoatLayout } from '../boat/layout';
+import { MIN_SECRET_LENGTH, readSecretRefs, SecretRef } from '../boat/secrets';
+
+export type { SecretRef };
 
 /**
  * The boat's secrets (cloud credentials, API keys) never go into a backup:
@@ -9,60 +10,18 @@ import type { BoatLayout } from '../boat/layout';
  * replaced by a placeholder naming where the value lives. A restore puts the
  * value back from the boat's own secret files, so nothing is lost on the
  * same boat and nothing leaks to a USB stick.
+ *
+ * A value shorter than MIN_SECRET_LENGTH is not replaced, the same rule the
+ * exports follow: such text turns up everywhere, and replacing it would
+ * corrupt config files and leave whole databases out of the backup (their
+ * pages cannot be rewritten).
  */
-export interface SecretRef {
-    /** `api-keys.env:OPENAI_API_KEY`, `cloud-credentials.json:device_api_key`. */
-    ref: string;
-    value: string;
-}
-
-/**
- * A secret value of 8 characters or more is replaced wherever it was copied,
- * the same rule the exports follow (lib/boat/secrets.ts). Shorter values are
- * not: every value of the secret files counts (`true`, a region, a port), and
- * such text turns up everywhere, so replacing it would corrupt config files and
- * leave whole databases out of the backup (their pages cannot be rewritten).
- * Real keys and tokens are long. (The secret files themselves are never in a
- * backup.)
- */
-export const MIN_SECRET_LENGTH = 8;
-
-export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
-    const refs: SecretRef[] = [];
-    const credentialsName = path.basename(layout.cloudCredentials);
-    try {
-        const walk = (value: unknown, key: string) => {
-            if (typeof value === 'string') refs.push({ ref: `${credentialsName}:${key}`, value });
-            else if (Array.isArray(value)) value.forEach((v, i) => walk(v, key ? `${key}.${i}` : String(i)));
-            else if (typeof value === 'object' && value !== null) {
-                for (const [k, v] of Object.entries(value)) walk(v, key ? `${key}.${safeKey(k)}` : safeKey(k));
-            }
-        };
-        walk(JSON.parse(await fs.readFile(layout.cloudCredentials, 'utf8')), '');
-    } catch {
-        // No readable credentials file: nothing to hold back from it.
-    }
-    const envName = path.basename(layout.apiKeysEnv);
-    try {
-        for (const line of (await fs.readFile(layout.apiKeysEnv, 'utf8')).split(/\r?\n/)) {
-            const eq = line.indexOf('=');
-            if (eq <= 0 || line.trim().startsWith('#')) continue;
-            const key = line.slice(0, eq).trim().replace(/^export\s+/, '');
-            const value = line.slice(eq + 1).trim().replace(/^(["'])(.*)\1$/, '$2');
-            refs.push({ ref: `${envName}:${safeKey(key)}`, value });
-        }
-    } catch {
-        // No api-keys.env on this boat.
-    }
+export async function readBackupSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
     const seen = new Set<string>();
-    return refs
+    return (await readSecretRefs(layout))
         .filter((r) => r.value.length >= MIN_SECRET_LENGTH && !seen.has(r.value) && seen.add(r.value))
         // Longest first, so a secret that contains another is replaced whole.
         .sort((a, b) => b.value.length - a.value.length);
-}
-
-function safeKey(key: string): string {
-    return key.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
 /** The byte sequences to look for: the raw value, and its JSON-escaped form where that differs. */

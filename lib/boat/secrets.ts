@@ -1,34 +1,63 @@
 import { promises as fs } from 'fs';
+import * as path from 'path';
 import type { BoatLayout } from './layout';
 
+/** One secret value of the boat and where it lives: `api-keys.env:OPENAI_API_KEY`, `cloud-credentials.json:device_api_key`. */
+export interface SecretRef {
+    ref: string;
+    value: string;
+}
+
 /**
- * The secret values stored on the boat (cloud credentials, API keys). We
- * never export these files; this list lets the small categories also scrub
- * a secret that was copied somewhere else, under an innocent-looking name.
+ * Every value of the boat's secret files (cloud credentials, API keys), named
+ * by where it lives. Those files are never exported or backed up; this list
+ * lets exports and backups also catch a secret that was copied somewhere
+ * else, under an innocent-looking name. Missing or damaged files give none.
  */
-export async function knownSecretValues(layout: BoatLayout): Promise<string[]> {
-    const values: string[] = [];
+export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
+    const refs: SecretRef[] = [];
+    const credentialsName = path.basename(layout.cloudCredentials);
     try {
-        collectStrings(JSON.parse(await fs.readFile(layout.cloudCredentials, 'utf8')), values);
+        const walk = (value: unknown, key: string) => {
+            if (typeof value === 'string') refs.push({ ref: `${credentialsName}:${key}`, value });
+            else if (Array.isArray(value)) value.forEach((v, i) => walk(v, key ? `${key}.${i}` : String(i)));
+            else if (typeof value === 'object' && value !== null) {
+                for (const [k, v] of Object.entries(value)) walk(v, key ? `${key}.${safeKey(k)}` : safeKey(k));
+            }
+        };
+        walk(JSON.parse(await fs.readFile(layout.cloudCredentials, 'utf8')), '');
     } catch {
-        // Missing or damaged credentials file: nothing to scrub for.
+        // No readable credentials file: nothing to hold back from it.
     }
+    const envName = path.basename(layout.apiKeysEnv);
     try {
         for (const line of (await fs.readFile(layout.apiKeysEnv, 'utf8')).split(/\r?\n/)) {
             const eq = line.indexOf('=');
-            if (eq > 0 && !line.trim().startsWith('#')) values.push(line.slice(eq + 1).trim().replace(/^["']|["']$/g, ''));
+            if (eq <= 0 || line.trim().startsWith('#')) continue;
+            const key = line.slice(0, eq).trim().replace(/^export\s+/, '');
+            const value = line.slice(eq + 1).trim().replace(/^(["'])(.*)\1$/, '$2');
+            refs.push({ ref: `${envName}:${safeKey(key)}`, value });
         }
     } catch {
         // No api-keys.env on this boat.
     }
-    // Short values (true, 1, a region) would scrub ordinary text; real keys are long.
-    return [...new Set(values.filter((v) => v.length >= 8))];
+    return refs;
 }
 
-function collectStrings(value: unknown, into: string[]): void {
-    if (typeof value === 'string') into.push(value);
-    else if (Array.isArray(value)) value.forEach((v) => collectStrings(v, into));
-    else if (typeof value === 'object' && value !== null) Object.values(value).forEach((v) => collectStrings(v, into));
+function safeKey(key: string): string {
+    return key.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/**
+ * Short values (true, 1, a region, a port) would match ordinary text all over
+ * the boat's files; real keys and tokens are long. Exports and backups both
+ * go by this.
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+/** The secret values long enough to look for, each once. */
+export async function knownSecretValues(layout: BoatLayout): Promise<string[]> {
+    return [...new Set((await readSecretRefs(layout)).map((r) => r.value).filter((v) => v.length >= MIN_SECRET_LENGTH))];
 }
 
 /** Replaces any occurrence of a known secret inside string values, at any depth. */
