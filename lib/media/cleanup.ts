@@ -1,3 +1,4 @@
+import { formatBytes } from '../format';
 import { diskUsage, DiskUsage, diskUsageFor, percentOf, roundPercent } from './disk';
 import { DiskLevel, levelOf, RECENT_MS, RetentionPolicy, targetFor } from './policy';
 import { removeRecordings } from './remove';
@@ -211,9 +212,3 @@ export function alertFor(report: CleanupReport): StorageAlert | null {
     return { level: report.level, message: `${opening} ${did}${still}` };
 }
 
-export function formatBytes(bytes: number): string {
-    if (bytes < 1024) return `${bytes} B`;
-    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
-    if (bytes < 1024 * 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-    return `${(bytes / 1024 / 1024 / 1024).toFixed(2)} GB`;
-}

@@ -1,4 +1,4 @@
-export { cleanUpMedia, alertFor, formatBytes, DEFAULT_LIST_LIMIT } from './cleanup';
+export { cleanUpMedia, alertFor, DEFAULT_LIST_LIMIT } from './cleanup';
 export type { CleanupOptions, CleanupReport, StorageAlert } from './cleanup';
 export { checkDisk, mediaStatus } from './status';
 export type { DiskCheck, MediaStatus } from './status';

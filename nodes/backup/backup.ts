@@ -3,6 +3,7 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CronJob } from 'cron';
+import { formatBytes } from '../../lib/format';
 import { boatConfig, handleInput, status, WorkInFlight } from '../shared/adapter';
 import { BoatDataError, errorCode, errorMessage } from '../../lib/errors';
 import {
@@ -229,12 +230,6 @@ function ownFlowsFile(RED: NodeAPI): string | null {
     const settings = RED.settings as unknown as { userDir?: string; flowFile?: string };
     if (!settings.userDir) return null;
     return path.resolve(settings.userDir, settings.flowFile || 'flows.json');
-}
-
-function formatBytes(bytes: number): string {
-    if (bytes < 1024) return `${bytes} B`;
-    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function formatWhen(iso: string): string {

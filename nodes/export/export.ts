@@ -3,6 +3,7 @@ import { abandonExport, finishExport, removeStalePartials } from '../../lib/expo
 import { completeExport } from '../../lib/export/collect-export';
 import { ExportsInFlight } from '../../lib/export/in-flight';
 import { errorMessage } from '../../lib/errors';
+import { formatBytes } from '../../lib/format';
 import { boatConfig, handleInput, status } from '../shared/adapter';
 import { closeAfterExports, exportOnMessage } from '../shared/collector-node';
 
@@ -85,8 +86,3 @@ export = function (RED: NodeAPI): void {
     RED.nodes.registerType('d3kos-export', ExportNode);
 };
 
-function formatBytes(bytes: number): string {
-    if (bytes < 1024) return `${bytes} B`;
-    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}

@@ -1,12 +1,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { boatConfig, handleInput, Send, status } from '../shared/adapter';
 import { BoatDataError, errorMessage } from '../../lib/errors';
+import { formatBytes } from '../../lib/format';
 import {
     checkDisk,
     cleanUpMedia,
     CleanupReport,
     DiskLevel,
-    formatBytes,
     mediaStateFile,
     mediaStatus,
     parseMaxAgeDays,
