@@ -1,0 +1,62 @@
+import { createReadStream } from 'fs';
+import type { Readable } from 'stream';
+import { BoatDataError, errorMessage } from '../errors';
+import { decryptStream } from '../crypto/age';
+import { boatIdentity, existingBoatIdentity, recoveryRecipient } from '../crypto/keys';
+
+/**
+ * Encrypted backups (the age format, `.tar.gz.age`): made whenever the
+ * owner has a recovery key, to two recipients, the boat's own key and the
+ * recovery key. They hold the secret files too, so a restore from one is
+ * complete; an unencrypted backup still leaves secrets out.
+ */
+export const ENCRYPTED_SUFFIX = '.age';
+
+/** Whether to encrypt: `auto` (default) when a recovery key exists; `never` for a plain backup. */
+export type EncryptChoice = 'auto' | 'never';
+
+/** The recipients a new backup is encrypted to, or null for a plain backup. */
+export async function backupRecipients(root: string, choice: EncryptChoice = 'auto'): Promise<string[] | null> {
+    if (choice === 'never') return null;
+    const recovery = await recoveryRecipient(root);
+    if (!recovery) return null;
+    const boat = await boatIdentity(root);
+    return [boat.recipient, recovery.recipient];
+}
+
+/** The identities that may open this boat's encrypted backups: its own key, and any given (the recovery key, used and forgotten). */
+export async function backupIdentities(root: string, extra: string[] = []): Promise<string[]> {
+    const own = await existingBoatIdentity(root);
+    return [...(own ? [own] : []), ...extra];
+}
+
+export function isEncryptedName(name: string): boolean {
+    return name.endsWith(ENCRYPTED_SUFFIX);
+}
+
+/**
+ * The archive's gzip bytes: the file itself, or its decryption. A key that
+ * does not fit is a clear refusal; damage shows as an error on the stream
+ * (each 64 KiB chunk is authenticated before it is passed on).
+ */
+export async function openArchiveBytes(file: string, identities: string[] | undefined): Promise<Readable> {
+    if (!isEncryptedName(file)) return createReadStream(file);
+    if (!identities || identities.length === 0) {
+        throw new BoatDataError('BACKUP_KEY_MISSING', `${nameOf(file)} is encrypted and this boat has no key for it; restore it with the recovery key`, 422);
+    }
+    const input = createReadStream(file);
+    try {
+        return await decryptStream(input, identities);
+    } catch (err) {
+        input.destroy();
+        const text = errorMessage(err);
+        if (/no identity matched/i.test(text)) {
+            throw new BoatDataError('BACKUP_KEY_MISMATCH', `${nameOf(file)} was encrypted for another boat or an older recovery key; give the recovery key that was current when it was made`, 422);
+        }
+        throw new BoatDataError('BACKUP_DAMAGED', `${nameOf(file)} is damaged: its encryption header cannot be read (${text})`, 422);
+    }
+}
+
+function nameOf(file: string): string {
+    return file.split(/[\\/]/).pop() ?? file;
+}
