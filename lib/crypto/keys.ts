@@ -115,3 +115,16 @@ export async function makeRecoveryKey(root: string, now = new Date()): Promise<{
     await writeFileAtomic(files.recoveryRecipient, `# created: ${now.toISOString()}\n${made.recipient}\n`, { mode: 0o600 });
     return { recovery_key: made.identity, recipient: made.recipient, created_at: now.toISOString() };
 }
+
+/**
+ * After a recovery with the owner's key: its public half goes back on the
+ * boat, so the rebuilt boat's backups are encrypted to the same key again
+ * (the boat makes itself a new own key on its next backup).
+ */
+export async function keepRecoveryRecipient(root: string, recoveryKey: string, now = new Date()): Promise<string> {
+    const files = keyFiles(root);
+    const recipient = await recipientOf(recoveryKey.trim());
+    await fs.mkdir(files.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(files.recoveryRecipient, `# created: ${now.toISOString()}\n${recipient}\n`, { mode: 0o600 });
+    return recipient;
+}

@@ -3,7 +3,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CronJob } from 'cron';
 import { boatConfig, handleInput, status, WorkInFlight } from '../shared/adapter';
 import { BoatDataError, errorMessage } from '../../lib/errors';
-import { makeRecoveryKey, recoveryRecipient } from '../../lib/crypto/keys';
+import { keepRecoveryRecipient, makeRecoveryKey, recoveryRecipient } from '../../lib/crypto/keys';
+import { isIdentityText } from '../../lib/crypto/age';
+import { downloadCentralCopy } from '../../lib/recover/download';
 import { OffboatWorker } from '../../lib/offboat/worker';
 import { OffboatState, parseOffboatMode, readOffboatState, updateOffboatState } from '../../lib/offboat/state';
 import { recoverySheet } from '../../lib/offboat/recovery-sheet';
@@ -16,7 +18,9 @@ interface OffboatDef extends NodeDef {
     pollSeconds: string | number;
 }
 
-const ACTIONS = ['recovery-key', 'offboat', 'status', 'send'] as const;
+const ACTIONS = ['recovery-key', 'offboat', 'status', 'send', 'recover'] as const;
+/** The backup node's own actions: its results pass by here, and only an automatic backup matters. */
+const BACKUP_ACTIONS = ['create', 'list', 'verify', 'restore', 'prune', 'schedule', 'download'];
 type Action = (typeof ACTIONS)[number];
 type Message = NodeMessage & Record<string, any>;
 /** Weekly copies go on Sunday at 03:00, after the weekly backup of 02:00. */
@@ -57,7 +61,7 @@ export = function (RED: NodeAPI): void {
             inFlight
                 .track(worker.process())
                 .then((r) => {
-                    if (r.result === 'sent') node.send({ topic: 'offboat/sent', payload: r } as NodeMessage);
+                    if (r.result === 'sent') node.send([{ topic: 'offboat/sent', payload: r } as NodeMessage, null]);
                     if (r.result === 'waiting' && r.tryCounted) node.warn(r.reason);
                 })
                 .catch((err) => {
@@ -99,9 +103,9 @@ export = function (RED: NodeAPI): void {
 
         handleInput(node, async (msg: Message, send) => {
             // The backup node's automatic backups: the copy leaves the boat when the owner chose "every".
-            if (msg.topic === 'backup' && msg.action === 'create' && msg.automatic) {
+            if (BACKUP_ACTIONS.includes(String(msg.action))) {
                 const made = msg.payload as { backup?: { encrypted?: boolean; name?: string } } | undefined;
-                if (made?.backup?.encrypted) await queueIf('every', made.backup.name);
+                if (msg.action === 'create' && msg.automatic && made?.backup?.encrypted) await queueIf('every', made.backup.name);
                 return;
             }
             const action = String(msg.action ?? msg.topic ?? '').trim().toLowerCase() as Action;
@@ -148,8 +152,25 @@ export = function (RED: NodeAPI): void {
                 case 'status':
                     msg.payload = await describe();
                     break;
+                case 'recover': {
+                    // A new SD card: the newest central copy into the backup folder, checked; the backup node restores it
+                    // (second output) with the recovery key, which goes no further than that restore.
+                    const key = typeof params.recovery_key === 'string' ? params.recovery_key.trim() : '';
+                    if (!isIdentityText(key)) throw new BoatDataError('RECOVERY_KEY_INVALID', 'the recovery key is the line starting AGE-SECRET-KEY-1 on the sheet kept ashore; check it was typed or scanned whole', 400);
+                    const token = String(params.device_token ?? '').trim() || boat.deviceToken() || '';
+                    status.working(node, RED._('offboat.status.downloading'));
+                    const copy = await inFlight.track(
+                        downloadCentralCopy({ centralUrl: boat.centralUrl(), installationId: String(params.installation_id ?? ''), token, backupDir: backupDir(), name: typeof params.name === 'string' ? params.name : undefined }),
+                    );
+                    await keepRecoveryRecipient(root, key);
+                    status.ok(node, RED._('offboat.status.downloaded', { name: copy.name.slice(13, 28) }));
+                    msg.action = 'restore';
+                    msg.payload = { name: copy.name, keep_installation_id: false, recovery_key: key };
+                    send([null, msg]);
+                    return;
+                }
             }
-            send(msg);
+            send([msg, null]);
         });
 
         node.on('close', (done: () => void) => {
