@@ -15,7 +15,7 @@ import { categoryOf, exists, findBackupSources, SkippedItem, SourceFile } from '
 import { replaceInDatabase, snapshotDatabase } from './snapshot';
 import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
-import { backupRecipients } from './encryption';
+import { backupRecipients, encryptedReadme } from './encryption';
 
 export interface CreateOptions {
     /** The safety backup a restore takes first: named `..._pre-restore.tar.gz`, and it prunes nothing. */
@@ -176,7 +176,8 @@ async function stageFiles(s: ResolvedSettings, staging: string, name: string, st
         warnings,
     };
     const readme = path.join(staging, README_NAME);
-    const readmeBytes = Buffer.from(readmeText({ ...head, items: itemCounts(files) }));
+    const readme0 = readmeText({ ...head, items: itemCounts(files) });
+    const readmeBytes = Buffer.from(withSecrets ? encryptedReadme(readme0) : readme0);
     await fs.writeFile(readme, readmeBytes, { mode: 0o600 });
     files.unshift(manifestEntry(README_NAME, 'file', { sha256: crypto.createHash('sha256').update(readmeBytes).digest('hex'), size: readmeBytes.length }, 0o600, []));
     const manifest: Manifest = {

@@ -60,3 +60,14 @@ export async function openArchiveBytes(file: string, identities: string[] | unde
 function nameOf(file: string): string {
     return file.split(/[\\/]/).pop() ?? file;
 }
+
+/** The archive's README, corrected for an encrypted backup: its secrets are inside, and how to open it. */
+export function encryptedReadme(text: string): string {
+    const note = [
+        '  Secrets: this backup is encrypted (age), so config/cloud-credentials.json and config/api-keys.env',
+        '  are inside it, and a restore brings them back. Open it with the recovery key kept ashore:',
+        '  age -d -i recovery-key.txt <backup>.tar.gz.age | tar xzf -',
+    ].join('\n');
+    const plain = /^ {2}Secrets: [^\n]*\n(?: {2}[^\n]*\n){0,2}? {2}puts the value back[^\n]*\n/m;
+    return plain.test(text) ? text.replace(plain, note + '\n') : `${text.replace(/\n*$/, '\n')}\n${note}\n`;
+}

@@ -6,7 +6,7 @@ import { Server } from '@tus/server';
 import { FileStore } from '@tus/file-store';
 import { BoatDataError, errorMessage } from '../errors';
 import { admitReader, admitUploader, bearerToken, checkReads, IngestMode } from '../ingest/access';
-import { acceptCopy, checkCopyName, copyFile, listCopies, uploadsDir, VaultCopy } from './store';
+import { acceptCopy, checkCopyName, copyFile, listCopies, removeStaleUploads, uploadsDir, VaultCopy } from './store';
 
 /**
  * The vault's HTTP surface, one handler for Node-RED's http app:
@@ -93,6 +93,7 @@ export function vaultHandler(options: VaultOptions, mountPath = ''): VaultHandle
             admitDevice(options, req).then(
                 (installation) => {
                     (req as AdmittedRequest).installationId = installation;
+                    if (req.method === 'POST') void removeStaleUploads(options.dataDir).catch(() => undefined);
                     return tus.handle(req, res);
                 },
                 (err: { status_code: number; body: string }) => {

@@ -132,3 +132,19 @@ export async function* storedFiles(dataDir: string): AsyncGenerator<string> {
     }
 }
 
+
+/** Uploads a boat started and never finished (it sent a newer backup instead) are removed after this long. */
+export const STALE_UPLOAD_MS = 7 * 24 * 60 * 60 * 1000;
+
+export async function removeStaleUploads(dataDir: string, now = Date.now()): Promise<string[]> {
+    const dir = uploadsDir(dataDir);
+    const removed: string[] = [];
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+        const file = path.join(dir, name);
+        const stat = await fs.stat(file).catch(() => null);
+        if (!stat?.isFile() || now - stat.mtimeMs < STALE_UPLOAD_MS) continue;
+        await fs.rm(file, { force: true });
+        removed.push(name);
+    }
+    return removed;
+}

@@ -48,6 +48,7 @@ describe('encrypted backups (age)', function () {
         for (const expected of ['manifest.json', 'README.txt', 'config/license.json', 'config/cloud-credentials.json', 'config/api-keys.env', 'node-red/flows.json']) {
             assert.ok(listing.includes(expected), `${expected} is not in the archive: ${listing.join(', ')}`);
         }
+        assert.match(execFileSync('tar', ['xzOf', decrypted, 'README.txt'], { encoding: 'utf8' }), /this backup is encrypted \(age\), so config\/cloud-credentials\.json/);
         // The boat's own key is never in a backup, and nothing of it is in the archive's plain bytes.
         assert.ok(!listing.some((entry) => entry.startsWith('keys/')), listing.join(', '));
         const boatKey = fs.readFileSync(keyFiles(t.boat.root).boatIdentity, 'utf8').match(/AGE-SECRET-KEY-1\S+/)![0];

@@ -85,6 +85,20 @@ describe('the central backup vault', function () {
         assert.equal(listed.count, 0);
     });
 
+    it('an upload a boat abandoned more than a week ago is removed when a new one starts; a recent one stays', async () => {
+        const uploads = path.join(central.dataDir, 'backup-uploads');
+        fs.mkdirSync(uploads, { recursive: true });
+        const old = path.join(uploads, `${BOAT_A}-abandoned`);
+        const recent = path.join(uploads, `${BOAT_A}-recent`);
+        fs.writeFileSync(old, 'x');
+        fs.writeFileSync(recent, 'x');
+        const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+        fs.utimesSync(old, eightDaysAgo, eightDaysAgo);
+        await send(TOKEN_A, fakeEncryptedBackup(path.join(scratch.dir, 'a'), 'd3kos_backup_20260105_000000.tar.gz.age'));
+        assert.equal(fs.existsSync(old), false);
+        assert.equal(fs.existsSync(recent), true);
+    });
+
     it('the boat spends no try while the central API is out of reach, and sends once it is back', async () => {
         const root = path.join(scratch.dir, 'boat');
         const backupDir = path.join(root, 'backups');
