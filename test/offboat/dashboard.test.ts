@@ -52,9 +52,9 @@ describe('encrypted backups and the off-boat copy on the Data Management page', 
     });
 
     it('the copy-off-the-boat choice is sent and remembered', async () => {
-        await data.page.locator('[data-test="offboat-mode"]').getByRole('button', { name: 'Weekly' }).click();
+        await data.page.locator('[data-test="offboat-mode"]').getByRole('button', { name: 'Once a week' }).click();
         await data.page.locator('[data-test="offboat-message"]', { hasText: 'every Sunday' }).waitFor({ timeout: 20000 });
         assert.equal(JSON.parse(fs.readFileSync(path.join(boat.root, 'offboat', 'state.json'), 'utf8')).mode, 'weekly');
-        assert.equal(await data.page.locator('[data-test="offboat-mode"] button[aria-pressed="true"]').innerText(), 'Weekly');
+        assert.equal(await data.page.locator('[data-test="offboat-mode"] button[aria-pressed="true"]').innerText(), 'Once a week');
     });
 });
