@@ -15,7 +15,7 @@ import { categoryOf, exists, findBackupSources, SkippedItem, SourceFile } from '
 import { replaceInDatabase, snapshotDatabase } from './snapshot';
 import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
-import { backupRecipients, encryptedReadme } from './encryption';
+import { backupRecipients, encryptedReadme, privateStaging } from './encryption';
 
 export interface CreateOptions {
     /** The safety backup a restore takes first: named `..._pre-restore.tar.gz`, and it prunes nothing. */
@@ -61,7 +61,12 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
     const started = s.now();
     // Encrypted once the owner has a recovery key (encryption.ts); such a backup holds the secret files too.
     const recipients = await backupRecipients(s.layout.root, s.encrypt);
-    const { name, staging } = await reserveName(dir, started, Boolean(options.preRestore), recipients !== null);
+    const { name, staging: claim } = await reserveName(dir, started, Boolean(options.preRestore), recipients !== null);
+    // An encrypted backup's plaintext (secrets included) is staged on the boat's own disk, never on a backup drive.
+    const staging = recipients ? await privateStaging(s.layout.root, claim, s.now()).catch(async (err) => {
+        await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
+        throw err;
+    }) : claim;
     const archive = path.join(dir, name);
     const temp = tempPathFor(archive);
     try {
@@ -100,6 +105,7 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
         throw new BoatDataError('BACKUP_FAILED', `the backup could not be made: ${errorMessage(err)}`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        if (staging !== claim) await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
     }
 }
 

@@ -1,8 +1,9 @@
-import { createReadStream } from 'fs';
+import { createReadStream, promises as fs } from 'fs';
+import * as path from 'path';
 import type { Readable } from 'stream';
 import { BoatDataError, errorMessage } from '../errors';
 import { decryptStream } from '../crypto/age';
-import { boatIdentity, existingBoatIdentity, recoveryRecipient } from '../crypto/keys';
+import { boatIdentity, existingBoatIdentity, keyFiles, recoveryRecipient } from '../crypto/keys';
 
 /**
  * Encrypted backups (the age format, `.tar.gz.age`): made whenever the
@@ -70,4 +71,27 @@ export function encryptedReadme(text: string): string {
     ].join('\n');
     const plain = /^ {2}Secrets: [^\n]*\n(?: {2}[^\n]*\n){0,2}? {2}puts the value back[^\n]*\n/m;
     return plain.test(text) ? text.replace(plain, note + '\n') : `${text.replace(/\n*$/, '\n')}\n${note}\n`;
+}
+
+/** Staging folders a power cut left behind are this old before they are removed. */
+const STALE_STAGING_MS = 12 * 60 * 60 * 1000;
+
+/**
+ * Where an encrypted backup's files are gathered before they are packed and
+ * encrypted: `<data root>/keys/.staging-<name>` (0700), on the disk that
+ * already holds them in clear, rather than the backup folder, which may be
+ * a USB stick: plaintext secrets never touch the backup drive. Leftovers of
+ * a power cut are cleared here.
+ */
+export async function privateStaging(root: string, claim: string, now: Date): Promise<string> {
+    const dir = keyFiles(root).dir;
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+        if (!name.startsWith('.staging-')) continue;
+        const stat = await fs.stat(path.join(dir, name)).catch(() => null);
+        if (stat && now.getTime() - stat.mtimeMs > STALE_STAGING_MS) await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    }
+    const staging = path.join(dir, path.basename(claim));
+    await fs.mkdir(staging, { mode: 0o700 });
+    return staging;
 }

@@ -75,6 +75,26 @@ describe('encrypted backups (age)', function () {
         assert.ok(!fs.readFileSync(files.recoveryRecipient, 'utf8').includes('AGE-SECRET-KEY'));
     });
 
+    it('an encrypted backup gathers its plaintext on the boat\'s disk: nothing but the sealed archive is written to the backup folder', async () => {
+        const seen = async (encrypt: 'auto' | 'never') => {
+            const names = new Set<string>();
+            const watcher = fs.watch(t.boat.backupDir, { recursive: true }, (_event, name) => name && names.add(String(name)));
+            try {
+                await createBackup({ ...t.settings, encrypt });
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            } finally {
+                watcher.close();
+            }
+            return [...names];
+        };
+        fs.mkdirSync(t.boat.backupDir, { recursive: true });
+        // The plain backup stages in the backup folder (what the watcher would catch).
+        assert.ok((await seen('never')).some((name) => /^\.staging-[^/]+\/config\//.test(name)));
+        const sealed = await seen('auto');
+        assert.deepEqual(sealed.filter((name) => name.includes('/') || /config|api-keys|credentials|manifest/.test(name)), [], sealed.join(', '));
+        assert.deepEqual(fs.readdirSync(keyFiles(t.boat.root).dir).filter((name) => name.startsWith('.staging-')), []);
+    });
+
     it('list and verify say which backups are encrypted; verify decrypts and checks every file', async () => {
         const plain = await createBackup({ ...t.settings, encrypt: 'never' });
         const sealed = await createBackup(t.settings);
