@@ -23,6 +23,11 @@ export interface SendRequest {
     onUploadUrl: (url: string) => Promise<void>;
     onProgress?: (sent: number, total: number) => void;
     signal?: AbortSignal;
+    /**
+     * Largest PATCH, in bytes; default none (the rest of the file in one). Only for a central side behind a
+     * proxy that buffers request bodies (and so drops a cut-off PATCH whole): each drop then loses at most one chunk.
+     */
+    chunkSize?: number;
 }
 
 export type SendOutcome =
@@ -53,6 +58,7 @@ export function sendCopy(request: SendRequest): Promise<SendOutcome> {
             // side still holds the dropped connection's lock.
             ...(request.uploadUrl ? { uploadUrl: request.uploadUrl } : { endpoint: `${request.centralUrl}/api/v1/backup-uploads` }),
             uploadSize: request.size,
+            ...(request.chunkSize && request.chunkSize > 0 ? { chunkSize: request.chunkSize } : {}),
             metadata: { filename: request.name, sha256: request.sha256 },
             headers: { Authorization: `Bearer ${request.token}` },
             // Retries are the worker's: it checks the central side's health first, so a missing link spends no try.

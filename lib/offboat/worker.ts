@@ -25,6 +25,8 @@ export interface OffboatOptions {
     maxTries?: number;
     onChange?: (state: OffboatState) => void;
     onProgress?: (sent: number, total: number) => void;
+    /** Largest PATCH in bytes (send.ts); default none. */
+    chunkSize?: number;
 }
 
 export type RoundResult =
@@ -109,6 +111,7 @@ export class OffboatWorker {
                     }),
                 onProgress: this.options.onProgress,
                 signal: this.abort.signal,
+                chunkSize: this.options.chunkSize,
             });
             if (outcome.kind === 'done') {
                 await this.update((s) => {

@@ -16,6 +16,8 @@ interface OffboatDef extends NodeDef {
     backupDir: string;
     /** How often a waiting copy is tried again, in seconds. */
     pollSeconds: string | number;
+    /** Largest upload request in KB; empty or 0: the rest of the file in one (see send.ts). */
+    chunkKB?: string | number;
 }
 
 const ACTIONS = ['recovery-key', 'offboat', 'status', 'send', 'recover'] as const;
@@ -44,6 +46,7 @@ export = function (RED: NodeAPI): void {
             backupDir,
             centralUrl: () => boat.centralUrl(),
             token: async () => boat.deviceToken() ?? (await boat.license().then((l) => l.installation_id, () => null)),
+            chunkSize: Number(def.chunkKB) > 0 ? Math.floor(Number(def.chunkKB) * 1024) : undefined,
             onChange: (state) => show(state),
             onProgress: (sent, total) => {
                 progress = { sent, total };

@@ -85,6 +85,14 @@ describe('the central backup vault', function () {
         assert.equal(listed.count, 0);
     });
 
+    it('an upload in bounded requests (for a central side behind a buffering proxy) arrives whole too', async () => {
+        const name = 'd3kos_backup_20260106_000000.tar.gz.age';
+        const backup = fakeEncryptedBackup(path.join(scratch.dir, 'a'), name, 300 * 1024);
+        const outcome = await sendCopy({ centralUrl: central.url, token: TOKEN_A, file: backup.file, name, sha256: backup.sha256, size: backup.size, uploadUrl: null, onUploadUrl: async () => undefined, chunkSize: 64 * 1024 });
+        assert.deepEqual(outcome, { kind: 'done' });
+        assert.equal(central.copies[0].copy.sha256, backup.sha256);
+    });
+
     it('an upload a boat abandoned more than a week ago is removed when a new one starts; a recent one stays', async () => {
         const uploads = path.join(central.dataDir, 'backup-uploads');
         fs.mkdirSync(uploads, { recursive: true });
