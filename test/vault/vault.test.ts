@@ -93,6 +93,24 @@ describe('the central backup vault', function () {
         assert.equal(central.copies[0].copy.sha256, backup.sha256);
     });
 
+    it('another boat\'s token can neither read nor write an upload in progress', async () => {
+        const name = 'd3kos_backup_20260107_000000.tar.gz.age';
+        const backup = fakeEncryptedBackup(path.join(scratch.dir, 'a'), name);
+        const made = await fetch(`${central.url}/api/v1/backup-uploads`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${TOKEN_A}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': String(backup.size), 'Upload-Metadata': `filename ${Buffer.from(name).toString('base64')},sha256 ${Buffer.from(backup.sha256).toString('base64')}` },
+        });
+        assert.equal(made.status, 201, await made.text());
+        const location = made.headers.get('location')!;
+        assert.match(location, new RegExp(`/api/v1/backup-uploads/${BOAT_A}-`));
+        const head = await fetch(location, { method: 'HEAD', headers: { Authorization: `Bearer ${TOKEN_B}`, 'Tus-Resumable': '1.0.0' } });
+        assert.equal(head.status, 403);
+        const patch = await fetch(location, { method: 'PATCH', headers: { Authorization: `Bearer ${TOKEN_B}`, 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body: fs.readFileSync(backup.file) });
+        assert.equal(patch.status, 403);
+        const own = await fetch(location, { method: 'HEAD', headers: { Authorization: `Bearer ${TOKEN_A}`, 'Tus-Resumable': '1.0.0' } });
+        assert.deepEqual([own.status, own.headers.get('upload-offset')], [200, '0']);
+    });
+
     it('an upload a boat abandoned more than a week ago is removed when a new one starts; a recent one stays', async () => {
         const uploads = path.join(central.dataDir, 'backup-uploads');
         fs.mkdirSync(uploads, { recursive: true });
