@@ -4,6 +4,7 @@ import sinon from 'sinon';
 import { helper, nextMessage } from '../support/node-red';
 import { backupTestBoat, BackupTestBoat } from '../backup/boat';
 import { makeRecoveryKey } from '../../lib/crypto/keys';
+import { createBackup } from '../../lib/backup';
 import { testCentral, TestCentral } from './central';
 import configNode = require('../../nodes/config/config');
 import backupNode = require('../../nodes/backup/backup');
@@ -11,7 +12,7 @@ import offboatNode = require('../../nodes/offboat/offboat');
 
 const TOKEN = 'device-token-for-every-backup-0001';
 
-describe('off-boat node: "after every automatic backup"', function () {
+describe('off-boat node: "after every automatic backup" and "weekly"', function () {
     this.timeout(60000);
     let t: BackupTestBoat;
     let central: TestCentral;
@@ -54,5 +55,23 @@ describe('off-boat node: "after every automatic backup"', function () {
         assert.equal(central.copies.length, 1);
         assert.match(central.copies[0].copy.name, /^d3kos_backup_\d{8}_\d{6}\.tar\.gz\.age$/);
         assert.equal(central.copies[0].installation, t.boat.installationId);
+    });
+
+    it('"weekly" sends the newest encrypted backup on Sunday at 03:00', async () => {
+        const older = await createBackup({ ...t.settings, now: () => new Date('2026-11-20T02:00:00Z') });
+        const newest = await createBackup({ ...t.settings, now: () => new Date('2026-11-21T02:00:00Z') });
+        assert.notEqual(older.backup.name, newest.backup.name);
+        // Sunday 22 Nov 2026, 02:59:59 on the boat's clock.
+        clock = sinon.useFakeTimers({ now: new Date(2026, 10, 22, 2, 59, 59, 0), toFake: ['Date'] });
+        await helper.load([configNode, backupNode, offboatNode], flow(), { boat: { deviceToken: TOKEN } });
+        const answer = nextMessage(helper.getNode('result'));
+        helper.getNode('offboat').receive({ action: 'offboat', payload: { mode: 'weekly' } });
+        assert.equal((await answer).payload.mode, 'weekly');
+        assert.equal(central.copies.length, 0);
+        const sent = nextMessage(helper.getNode('result'), 30000);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        clock.tick(1000);
+        assert.equal((await sent).topic, 'offboat/sent');
+        assert.deepEqual(central.copies.map((c) => c.copy.name), [newest.backup.name]);
     });
 });
