@@ -1,16 +1,18 @@
-import { createReadStream, createWriteStream, promises as fs } from 'fs';
+import { createWriteStream, promises as fs } from 'fs';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as crypto from 'crypto';
 import * as zlib from 'zlib';
 import * as tar from 'tar';
+import { encryptStream } from '../crypto/age';
+import { openArchiveBytes } from './encryption';
 
 /**
  * Packs `paths` (relative to `cwd`, in that order) into a gzip tar at
  * `target`, created new with mode 0600 and fsynced before it is closed.
  * Compression runs on libuv's thread pool, so the event loop stays free.
  */
-export async function writeArchive(cwd: string, paths: string[], target: string): Promise<{ sha256: string; size: number }> {
+export async function writeArchive(cwd: string, paths: string[], target: string, recipients: string[] | null = null): Promise<{ sha256: string; size: number }> {
     const hash = crypto.createHash('sha256');
     let size = 0;
     const counter = new Transform({
@@ -21,7 +23,14 @@ export async function writeArchive(cwd: string, paths: string[], target: string)
         },
     });
     const pack = tar.c({ cwd, portable: true, noDirRecurse: true }, paths);
-    await pipeline(pack, zlib.createGzip({ level: 6 }), counter, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+    if (recipients) {
+        // Encrypted (encryption.ts): the gzip stream goes through age on its way to the file; the hash is of the encrypted bytes.
+        const gzip = zlib.createGzip({ level: 6 });
+        const encrypted = await encryptStream(gzip, recipients);
+        await Promise.all([pipeline(pack, gzip), pipeline(encrypted, counter, createWriteStream(target, { flags: 'wx', mode: 0o600 }))]);
+    } else {
+        await pipeline(pack, zlib.createGzip({ level: 6 }), counter, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+    }
     // fsync through a fresh descriptor: it flushes the file, whichever descriptor wrote it.
     const handle = await fs.open(target, 'r');
     try {
@@ -41,7 +50,9 @@ export type ArchiveEntry = tar.ReadEntry;
  * big file never piles up in memory). A damaged archive rejects with the
  * parser's or zlib's error; entries still being read are ended with it.
  */
-export async function readArchive(file: string, onEntry: (entry: ArchiveEntry) => Promise<void>): Promise<void> {
+export async function readArchive(file: string, onEntry: (entry: ArchiveEntry) => Promise<void>, identities?: string[]): Promise<void> {
+    // An encrypted archive is decrypted as it is read (encryption.ts); a key that does not fit is refused here.
+    const input = await openArchiveBytes(file, identities);
     const parser = new tar.Parser({ strict: true });
     const work: Promise<void>[] = [];
     const open = new Set<ArchiveEntry>();
@@ -66,11 +77,11 @@ export async function readArchive(file: string, onEntry: (entry: ArchiveEntry) =
             });
             parser.on('error', fail);
             parser.on('end', resolve);
-            const input = createReadStream(file);
             input.on('error', fail);
             input.pipe(parser as unknown as NodeJS.WritableStream);
         });
     } finally {
+        input.destroy();
         await Promise.all(work);
     }
     if (failure) throw failure;

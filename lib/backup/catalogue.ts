@@ -4,6 +4,7 @@ import { BoatDataError } from '../errors';
 import { prepareBackupDir } from './drive';
 import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
+import { backupIdentities, isEncryptedName } from './encryption';
 import { resolveBackupFile, sidecarOf } from './names';
 import { BackupSettings, resolveSettings } from './options';
 import { backupsIn, pruneBackups } from './retention';
@@ -16,6 +17,8 @@ export interface ListedBackup {
     has_checksum: boolean;
     /** The safety backup a restore took first: restore it to undo that restore. */
     pre_restore: boolean;
+    /** Encrypted (`.tar.gz.age`): opens only with the boat's key or the owner's recovery key, and holds the secret files. */
+    encrypted: boolean;
 }
 
 export interface BackupList {
@@ -38,7 +41,7 @@ export async function listBackups(settings: BackupSettings): Promise<BackupList>
         const stat = await fs.lstat(file).catch(() => null);
         if (!stat?.isFile()) continue;
         const hasChecksum = await fs.lstat(sidecarOf(file)).then((st) => st.isFile(), () => false);
-        backups.push({ name: b.name, size_bytes: stat.size, created_at: b.created.toISOString(), has_checksum: hasChecksum, pre_restore: b.preRestore });
+        backups.push({ name: b.name, size_bytes: stat.size, created_at: b.created.toISOString(), has_checksum: hasChecksum, pre_restore: b.preRestore, encrypted: b.encrypted });
     }
     const newest = backups[0];
     const last_backup = newest ? { name: newest.name, created_at: newest.created_at, size_bytes: newest.size_bytes } : null;
@@ -52,7 +55,8 @@ export async function verifyBackup(settings: BackupSettings, requested: unknown)
     const { name, file } = resolveBackupFile(s.layout.backupDir, requested);
     const stat = await fs.stat(file).catch(() => null);
     if (!stat?.isFile()) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
-    const { manifest, sha256 } = await inspectArchive(file, name);
+    const identities = isEncryptedName(name) ? await backupIdentities(s.layout.root, s.identities) : undefined;
+    const { manifest, sha256 } = await inspectArchive(file, name, identities);
     return {
         success: true as const,
         valid: true as const,
@@ -64,6 +68,7 @@ export async function verifyBackup(settings: BackupSettings, requested: unknown)
         tier: manifest.tier,
         d3kos_version: manifest.d3kos_version,
         files_checked: manifest.files.length,
+        encrypted: identities !== undefined,
         items: manifest.items,
     };
 }

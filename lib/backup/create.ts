@@ -15,6 +15,7 @@ import { categoryOf, exists, findBackupSources, SkippedItem, SourceFile } from '
 import { replaceInDatabase, snapshotDatabase } from './snapshot';
 import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
+import { backupRecipients, encryptedReadme, privateStaging } from './encryption';
 
 export interface CreateOptions {
     /** The safety backup a restore takes first: named `..._pre-restore.tar.gz`, and it prunes nothing. */
@@ -36,6 +37,8 @@ export interface CreatedBackup {
         tier: number | null;
         items: Record<string, number>;
         pre_restore: boolean;
+        /** Encrypted with age to the boat's key and the recovery key (`.tar.gz.age`); holds the secret files. */
+        encrypted: boolean;
     };
     skipped: SkippedItem[];
     warnings: string[];
@@ -56,13 +59,20 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
     const dir = s.layout.backupDir;
     await prepareBackupDir(dir, s.requireMountedDrive);
     const started = s.now();
-    const { name, staging } = await reserveName(dir, started, Boolean(options.preRestore));
+    // Encrypted once the owner has a recovery key (encryption.ts); such a backup holds the secret files too.
+    const recipients = await backupRecipients(s.layout.root, s.encrypt);
+    const { name, staging: claim } = await reserveName(dir, started, Boolean(options.preRestore), recipients !== null);
+    // An encrypted backup's plaintext (secrets included) is staged on the boat's own disk, never on a backup drive.
+    const staging = recipients ? await privateStaging(s.layout.root, claim, s.now()).catch(async (err) => {
+        await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
+        throw err;
+    }) : claim;
     const archive = path.join(dir, name);
     const temp = tempPathFor(archive);
     try {
-        const manifest = await stageFiles(s, staging, name, started, Boolean(options.preRestore));
+        const manifest = await stageFiles(s, staging, name, started, Boolean(options.preRestore), recipients !== null);
         const paths = [MANIFEST_NAME, ...manifest.files.map((f) => f.path)];
-        const { sha256, size } = await writeArchive(staging, paths, temp);
+        const { sha256, size } = await writeArchive(staging, paths, temp, recipients);
         // The checksum goes first: an archive under its final name always has one.
         await writeFileAtomic(sidecarOf(archive), sidecarLine(sha256, name), { mode: 0o600 });
         await fs.rename(temp, archive);
@@ -81,6 +91,7 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
                 tier: manifest.tier,
                 items: manifest.items,
                 pre_restore: manifest.pre_restore,
+                encrypted: recipients !== null,
             },
             skipped: manifest.skipped,
             warnings: manifest.warnings,
@@ -94,6 +105,7 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
         throw new BoatDataError('BACKUP_FAILED', `the backup could not be made: ${errorMessage(err)}`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        if (staging !== claim) await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
     }
 }
 
@@ -102,9 +114,9 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
  * folder is created exclusively, so two backups (in this process or
  * another) can never pick the same one.
  */
-async function reserveName(dir: string, when: Date, preRestore: boolean): Promise<{ name: string; staging: string }> {
+async function reserveName(dir: string, when: Date, preRestore: boolean, encrypted: boolean): Promise<{ name: string; staging: string }> {
     for (let sequence = 1; sequence < 10000; sequence++) {
-        const name = backupName(when, sequence, preRestore);
+        const name = backupName(when, sequence, preRestore, encrypted);
         const staging = path.join(dir, `.staging-${baseName(name)}`);
         try {
             await fs.mkdir(staging, { mode: 0o700 });
@@ -113,7 +125,8 @@ async function reserveName(dir: string, when: Date, preRestore: boolean): Promis
             if (isDiskFull(err)) throw driveFull(dir);
             throw err;
         }
-        if ((await exists(path.join(dir, name))) || (await exists(sidecarOf(path.join(dir, name))))) {
+        const other = backupName(when, sequence, preRestore, !encrypted);
+        if ((await exists(path.join(dir, name))) || (await exists(sidecarOf(path.join(dir, name)))) || (await exists(path.join(dir, other)))) {
             await fs.rm(staging, { recursive: true, force: true });
             continue;
         }
@@ -122,7 +135,7 @@ async function reserveName(dir: string, when: Date, preRestore: boolean): Promis
     throw new BoatDataError('BACKUP_FAILED', `no free backup name is left for ${when.toISOString()}`, 500);
 }
 
-async function stageFiles(s: ResolvedSettings, staging: string, name: string, started: Date, preRestore: boolean): Promise<Manifest> {
+async function stageFiles(s: ResolvedSettings, staging: string, name: string, started: Date, preRestore: boolean, withSecrets = false): Promise<Manifest> {
     const warnings: string[] = [];
     let license: License | null = null;
     try {
@@ -130,8 +143,9 @@ async function stageFiles(s: ResolvedSettings, staging: string, name: string, st
     } catch (err) {
         warnings.push(`license.json could not be read (${errorMessage(err)}); the backup does not record the installation id`);
     }
-    const needles = secretNeedles(await readBackupSecretRefs(s.layout));
-    const { files: sources, skipped } = await findBackupSources(s);
+    // An encrypted backup is complete: secret files in, no placeholders.
+    const needles = withSecrets ? [] : secretNeedles(await readBackupSecretRefs(s.layout));
+    const { files: sources, skipped } = await findBackupSources(s, withSecrets);
     const files: ManifestFile[] = [];
 
     for (const source of sources) {
@@ -168,7 +182,8 @@ async function stageFiles(s: ResolvedSettings, staging: string, name: string, st
         warnings,
     };
     const readme = path.join(staging, README_NAME);
-    const readmeBytes = Buffer.from(readmeText({ ...head, items: itemCounts(files) }));
+    const readme0 = readmeText({ ...head, items: itemCounts(files) });
+    const readmeBytes = Buffer.from(withSecrets ? encryptedReadme(readme0) : readme0);
     await fs.writeFile(readme, readmeBytes, { mode: 0o600 });
     files.unshift(manifestEntry(README_NAME, 'file', { sha256: crypto.createHash('sha256').update(readmeBytes).digest('hex'), size: readmeBytes.length }, 0o600, []));
     const manifest: Manifest = {

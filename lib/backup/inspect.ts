@@ -53,7 +53,7 @@ export interface InspectedArchive {
  * relative path; the manifest lists exactly the files present, each with
  * the size and sha256 it has.
  */
-export async function inspectArchive(archive: string, name: string): Promise<InspectedArchive> {
+export async function inspectArchive(archive: string, name: string, identities?: string[]): Promise<InspectedArchive> {
     const sha256 = await checkSidecar(archive, name);
     const found = new Map<string, { sha256: string; size: number }>();
     let manifestText: string | null = null;
@@ -91,7 +91,7 @@ export async function inspectArchive(archive: string, name: string): Promise<Ins
             } else {
                 found.set(entry.path, { sha256: hash.digest('hex'), size });
             }
-        });
+        }, identities);
     } catch (err) {
         if (err instanceof BoatDataError) throw err;
         throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: the archive cannot be read (${errorMessage(err)})`, 422);

@@ -5,9 +5,10 @@ import { BoatDataError } from '../errors';
  * Backup archive names: `d3kos_backup_<yyyymmdd_HHMMSS>[_<n>][_pre-restore].tar.gz`,
  * the time in UTC so names sort in the order the backups were made. The
  * `_<n>` suffix keeps two backups of the same second apart; `_pre-restore`
- * marks the safety backup a restore takes first.
+ * marks the safety backup a restore takes first; `.age` after it an
+ * encrypted backup (encryption.ts).
  */
-const NAME_PATTERN = /^d3kos_backup_(\d{8})_(\d{6})(?:_(\d{1,4}))?(_pre-restore)?\.tar\.gz$/;
+const NAME_PATTERN = /^d3kos_backup_(\d{8})_(\d{6})(?:_(\d{1,4}))?(_pre-restore)?\.tar\.gz(\.age)?$/;
 
 export const ARCHIVE_SUFFIX = '.tar.gz';
 export const SIDECAR_SUFFIX = '.sha256';
@@ -19,16 +20,17 @@ export interface BackupName {
     /** 1 for the first backup of a second, 2, 3... after it. */
     sequence: number;
     preRestore: boolean;
+    encrypted: boolean;
 }
 
 export function parseBackupName(name: string): BackupName | null {
     const match = NAME_PATTERN.exec(name);
     if (!match) return null;
-    const [, day, time, sequence, preRestore] = match;
+    const [, day, time, sequence, preRestore, encrypted] = match;
     const iso = `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}T${time.slice(0, 2)}:${time.slice(2, 4)}:${time.slice(4, 6)}Z`;
     const created = new Date(iso);
     if (Number.isNaN(created.getTime())) return null;
-    return { name, created, sequence: sequence ? Number(sequence) : 1, preRestore: Boolean(preRestore) };
+    return { name, created, sequence: sequence ? Number(sequence) : 1, preRestore: Boolean(preRestore), encrypted: Boolean(encrypted) };
 }
 
 export function isBackupName(name: string): boolean {
@@ -36,12 +38,12 @@ export function isBackupName(name: string): boolean {
 }
 
 /** The name for a backup started at `when`, the `sequence`-th of that second. */
-export function backupName(when: Date, sequence = 1, preRestore = false): string {
+export function backupName(when: Date, sequence = 1, preRestore = false, encrypted = false): string {
     const p = (n: number, w = 2) => String(n).padStart(w, '0');
     const stamp =
         `${p(when.getUTCFullYear(), 4)}${p(when.getUTCMonth() + 1)}${p(when.getUTCDate())}_` +
         `${p(when.getUTCHours())}${p(when.getUTCMinutes())}${p(when.getUTCSeconds())}`;
-    return `d3kos_backup_${stamp}${sequence > 1 ? `_${sequence}` : ''}${preRestore ? '_pre-restore' : ''}${ARCHIVE_SUFFIX}`;
+    return `d3kos_backup_${stamp}${sequence > 1 ? `_${sequence}` : ''}${preRestore ? '_pre-restore' : ''}${ARCHIVE_SUFFIX}${encrypted ? '.age' : ''}`;
 }
 
 /** Oldest first: by the time in the name, then the sequence. */
@@ -79,5 +81,6 @@ export function sidecarOf(archive: string): string {
 
 /** The name without `.tar.gz`, as the manifest and the README call the backup. */
 export function baseName(name: string): string {
+    if (name.endsWith(ARCHIVE_SUFFIX + '.age')) return name.slice(0, -(ARCHIVE_SUFFIX.length + 4));
     return name.endsWith(ARCHIVE_SUFFIX) ? name.slice(0, -ARCHIVE_SUFFIX.length) : name;
 }

@@ -1,5 +1,6 @@
 import type { BoatLayout } from '../boat/layout';
 import { looksRemovable } from './drive';
+import type { EncryptChoice } from './encryption';
 
 /** Where a boat's Node-RED and Signal K keep what a backup takes beside the data root. */
 export const DEFAULT_FLOWS_FILE = '/home/d3kos/.node-red/flows.json';
@@ -22,6 +23,10 @@ export interface BackupSettings {
     requireMountedDrive?: boolean;
     /** The clock, for tests. */
     now?: () => Date;
+    /** Encrypted backups (encryption.ts): `auto` encrypts once a recovery key exists. */
+    encrypt?: EncryptChoice;
+    /** Keys beyond the boat's own that may open an encrypted backup (the recovery key, never stored). */
+    identities?: string[];
 }
 
 export interface ResolvedSettings {
@@ -33,6 +38,8 @@ export interface ResolvedSettings {
     version?: string;
     requireMountedDrive: boolean;
     now: () => Date;
+    encrypt: EncryptChoice;
+    identities: string[];
 }
 
 export function resolveSettings(settings: BackupSettings): ResolvedSettings {
@@ -47,5 +54,7 @@ export function resolveSettings(settings: BackupSettings): ResolvedSettings {
         version: settings.version || undefined,
         requireMountedDrive: settings.requireMountedDrive ?? looksRemovable(settings.layout.backupDir),
         now: settings.now ?? (() => new Date()),
+        encrypt: settings.encrypt ?? 'auto',
+        identities: settings.identities ?? [],
     };
 }

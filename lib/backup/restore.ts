@@ -10,6 +10,7 @@ import { isDiskFull, prepareBackupDir } from './drive';
 import { checkEntryPath, checkEntryType } from './entries';
 import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
+import { backupIdentities, isEncryptedName } from './encryption';
 import { ManifestFile } from './manifest';
 import { resolveBackupFile } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
@@ -65,7 +66,9 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     if (!(await isFile(archive))) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
 
     // 1. Prove the archive whole and harmless before anything is written.
-    const { manifest } = await inspectArchive(archive, name).catch((err: unknown) => {
+    // An encrypted backup opens with the boat's key or a given recovery key (encryption.ts).
+    const identities = isEncryptedName(name) ? await backupIdentities(s.layout.root, s.identities) : undefined;
+    const { manifest } = await inspectArchive(archive, name, identities).catch((err: unknown) => {
         throw err instanceof BoatDataError ? new BoatDataError(err.code, `${err.message}; nothing was restored`, err.statusCode) : err;
     });
     const root = path.resolve(s.layout.root);
@@ -75,7 +78,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     const staging = path.join(root, `.d3kos-restore-${Date.now()}-${crypto.randomBytes(3).toString('hex')}`);
     const plan: PlannedFile[] = [];
     for (const [i, file] of manifest.files.entries()) {
-        const where = targetOf(file.path, s);
+        const where = targetOf(file.path, s, identities !== undefined);
         if ('reason' in where) {
             if (where.reason) notRestored.push({ path: file.path, reason: where.reason });
             continue;
@@ -93,7 +96,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     // 3. Stage every file on the data disk, checked again as it is written.
     await fs.mkdir(staging, { mode: 0o700 });
     try {
-        await stage(archive, name, plan);
+        await stage(archive, name, plan, identities);
         const secretsMissing = await putSecretsBack(s, plan);
         const license = await putLicenseTogether(s, plan, manifest.installation_id, options.keepInstallationId !== false);
 
@@ -156,7 +159,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
 }
 
 /** Second read of the archive: each planned file written to staging, fsynced, and its hash checked again. */
-async function stage(archive: string, name: string, plan: PlannedFile[]): Promise<void> {
+async function stage(archive: string, name: string, plan: PlannedFile[], identities?: string[]): Promise<void> {
     const byPath = new Map(plan.map((p) => [p.file.path, p]));
     const written = new Set<string>();
     try {
@@ -183,7 +186,7 @@ async function stage(archive: string, name: string, plan: PlannedFile[]): Promis
             }
             if (hash.digest('hex') !== item.file.sha256) throw changedUnderUs(name);
             await fs.chmod(item.staged, restoredMode(item.file));
-        });
+        }, identities);
     } catch (err) {
         if (err instanceof BoatDataError || isDiskFull(err)) throw err;
         throw changedUnderUs(name, errorMessage(err));

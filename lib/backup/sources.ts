@@ -52,12 +52,13 @@ export function categoryOf(archivePath: string): FileCategory {
  * state, the onboarding vessel.env, Node-RED's flows and Signal K's
  * settings. Symbolic links are never followed.
  */
-export async function findBackupSources(settings: ResolvedSettings): Promise<{ files: SourceFile[]; skipped: SkippedItem[] }> {
+export async function findBackupSources(settings: ResolvedSettings, withSecrets = false): Promise<{ files: SourceFile[]; skipped: SkippedItem[] }> {
     const { layout } = settings;
     const root = path.resolve(layout.root);
     const files: SourceFile[] = [];
     const skipped: SkippedItem[] = [];
-    const secrets = new Set([path.resolve(layout.cloudCredentials), path.resolve(layout.apiKeysEnv)]);
+    // An encrypted backup (encryption.ts) takes the secret files too.
+    const secrets = new Set(withSecrets ? [] : [path.resolve(layout.cloudCredentials), path.resolve(layout.apiKeysEnv)]);
     const excludedFolders = [path.resolve(layout.backupDir), path.resolve(layout.mediaDir), path.resolve(layout.exportsDir)];
     let videos = 0;
 

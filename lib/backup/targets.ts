@@ -17,7 +17,7 @@ export interface RestoreTarget {
  * anywhere. A check of the path as text only: `checkFolder` and
  * `prepareFolder` check the folders as they are on the disk.
  */
-export function targetOf(archivePath: string, s: ResolvedSettings): RestoreTarget | { reason: string | null } {
+export function targetOf(archivePath: string, s: ResolvedSettings, withSecrets = false): RestoreTarget | { reason: string | null } {
     const root = path.resolve(s.layout.root);
     if (archivePath === 'README.txt') return { reason: null };
     const inside = (base: string, rest: string): RestoreTarget | null => {
@@ -39,7 +39,8 @@ export function targetOf(archivePath: string, s: ResolvedSettings): RestoreTarge
         where = inside(root, archivePath);
     }
     if (!where) return { reason: 'outside the place it belongs' };
-    if (where.target === path.resolve(s.layout.cloudCredentials) || where.target === path.resolve(s.layout.apiKeysEnv)) {
+    // Only an encrypted backup (encryption.ts) brings secret files back: a plain one never holds them.
+    if (!withSecrets && (where.target === path.resolve(s.layout.cloudCredentials) || where.target === path.resolve(s.layout.apiKeysEnv))) {
         return { reason: 'secrets are never restored from a backup; the boat keeps its own' };
     }
     const excluded = excludedFolders(s).find((folder) => isWithin(where!.target, folder.dir));

@@ -148,7 +148,9 @@ export = function (RED: NodeAPI): void {
                 case 'restore': {
                     status.working(node, RED._('backup.status.restoring'));
                     const keepId = params.keep_installation_id ?? params.keepInstallationId;
-                    const report = await inFlight.track(restoreBackup(settings(), name, { keepInstallationId: keepId !== false && keepId !== 'false' }));
+                    // An encrypted backup from another card opens with the owner's recovery key (off-boat node's recover); used, never kept.
+                    const identities = typeof params.recovery_key === 'string' ? [params.recovery_key.trim()] : undefined;
+                    const report = await inFlight.track(restoreBackup({ ...settings(), identities }, name, { keepInstallationId: keepId !== false && keepId !== 'false' }));
                     // The restored files may hold another schedule choice.
                     applySchedule((await readSchedule(scheduleFile(settings().layout.root)).catch(() => null)) ?? schedule);
                     status.ok(node, RED._('backup.status.restored', { name: report.restored }));

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { buildDemoBoat } from '../demo-boat';
 import { createBackup } from '../../lib/backup';
+import { makeRecoveryKey } from '../../lib/crypto/keys';
 import { writeBoatlogCsvFile } from '../../lib/csv/boatlog-csv';
 import { BenchFigure } from './figures';
 import { timeShell, watch } from './measure';
@@ -14,7 +15,9 @@ const RUNS = 2;
 /**
  * Part 3: a backup of the 1,000,000-telemetry-row boat against `tar czf` of
  * the same folders (which, unlike a backup, copies live databases raw and
- * checks nothing), and the boatlog CSV of 100,000 rows.
+ * checks nothing), and the boatlog CSV of 100,000 rows. Then the same
+ * backup encrypted (age, to the boat's key and a recovery key) against
+ * `tar czf - | age -r <recipient>` of the same folders.
  */
 export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'd3kos-bench-backup-'));
@@ -43,6 +46,8 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
             for (const name of fs.readdirSync(boat.backupDir)) fs.rmSync(path.join(boat.backupDir, name), { recursive: true, force: true });
         }
 
+        const encrypted = await encryptedFigures(dir, boat.root, folders, settings, log);
+
         const csv = await watch(() => writeBoatlogCsvFile(boat.layout.boatlogDb, path.join(dir, 'boatlog.csv')));
         log(`boatlog CSV: ${csv.result.rows} rows, ${(csv.result.bytes / 1048576).toFixed(1)} MB in ${csv.ms.toFixed(0)} ms, RSS +${csv.peakRssAboveIdleMb.toFixed(1)} MB`);
 
@@ -54,8 +59,40 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
             { name: 'backup longest event-loop stall', value: worstStall, unit: 'ms' },
             { name: `boatlog CSV of ${csv.result.rows} rows`, value: csv.ms, unit: 'ms' },
             { name: 'boatlog CSV peak RSS above idle', value: csv.peakRssAboveIdleMb, unit: 'MB' },
+            ...encrypted,
         ];
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
+}
+
+/** An encrypted backup (once a recovery key exists) against `tar czf - … | age -r <recipient>` with Debian's age. */
+async function encryptedFigures(dir: string, root: string, folders: string[], settings: Parameters<typeof createBackup>[0], log: (line: string) => void): Promise<BenchFigure[]> {
+    const { recipient } = await makeRecoveryKey(root);
+    const reference = path.join(dir, 'reference.tar.gz.age');
+    const referenceMs = timeShell(`tar czf - -C ${root} ${folders.join(' ')} | age -r ${recipient} -o ${reference}`, RUNS);
+    const referenceSize = fs.statSync(reference).size;
+    fs.rmSync(reference);
+    log(`reference (tar czf | age -r, best of ${RUNS}): ${referenceMs.toFixed(0)} ms, ${(referenceSize / 1048576).toFixed(1)} MB`);
+    let bestMs = Infinity;
+    let worstRss = 0;
+    let worstStall = 0;
+    let size = 0;
+    for (let i = 0; i < RUNS; i++) {
+        const watched = await watch(() => createBackup(settings));
+        if (!watched.result.backup.encrypted) throw new Error('the backup was not encrypted although a recovery key exists');
+        size = watched.result.backup.size_bytes;
+        log(`encrypted backup ${i + 1}: ${watched.ms.toFixed(0)} ms, ${(size / 1048576).toFixed(1)} MB, RSS +${watched.peakRssAboveIdleMb.toFixed(1)} MB, longest stall ${watched.longestStallMs.toFixed(1)} ms`);
+        bestMs = Math.min(bestMs, watched.ms);
+        worstRss = Math.max(worstRss, watched.peakRssAboveIdleMb);
+        worstStall = Math.max(worstStall, watched.longestStallMs);
+        for (const name of fs.readdirSync(settings.layout.backupDir)) fs.rmSync(path.join(settings.layout.backupDir, name), { recursive: true, force: true });
+    }
+    const ratio = bestMs / referenceMs;
+    return [
+        { name: 'encrypted backup wall time', value: bestMs, unit: 'ms', reference: `tar czf | age -r = ${referenceMs.toFixed(0)} ms`, ratio, target: '≤ 1.5×', pass: ratio <= 1.5 },
+        { name: 'encrypted backup size', value: size / 1048576, unit: 'MB', reference: `tar czf | age -r = ${(referenceSize / 1048576).toFixed(1)} MB` },
+        { name: 'encrypted backup peak RSS above idle', value: worstRss, unit: 'MB' },
+        { name: 'encrypted backup longest event-loop stall', value: worstStall, unit: 'ms' },
+    ];
 }
