@@ -3,7 +3,7 @@ import { helper, nextMessage } from '../support/node-red';
 import requestGuardNode = require('../../nodes/request-guard/request-guard');
 
 const flow = [
-    { id: 'guard', type: 'd3kos-request-guard', allowedOrigins: '', wires: [['allowed'], ['refused']] },
+    { id: 'guard', type: 'd3kos-request-guard', allowedOrigins: '', allowedHosts: 'boat', body: 'mode?: full|incremental', wires: [['allowed'], ['refused']] },
     { id: 'allowed', type: 'helper' },
     { id: 'refused', type: 'helper' },
 ];
