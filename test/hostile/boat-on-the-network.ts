@@ -20,9 +20,9 @@ function quiet(flow: FlowNode[]): void {
     }
 }
 
-export async function startHostileBoat(dir: string): Promise<{ boat: DemoBoat; nodeRed: RunningNodeRed }> {
+export async function startHostileBoat(dir: string, env: Record<string, string> = {}): Promise<{ boat: DemoBoat; nodeRed: RunningNodeRed }> {
     const boat = await demoBoat(dir);
-    const nodeRed = await startBoat(dir, boat, { centralUrl: '', env: { D3KOS_QUEUE_POLL_S: '3600' }, tweak: quiet });
+    const nodeRed = await startBoat(dir, boat, { centralUrl: '', env: { D3KOS_QUEUE_POLL_S: '3600', ...env }, tweak: quiet });
     return { boat, nodeRed };
 }
 
