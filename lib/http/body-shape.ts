@@ -63,9 +63,8 @@ function typeOf(text: string): FieldType | null {
         return { text, check: (v) => (isText(v) && NAME.test(v) ? null : 'must be a name of letters, digits, ".", "_" and "-"') };
     }
     if (text === 'backup-name') {
-        // The original settings page sent the archive's path: the backup node checks that it is in the backup folder.
-        const check = (v: unknown) => isText(v) && v.length <= 1024 && !CONTROL.test(v) && BACKUP_NAME.test(v.split(/[\\/]/).pop() ?? '');
-        return { text, check: (v) => (check(v) ? null : 'must be the name of a d3kOS backup, such as d3kos_backup_20260220_122502.tar.gz') };
+        // A name, never a path: the backup node finds it in the backup folder.
+        return { text, check: (v) => (isText(v) && BACKUP_NAME.test(v) ? null : 'must be the name of a d3kOS backup (not a path), such as d3kos_backup_20260220_122502.tar.gz') };
     }
     const words = text.split('|').map((w) => w.trim());
     if (words.length >= 2 && words.every((w) => WORD.test(w))) {
