@@ -69,7 +69,7 @@ export class BoatHosts {
         const host = hostName(header);
         if (!host) return false;
         if (isLoopback(host) || this.listed.includes(host)) return true;
-        if (Date.now() - this.readAt > this.refreshMs) {
+        if (Date.now() - this.readAt >= this.refreshMs) {
             this.system = new Set(this.readSystem());
             this.readAt = Date.now();
         }
