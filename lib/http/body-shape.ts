@@ -64,11 +64,13 @@ function typeOf(text: string): FieldType | null {
     }
     if (text === 'backup-name') {
         // A name, never a path: the backup node finds it in the backup folder.
-        return { text, check: (v) => (isText(v) && BACKUP_NAME.test(v) ? null : 'must be the name of a d3kOS backup (not a path), such as d3kos_backup_20260220_122502.tar.gz') };
+        return { text, check: (v) => (isText(v) && BACKUP_NAME.test(v) ? null : 'is not the name of a d3kOS backup (give a name such as d3kos_backup_20260220_122502.tar.gz, not a path)') };
     }
     const words = text.split('|').map((w) => w.trim());
     if (words.length >= 2 && words.every((w) => WORD.test(w))) {
-        return { text: words.join('|'), check: (v) => (isText(v) && words.includes(v) ? null : `must be one of ${words.map((w) => JSON.stringify(w)).join(', ')}`) };
+        const choices = words.map((w) => JSON.stringify(w));
+        const said = `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+        return { text: words.join('|'), check: (v) => (isText(v) && words.includes(v) ? null : `must be ${said}`) };
     }
     return null;
 }

@@ -132,9 +132,9 @@ describe('hostile network: bodies sent to the boat routes', function () {
     it('the backup and queue routes take exactly their fields', async () => {
         const refused: Array<[string, string, RegExp]> = [
             ['/api/backup/restore', '{}', /"name" is missing/],
-            ['/api/backup/restore', '{"name":"../../etc/passwd"}', /"name" must be the name of a d3kOS backup/],
+            ['/api/backup/restore', '{"name":"../../etc/passwd"}', /"name" is not the name of a d3kOS backup/],
             ['/api/backup/restore', '{"name":"d3kos_backup_20260101_000000.tar.gz","keep_installation_id":"false"}', /must be true or false/],
-            ['/api/backup/schedule', '{"schedule":"hourly"}', /must be one of "off", "daily", "weekly"/],
+            ['/api/backup/schedule', '{"schedule":"hourly"}', /must be "off", "daily" or "weekly"/],
             ['/api/backup/create', '{"keep":1}', /this route takes no fields/],
             ['/export/queue/cleanup', '{"all":true}', /this route takes no fields/],
         ];
