@@ -151,6 +151,11 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
     return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+/** Sets VmHWM back to the current RSS (Linux: 5 to /proc/<pid>/clear_refs), so the next peak is this attack's. */
+export function resetPeak(pid: number): void {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
 export function isRunning(pid: number): boolean {
     try {
         process.kill(pid, 0);
