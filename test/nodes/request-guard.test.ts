@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import * as fs from 'fs';
 import * as http from 'http';
+import * as path from 'path';
+import * as vm from 'vm';
 import type { AddressInfo } from 'net';
 import { helper, nextMessage } from '../support/node-red';
 import requestGuardNode = require('../../nodes/request-guard/request-guard');
+import { parseBodyShape } from '../../lib/http/body-shape';
+import { parseHostList } from '../../lib/http/boat-hosts';
 
 const flow = [
     { id: 'guard', type: 'd3kos-request-guard', allowedOrigins: '', allowedHosts: 'boat', body: 'mode?: full|incremental', wires: [['allowed'], ['refused']] },
@@ -196,5 +201,35 @@ describe('request-guard node in front of http-in routes, over HTTP', function ()
         for (let i = 0; i < 200000; i++) deep = [deep];
         guard.receive({ payload: deep });
         assert.match(String(await logged), /msg.req is missing\) \(and it could not be passed on: Maximum call stack size exceeded\)/);
+    });
+});
+
+describe("request-guard editor: the checks before deploy agree with what the runtime can read", () => {
+    // The editor's own script, run as the editor would run it; registerType hands over the node's definition.
+    const html = fs.readFileSync(path.join(__dirname, '../../nodes/request-guard/request-guard.html'), 'utf8');
+    const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
+    let definition: any;
+    vm.runInNewContext(script, { RED: { nodes: { registerType: (_type: string, def: any) => (definition = def) } } });
+    const valid = (field: string, value: string) => definition.defaults[field].validate.call({}, value);
+    const runtimeReads = (read: () => unknown) => {
+        try {
+            read();
+            return true;
+        } catch {
+            return false;
+        }
+    };
+
+    it('a body setting is valid in the editor exactly when the runtime can read it', () => {
+        const samples = ['', 'mode?: full|incremental', 'dry_run?: boolean, max_age_days?: integer 1..365', 'name: backup-name\nkeep_installation_id?: boolean', 'note?: string 64', 'mode', 'mode: anything', 'a: boolean, a: boolean', '1x: boolean', 'x: string -1', 'label: name'];
+        for (const sample of samples) assert.equal(valid('body', sample), runtimeReads(() => parseBodyShape(sample)), JSON.stringify(sample));
+    });
+
+    it('boat names and origins are checked before deploy', () => {
+        for (const names of ['', 'd3kos.local, helm', '192.168.1.20 fe80::1']) assert.equal(valid('allowedHosts', names), true, names);
+        for (const names of ['http://d3kos.local', 'boat/x', 'a b/c']) assert.equal(valid('allowedHosts', names), false, names);
+        for (const names of ['', 'd3kos.local, helm', '192.168.1.20', 'http://d3kos.local', 'boat/x']) assert.equal(valid('allowedHosts', names), runtimeReads(() => parseHostList(names, 'x')), names);
+        assert.equal(valid('allowedOrigins', 'http://helm.local:8080, https://boat'), true);
+        assert.equal(valid('allowedOrigins', 'helm.local'), false);
     });
 });
