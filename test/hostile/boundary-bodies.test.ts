@@ -77,8 +77,8 @@ describe('hostile network: bodies sent to the boat routes', function () {
             assert.equal(outcome.status, 408, JSON.stringify(outcome));
             assert.match(JSON.parse(outcome.text!).error, /did not arrive within 5 s/);
         }
-        assert.ok(Date.now() - started < 15000);
-        assert.deepEqual(mediaFiles().length > 0, true);
+        // Sent whole, the trickle would take 250 s: it was dropped long before.
+        assert.ok(Date.now() - started < 60000);
     });
 
     it('2,000 levels of [[[[ get a 400 JSON answer on every route, and Node-RED stays up', async () => {
