@@ -1,6 +1,7 @@
 import { BoatDataError } from '../errors';
 import { BodyShape, checkBody } from './body-shape';
 import { BoatHosts } from './boat-hosts';
+import { BODY_LIMITS, tooLarge } from './capped-body';
 import { MAX_JSON_DEPTH, parseJsonObject, valueDepth } from './json-body';
 
 /**
@@ -56,7 +57,7 @@ export const CORS_HEADERS = [
 ];
 /** The content types a cross-site page can send without a preflight (the CORS "simple" ones). */
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = BODY_LIMITS.maxBytes;
 
 function header(request: GuardRequest, name: string): string | undefined {
     const value = request.headers[name];
@@ -134,7 +135,8 @@ export function checkRequest(request: GuardRequest, options: GuardOptions = {}):
     }
     const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     if (bodyBytes(request.body) > max) {
-        return { allowed: false, statusCode: 413, error: `the request body is larger than ${max} bytes` };
+        const refusal = tooLarge(max);
+        return { allowed: false, statusCode: refusal.statusCode, error: refusal.message };
     }
     if (contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json') && bodyBytes(request.body) > 0) {
         return { allowed: false, statusCode: 415, error: `the request body is ${contentType}; send application/json` };
