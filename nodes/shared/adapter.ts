@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import type { BoatConfigNode } from './boat-config';
 import { BoatDataError, errorMessage } from '../../lib/errors';
+import { publicMessage } from '../../lib/http/public-message';
 
 /** The boat configuration a node points at, or a clear error when the installer left it unset. */
 export function boatConfig(RED: NodeAPI, node: Node, configId: string | undefined): BoatConfigNode {
@@ -79,7 +80,7 @@ function answerAfterAll(msg: Record<string, any>, error: Error): void {
     const known = error instanceof BoatDataError;
     const statusCode = known && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     try {
-        res.status(statusCode).json({ success: false, error: known ? error.message : "the boat's data service failed on this request; the Node-RED log says why", code: known ? error.code : undefined });
+        res.status(statusCode).json({ success: false, error: known ? publicMessage(error.message) : "the boat's data service failed on this request; the Node-RED log says why", code: known ? error.code : undefined });
     } catch {
         // The connection is gone: nothing left to answer.
     }
