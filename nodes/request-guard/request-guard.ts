@@ -15,6 +15,8 @@ interface RequestGuardDef extends NodeDef {
     body?: string;
 }
 
+const WARN_EVERY_MS = 10000;
+
 export = function (RED: NodeAPI): void {
     function RequestGuard(this: Node, def: RequestGuardDef): void {
         RED.nodes.createNode(this, def);
@@ -36,10 +38,19 @@ export = function (RED: NodeAPI): void {
         }
         const boatHosts = new BoatHosts(listed);
 
+        // A flood of refusals must not become a flood of log lines: one warning per 10 s, the rest counted.
+        let warnedAt = -Infinity;
+        let unwarned = 0;
         const refused = (method: string, path: string, error: string) => {
             refusedCount++;
             status.warn(node, RED._('request-guard.status.refused', { count: refusedCount, method, path }));
-            node.warn(error);
+            if (Date.now() - warnedAt < WARN_EVERY_MS) {
+                unwarned++;
+                return;
+            }
+            node.warn(unwarned > 0 ? `${method} ${path}: ${error} (and ${unwarned} more refused since the last warning)` : `${method} ${path}: ${error}`);
+            warnedAt = Date.now();
+            unwarned = 0;
         };
 
         const unguard = guardRoutes(RED, {

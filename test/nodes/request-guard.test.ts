@@ -130,6 +130,18 @@ describe('request-guard node in front of http-in routes, over HTTP', function ()
         assert.deepEqual([statuses.at(-1)?.fill, statuses.at(-1)?.text], ['yellow', 'request-guard.status.refused']);
     });
 
+    it('a flood of refusals is one warning in the log, every refusal counted on the status', async () => {
+        await load();
+        const guard = helper.getNode('guard');
+        let warnings = 0;
+        let statuses = 0;
+        guard.on('call:warn', () => warnings++);
+        guard.on('call:status', () => statuses++);
+        for (let i = 0; i < 20; i++) await call('POST', '/t/generate', { headers: { 'Content-Type': 'application/json' }, body: '{"flood":true}' });
+        assert.equal(statuses, 20);
+        assert.equal(warnings, 1);
+    });
+
     it("a Host that is not one of the boat's names is refused 403 on every route it guards, a listed one passes", async () => {
         await load();
         // fetch sets Host itself: a raw request says what a rebinding page's browser would.
