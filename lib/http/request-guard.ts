@@ -1,4 +1,8 @@
 import { BoatDataError } from '../errors';
+import { BodyShape, checkBody } from './body-shape';
+import { BoatHosts } from './boat-hosts';
+import { BODY_LIMITS, tooLarge } from './capped-body';
+import { MAX_JSON_DEPTH, parseJsonObject, valueDepth } from './json-body';
 
 /**
  * What decides whether an HTTP request may change the boat's data. The boat's
@@ -11,6 +15,10 @@ import { BoatDataError } from '../errors';
  * this package never approves) are forms and plain text. So: a foreign Origin
  * is refused, a form or text body is refused, and `curl -X POST` (no Origin,
  * no body or a JSON body) and the boat's own pages keep working.
+ *
+ * A request that passes is then held to its route: `Host` must be one of the
+ * boat's names (against DNS rebinding, see boat-hosts.ts), and a body must be
+ * one shallow JSON object with exactly the fields the route declares.
  */
 export interface GuardRequest {
     method: string;
@@ -23,6 +31,10 @@ export interface GuardOptions {
     allowedOrigins?: string[];
     /** Largest body accepted, in bytes. */
     maxBodyBytes?: number;
+    /** The fields a body may hold; without one any shallow object passes. */
+    shape?: BodyShape;
+    /** The boat's names; without them Host is not checked. */
+    boatHosts?: BoatHosts;
 }
 
 export type GuardVerdict = { allowed: true; body: unknown } | { allowed: false; statusCode: number; error: string };
@@ -45,7 +57,7 @@ export const CORS_HEADERS = [
 ];
 /** The content types a cross-site page can send without a preflight (the CORS "simple" ones). */
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = BODY_LIMITS.maxBytes;
 
 function header(request: GuardRequest, name: string): string | undefined {
     const value = request.headers[name];
@@ -85,21 +97,28 @@ function bodyBytes(body: unknown): number {
     return 0;
 }
 
-/** Parses a raw JSON body (a Buffer or string from an http-in node that skips body parsing); an empty body is `{}`. */
-export function parseJsonBody(body: unknown): unknown {
+/**
+ * The body as one JSON object: raw bytes or text are parsed with a depth limit; an empty body is `{}`; a value
+ * something else already parsed must be a shallow object too.
+ */
+export function parseJsonBody(body: unknown): Record<string, unknown> {
     if (body === undefined || body === null) return {};
-    if (!Buffer.isBuffer(body) && typeof body !== 'string') return body;
-    const text = body.toString().trim();
-    if (text === '') return {};
-    try {
-        return JSON.parse(text);
-    } catch (err) {
-        throw new BoatDataError('BODY_NOT_JSON', `the request body is not valid JSON (${(err as Error).message})`, 400);
+    if (Buffer.isBuffer(body) || typeof body === 'string') return parseJsonObject(body);
+    if (typeof body !== 'object' || Array.isArray(body)) {
+        throw new BoatDataError('BODY_NOT_OBJECT', `the request body must be one JSON object such as {} or {"mode":"full"}, not ${Array.isArray(body) ? 'an array' : typeof body}`, 400);
     }
+    if (valueDepth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+        throw new BoatDataError('BODY_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels; send one flat JSON object`, 400);
+    }
+    return body as Record<string, unknown>;
 }
 
 export function checkRequest(request: GuardRequest, options: GuardOptions = {}): GuardVerdict {
     const method = request.method.toUpperCase();
+    if (options.boatHosts && !options.boatHosts.allows(header(request, 'host'))) {
+        const refusal = options.boatHosts.refusal(header(request, 'host'));
+        return { allowed: false, statusCode: refusal.statusCode, error: refusal.message };
+    }
     if (SAFE_METHODS.has(method)) return { allowed: true, body: request.body };
 
     const origin = header(request, 'origin');
@@ -116,15 +135,18 @@ export function checkRequest(request: GuardRequest, options: GuardOptions = {}):
     }
     const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     if (bodyBytes(request.body) > max) {
-        return { allowed: false, statusCode: 413, error: `the request body is larger than ${max} bytes` };
+        const refusal = tooLarge(max);
+        return { allowed: false, statusCode: refusal.statusCode, error: refusal.message };
     }
     if (contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json') && bodyBytes(request.body) > 0) {
         return { allowed: false, statusCode: 415, error: `the request body is ${contentType}; send application/json` };
     }
     try {
-        return { allowed: true, body: parseJsonBody(request.body) };
+        const body = parseJsonBody(request.body);
+        if (options.shape) checkBody(body, options.shape);
+        return { allowed: true, body };
     } catch (err) {
-        const error = err as BoatDataError;
-        return { allowed: false, statusCode: error.statusCode, error: error.message };
+        if (err instanceof BoatDataError) return { allowed: false, statusCode: err.statusCode, error: err.message };
+        return { allowed: false, statusCode: 400, error: 'the request body could not be read' };
     }
 }

@@ -73,7 +73,7 @@ describe('backup and boatlog CSV over REST, on the boat flow', function () {
         const cases: Array<[string, string, string | undefined, number, RegExp]> = [
             ['POST', '/api/backup/schedule', '{"schedule":"hourly"}', 400, /"off", "daily" or "weekly"/],
             ['POST', '/api/backup/restore', '{"name":"../../etc/shadow"}', 400, /not the name of a d3kOS backup|not a backup/],
-            ['POST', '/api/backup/restore', '{}', 400, /say which backup/],
+            ['POST', '/api/backup/restore', '{}', 400, /say which backup|"name" is missing/],
             ['GET', '/api/backup/download/d3kos_backup_20990101_000000.tar.gz', undefined, 404, /was not found/],
         ];
         for (const [method, url, body, status, error] of cases) {

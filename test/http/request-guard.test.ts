@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { checkRequest, originHost, parseJsonBody } from '../../lib/http/request-guard';
+import { parseBodyShape } from '../../lib/http/body-shape';
+import { BoatHosts } from '../../lib/http/boat-hosts';
 
 const HOST = { host: '192.168.1.237:1880' };
 
@@ -81,5 +83,34 @@ describe('request guard', () => {
         assert.equal(originHost('null'), null);
         assert.equal(originHost('file:///tmp/x.html'), null);
         assert.equal(originHost('HTTP://Boat.Local:80'), 'boat.local');
+    });
+
+    it("with the boat's names: a rebinding page is refused 403 on GET and POST alike, the boat's own name passes", () => {
+        const boatHosts = new BoatHosts(['boat.local'], 10000, () => []);
+        const rebinding = { host: 'evil.example:1880', origin: 'http://evil.example:1880', 'content-type': 'application/json' };
+        for (const method of ['GET', 'POST']) {
+            const verdict = checkRequest({ method, headers: rebinding, body: Buffer.from('{}') }, { boatHosts });
+            assert.equal((verdict as any).statusCode, 403, method);
+            assert.match((verdict as any).error, /not one of the boat's names/);
+        }
+        const own = { host: 'boat.local:1880', origin: 'http://boat.local:1880', 'content-type': 'application/json' };
+        assert.equal(checkRequest({ method: 'POST', headers: own, body: Buffer.from('{}') }, { boatHosts }).allowed, true);
+    });
+
+    it('with a shape: unknown fields are a 400 naming them, the declared ones pass', () => {
+        const shape = parseBodyShape('mode?: full|incremental');
+        const verdict = post({ 'content-type': 'application/json' }, Buffer.from('{"mode":"full","Mode":"incremental"}'));
+        assert.equal(verdict.allowed, true, 'without a shape any shallow object passes');
+        const shaped = checkRequest({ method: 'POST', headers: { ...HOST, 'content-type': 'application/json' }, body: Buffer.from('{"mode":"full","Mode":"x"}') }, { shape });
+        assert.deepEqual(shaped, { allowed: false, statusCode: 400, error: 'the request body is refused: unknown field "Mode" (this route takes mode?: full|incremental)' });
+        assert.equal(checkRequest({ method: 'POST', headers: HOST, body: Buffer.from('{"mode":null}') }, { shape }).allowed, false);
+    });
+
+    it('a body something else already parsed must still be one shallow object', () => {
+        let deep: unknown = 1;
+        for (let i = 0; i < 5000; i++) deep = { a: deep };
+        assert.throws(() => parseJsonBody(deep), /nests deeper than 4 levels/);
+        assert.throws(() => parseJsonBody([{ dry_run: true }]), /not an array/);
+        assert.throws(() => parseJsonBody(true), /not boolean/);
     });
 });

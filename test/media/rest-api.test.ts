@@ -96,7 +96,7 @@ describe('the storage tab of the boat flow over HTTP', function () {
         const bad = await call('POST', '/api/media/cleanup', { max_age_days: 'forever' });
         assert.equal(bad.status, 400);
         assert.equal(bad.json.success, false);
-        assert.match(bad.json.error, /max_age_days must be a whole number of days/);
+        assert.match(bad.json.error, /max_age_days"? must be a whole number/);
 
         const foreign = await call('POST', '/api/media/cleanup', {}, { Origin: 'http://evil.example' });
         assert.equal(foreign.status, 403);

@@ -63,7 +63,7 @@ describe('recovery key and off-boat copy over REST, on the boat flow', function 
         assert.equal((await call(nodeRed, 'GET', '/api/backup/offboat')).json.mode, 'weekly');
         const wrong = await call(nodeRed, 'POST', '/api/backup/offboat', { body: '{"mode":"daily"}', headers: json });
         assert.equal(wrong.status, 400);
-        assert.match(wrong.json.error, /"off", "every" .* or "weekly"/);
+        assert.match(wrong.json.error, /"mode" must be "off", "every" or "weekly"; got "daily"/);
         const bad = await call(nodeRed, 'POST', '/api/backup/recover', { body: '{"installation_id":"feedfacefeedface","device_token":"x","recovery_key":"nope"}', headers: json });
         assert.equal(bad.status, 400);
         assert.match(bad.json.error, /AGE-SECRET-KEY-1/);
