@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import type { NodeAPI } from 'node-red';
 import { announcedTooLarge, BODY_LIMITS, BodyLimits, readCappedBody } from '../../lib/http/capped-body';
 import { BoatDataError, errorMessage } from '../../lib/errors';
+import { fromHelm } from '../../lib/http/helm';
 
 /**
  * One middleware at the top of Node-RED's root app, shared by every request
@@ -21,6 +22,8 @@ export interface RouteGuard {
     id: string;
     allowsHost(host: string | undefined): boolean;
     hostRefusal(host: string | undefined): BoatDataError;
+    /** Answers only requests made on the boat's own computer (see lib/http/helm.ts). */
+    helmOnly: boolean;
     /** Tells the guard's status and log that the middleware refused a request of its route. */
     refused(method: string, path: string, error: BoatDataError): void;
 }
@@ -195,6 +198,9 @@ class BoatRoutes {
         const { route, path } = match;
         const host = req.headers.host;
         if (!route.guards.some((guard) => guard.allowsHost(host))) return this.refuse(req, res, route, path, route.guards[0].hostRefusal(host));
+        if (route.guards.some((guard) => guard.helmOnly) && !fromHelm(req.socket?.remoteAddress, req.headers)) {
+            return this.refuse(req, res, route, path, new BoatDataError('HELM_ONLY', `${path} answers only at the helm, on the boat's own screen, not from another device on the network`, 403));
+        }
         const announced = announcedTooLarge(req.headers, this.limits.maxBytes);
         if (announced) return this.refuse(req, res, route, path, announced);
         readCappedBody(req, this.limits).then(

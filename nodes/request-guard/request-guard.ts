@@ -13,6 +13,8 @@ interface RequestGuardDef extends NodeDef {
     allowedHosts?: string;
     /** The fields a body may hold, e.g. `mode?: full|incremental`; empty: none. */
     body?: string;
+    /** Answer only requests made on the boat's own computer, never another device on its network. */
+    helmOnly?: boolean;
 }
 
 const WARN_EVERY_MS = 10000;
@@ -57,6 +59,7 @@ export = function (RED: NodeAPI): void {
             id: node.id,
             allowsHost: (host) => setup === null && boatHosts.allows(host),
             hostRefusal: (host) => setup ?? boatHosts.refusal(host),
+            helmOnly: def.helmOnly === true,
             refused: (method, path, error) => refused(method, path, error.message),
         });
         node.on('close', (done: () => void) => {

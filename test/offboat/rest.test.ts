@@ -55,6 +55,25 @@ describe('recovery key and off-boat copy over REST, on the boat flow', function 
         }
     });
 
+    it('a guest on the Wi-Fi, through the boat\'s proxy, can neither make a recovery key nor recover with one', async () => {
+        const keysDir = path.join(boat.root, 'keys');
+        const keyFiles = () => (fs.existsSync(keysDir) ? fs.readdirSync(keysDir).sort() : []);
+        const before = keyFiles();
+        const guest = { 'X-Forwarded-For': '127.0.0.1, 192.168.1.23' };
+        const made = await call(nodeRed, 'POST', '/api/backup/recovery-key', { headers: guest });
+        assert.equal(made.status, 403, made.text);
+        assert.match(made.json.error, /only at the helm/);
+        assert.ok(!('recovery_key' in made.json));
+        const recover = await call(nodeRed, 'POST', '/api/backup/recover', {
+            body: '{"installation_id":"feedfacefeedface","recovery_key":"AGE-SECRET-KEY-1X"}',
+            headers: { ...json, 'X-Real-IP': '192.168.1.23' },
+        });
+        assert.equal(recover.status, 403, recover.text);
+        assert.deepEqual(keyFiles(), before);
+        // The rest of the backup routes still answer that device.
+        assert.equal((await call(nodeRed, 'GET', '/api/backup/offboat', { headers: guest })).status, 200);
+    });
+
     it('the off-boat mode is remembered, and a wrong one is refused naming the choices', async () => {
         const set = await call(nodeRed, 'POST', '/api/backup/offboat', { body: '{"mode":"weekly"}', headers: json });
         assert.equal(set.status, 200, set.text);
