@@ -16,6 +16,9 @@ import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { readBackupSecretRefs, restoreSecrets, placeholder } from './secrets';
 import { replaceInDatabase, SQLITE_SIDE_FILES } from './snapshot';
 import { restartsFor } from './services';
+import { storedArchive } from './stored';
+import { copyIntoLiveDatabase } from './live-database';
+import { resetWatermarks } from '../export/watermarks';
 import { readLicenseObject, settleLicense, SettledLicense } from './restored-license';
 import { checkFolder, prepareFolder, RestoreTarget, targetOf } from './targets';
 
@@ -30,6 +33,12 @@ export interface RestoreReport {
     restored: string;
     /** Restore this one to undo the restore. */
     safety_backup: string;
+    /** Just before the safety backup was taken: a row committed earlier is in it. */
+    restore_started_at: string;
+    /** When the last file was in place: a row committed later is kept. */
+    restore_finished_at: string;
+    /** The two promises above, in words. */
+    restore_window: string;
     files_restored: number;
     files_changed: string[];
     files_unchanged: number;
@@ -41,6 +50,8 @@ export interface RestoreReport {
     license: SettledLicense['license'];
     /** Secrets the backup referred to that this boat does not have (to be entered again). */
     secrets_missing: string[];
+    /** The export watermarks were cleared, so the next incremental export sends every row again (central keeps each once). */
+    export_marks_reset: boolean;
     message: string;
 }
 
@@ -62,7 +73,7 @@ interface PlannedFile extends RestoreTarget {
 async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options: RestoreOptions): Promise<RestoreReport> {
     await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
     const { name, file: archive } = resolveBackupFile(s.layout.backupDir, requested);
-    if (!(await isFile(archive))) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
+    await storedArchive(s.layout.backupDir, name, archive);
 
     // 1. Prove the archive whole and harmless before anything is written.
     const { manifest } = await inspectArchive(archive, name).catch((err: unknown) => {
@@ -87,22 +98,26 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     }
     await checkFreeSpace(root, plan.reduce((sum, p) => sum + p.file.size, 0));
 
-    // 2. A safety backup of the boat as it is now, so this restore can be undone.
-    const safety = (await createBackupUnlocked(s, { preRestore: true })).backup;
-
-    // 3. Stage every file on the data disk, checked again as it is written.
     await fs.mkdir(staging, { mode: 0o700 });
     try {
+        // 2. Stage every file on the data disk, checked again as it is written; nothing live is touched yet.
         await stage(archive, name, plan);
         const secretsMissing = await putSecretsBack(s, plan);
         const license = await putLicenseTogether(s, plan, manifest.installation_id, options.keepInstallationId !== false);
 
-        // 4. Swap each file into place: a rename, so a power cut leaves each file either old or new.
+        // 3. A safety backup of the boat as it is now, so this restore can be undone. Taken only now, just
+        // before the swap, so rows written meanwhile by the boat's services are in it.
+        const startedAt = s.now();
+        const safety = (await createBackupUnlocked(s, { preRestore: true })).backup;
+
+        // 4. Into place, databases first: each copied into its live file by SQLite (writers wait, then write
+        // into the restored database); every other file by a rename, so a power cut leaves it old or new.
         const changed: string[] = [];
         let unchanged = 0;
         const touched = new Set<string>();
         let restored = 0;
-        for (const item of plan) {
+        const ordered = [...plan.filter((p) => p.file.kind === 'database'), ...plan.filter((p) => p.file.kind !== 'database')];
+        for (const item of ordered) {
             let target: string;
             try {
                 // Checked again as the folders are made: a link put there since the first check is not followed either.
@@ -118,7 +133,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
                     unchanged++;
                     continue;
                 }
-                await swapIntoPlace(item, target);
+                if (item.file.kind !== 'database' || !(await copyIntoLiveDatabase(item.staged, target))) await swapIntoPlace(item, target);
             } catch (err) {
                 const done = changed.length;
                 if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
@@ -128,12 +143,19 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
             touched.add(path.dirname(target));
         }
         for (const dir of touched) await syncFolder(dir);
+        const finishedAt = s.now();
+        // The data went back in time: new rows reuse rowids below what central acknowledged, so the marks start again.
+        const dataChanged = ordered.some((p) => p.file.kind === 'database' && changed.includes(p.file.path)) || changed.some((p) => p.startsWith('data/'));
+        const marksReset = dataChanged && (await resetWatermarks(s.layout.watermarksFile, finishedAt)) !== null;
 
         const services = restartsFor(changed);
         return {
             success: true,
             restored: name,
             safety_backup: safety.name,
+            restore_started_at: startedAt.toISOString(),
+            restore_finished_at: finishedAt.toISOString(),
+            restore_window: `rows the boat's services committed before ${startedAt.toISOString()} are in ${safety.name}; rows committed after ${finishedAt.toISOString()} are kept in the restored databases`,
             files_restored: restored,
             files_changed: changed,
             files_unchanged: unchanged,
@@ -142,6 +164,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
             installation_id: license.installation_id,
             license: license.license,
             secrets_missing: secretsMissing,
+            export_marks_reset: marksReset,
             message: summary(name, changed.length, services, [license.installation_id.note, license.license.note], safety.name, secretsMissing, notRestored.length),
         };
     } catch (err) {
@@ -303,14 +326,6 @@ async function removeStaleStaging(root: string, now: Date): Promise<void> {
         if (!name.startsWith('.d3kos-restore-')) continue;
         const stat = await fs.stat(path.join(root, name)).catch(() => null);
         if (stat && now.getTime() - stat.mtimeMs > STALE_STAGING_MS) await fs.rm(path.join(root, name), { recursive: true, force: true });
-    }
-}
-
-async function isFile(file: string): Promise<boolean> {
-    try {
-        return (await fs.stat(file)).isFile();
-    } catch {
-        return false;
     }
 }
 
