@@ -1,0 +1,115 @@
+/** What a secret value is replaced by in an export, as the settings and onboarding categories always did. */
+export const REDACTED = '[redacted]';
+
+/**
+ * Takes the boat's secret values out of export JSON text on its way to the
+ * file, whatever row or field carries them (a device key pasted into a
+ * boatlog entry, a token inside an alert's metrics). The collectors hand
+ * over JSON text built by SQLite, in pieces of any size, so:
+ *
+ * - a secret is looked for as it reads inside a JSON string (escaped), and
+ *   escaped twice, as it reads in JSON text kept inside a text column;
+ * - the end of each piece is held back until the next one comes, so a
+ *   value split across two pieces is still found;
+ * - a match that starts inside an escape sequence (`\n`, `\u00e9`) is not
+ *   the secret (the text differs) and is left alone, so the output stays
+ *   valid JSON.
+ *
+ * Searching is `String.indexOf` per secret per megabyte; secrets are few.
+ */
+export class JsonTextScrubber {
+    private readonly needles: string[];
+    private readonly keep: number;
+    private held = '';
+
+    constructor(secrets: string[]) {
+        const needles = new Set<string>();
+        for (const secret of secrets) {
+            if (secret.length === 0) continue;
+            const once = JSON.stringify(secret).slice(1, -1);
+            needles.add(once);
+            needles.add(JSON.stringify(once).slice(1, -1));
+        }
+        // Longest first, so a secret that contains another is replaced whole.
+        this.needles = [...needles].sort((a, b) => b.length - a.length);
+        this.keep = this.needles.length > 0 ? this.needles[0].length - 1 : 0;
+    }
+
+    get active(): boolean {
+        return this.needles.length > 0;
+    }
+
+    /** The text that can be written now: scrubbed, with a tail held back for the next piece. */
+    push(text: string): string {
+        if (!this.active) return text;
+        const window = this.scrub(this.held + text);
+        let split = window.length - this.keep;
+        if (split <= 0) {
+            this.held = window;
+            return '';
+        }
+        // Never split inside an escape sequence: the held tail must start where a JSON token starts.
+        split = escapeStart(window, split) ?? split;
+        this.held = window.slice(split);
+        return window.slice(0, split);
+    }
+
+    /** Whatever is still held back, scrubbed: the end of the text. */
+    end(): string {
+        const rest = this.active ? this.scrub(this.held) : this.held;
+        this.held = '';
+        return rest;
+    }
+
+    /** Drops what is held (the text it belonged to was thrown away). */
+    reset(): void {
+        this.held = '';
+    }
+
+    private scrub(text: string): string {
+        for (const needle of this.needles) {
+            let at = text.indexOf(needle);
+            if (at < 0) continue;
+            const parts: string[] = [];
+            let from = 0;
+            while (at >= 0) {
+                if (insideEscape(text, at)) {
+                    at = text.indexOf(needle, at + 1);
+                    continue;
+                }
+                parts.push(text.slice(from, at), REDACTED);
+                from = at + needle.length;
+                at = text.indexOf(needle, from);
+            }
+            if (parts.length > 0) {
+                parts.push(text.slice(from));
+                text = parts.join('');
+            }
+        }
+        return text;
+    }
+}
+
+/** Whether position `at` of JSON text is the middle of an escape sequence (`\x` or `\uXXXX`). */
+function insideEscape(text: string, at: number): boolean {
+    return escapeStart(text, at) !== null;
+}
+
+/** Where the escape sequence that position `at` is strictly inside of starts, or null when `at` starts a token. */
+function escapeStart(text: string, at: number): number | null {
+    if (backslashesBefore(text, at) % 2 === 1) return at - 1;
+    // \uXXXX: a real backslash, then u, then up to three hex digits before `at`.
+    for (let k = 1; k <= 4 && at - k - 1 >= 0; k++) {
+        const u = at - k;
+        if (text[u] === 'u' && text[u - 1] === '\\' && backslashesBefore(text, u) % 2 === 1) {
+            return /^[0-9a-fA-F]*$/.test(text.slice(u + 1, at)) ? u - 1 : null;
+        }
+    }
+    return null;
+}
+
+function backslashesBefore(text: string, at: number): number {
+    let n = 0;
+    while (at - n - 1 >= 0 && text.charCodeAt(at - n - 1) === 92) n++;
+    return n;
+}
