@@ -388,10 +388,11 @@ class BufferedWriter implements CategoryOutput {
 
     private async writeOut(final: boolean): Promise<void> {
         if (this.pending.length === 0 && !final) return;
-        let text = this.pending.join('');
+        const pieces = this.pending;
         this.pending = [];
         this.pendingLength = 0;
-        if (this.scrubber.active) text = this.scrubber.push(text) + (final ? this.scrubber.end() : '');
+        let text = this.scrubber.active ? this.scrubber.push(pieces) : pieces.join('');
+        if (final && this.scrubber.active) text += this.scrubber.end();
         if (text.length === 0) return;
         const buffer = Buffer.from(text, 'utf8');
         let offset = 0;
