@@ -63,8 +63,11 @@ export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
             // Missing or not readable as its format: no token fields to hold back.
         }
     }
-    return refs;
+    // A placeholder a restore could not fill (a new card) is not a secret value.
+    return refs.filter((r) => !PLACEHOLDER.test(r.value));
 }
+
+const PLACEHOLDER = /^\[\[d3kos-secret(-json)?:[^\]]*\]\]$/;
 
 /** Every string in a JSON value with its dotted path and the key that holds it. */
 function walkJson(value: unknown, key: string, found: (key: string, value: string, leaf: string) => void, leaf = ''): void {
