@@ -21,6 +21,8 @@ describe('hostile network: a symbolic link in the backup folder', function () {
         fs.renameSync(path.join(b.boat.backupDir, made), target);
         fs.rmSync(path.join(b.boat.backupDir, `${made}.sha256`));
         fs.symlinkSync(target, path.join(b.boat.backupDir, link));
+        // A checksum file that does not match: a check of the archive would report the target's real sha256.
+        fs.writeFileSync(path.join(b.boat.backupDir, `${link}.sha256`), `${'0'.repeat(64)}  ${link}\n`);
     });
     after(() => stopBackupBoat(b));
 
