@@ -5,19 +5,19 @@ import { BoatDataError, errorCode, errorMessage } from '../errors';
 import { syncFolder, tempPathFor } from '../files/atomic';
 import { ArchiveEntry, readArchive } from './archive';
 import { hashFile } from '../files/hash';
-import { createBackupUnlocked } from './create';
+import { createBackupUnlocked, CreatedBackup } from './create';
 import { isDiskFull, prepareBackupDir } from './drive';
 import { checkEntryPath, checkEntryType } from './entries';
 import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
 import { ManifestFile } from './manifest';
-import { resolveBackupFile } from './names';
+import { resolveBackupFile, sidecarOf } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { readBackupSecretRefs, restoreSecrets, placeholder } from './secrets';
 import { replaceInDatabase, SQLITE_SIDE_FILES } from './snapshot';
 import { restartsFor } from './services';
 import { storedArchive } from './stored';
-import { copyIntoLiveDatabase } from './live-database';
+import { HeldDatabase } from './live-database';
 import { resetWatermarks } from '../export/watermarks';
 import { readLicenseObject, settleLicense, SettledLicense } from './restored-license';
 import { checkFolder, prepareFolder, RestoreTarget, targetOf } from './targets';
@@ -105,42 +105,52 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
         const secretsMissing = await putSecretsBack(s, plan);
         const license = await putLicenseTogether(s, plan, manifest.installation_id, options.keepInstallationId !== false);
 
-        // 3. A safety backup of the boat as it is now, so this restore can be undone. Taken only now, just
-        // before the swap, so rows written meanwhile by the boat's services are in it.
-        const startedAt = s.now();
-        const safety = (await createBackupUnlocked(s, { preRestore: true })).backup;
+        // 3. A safety backup of the boat as it is now, so this restore can be undone. Taken only now, with
+        // the live databases held: other writers wait from here until their database is restored, so every
+        // row they commit is either in the safety backup or in the restored database.
+        const { safety, startedAt, held } = await safetyBackupHolding(s, plan);
 
-        // 4. Into place, databases first: each copied into its live file by SQLite (writers wait, then write
-        // into the restored database); every other file by a rename, so a power cut leaves it old or new.
+        // 4. Into place, databases first: each copied into its live file by SQLite (writers waiting on it then
+        // write into the restored database); every other file by a rename, so a power cut leaves it old or new.
         const changed: string[] = [];
         let unchanged = 0;
         const touched = new Set<string>();
         let restored = 0;
         const ordered = [...plan.filter((p) => p.file.kind === 'database'), ...plan.filter((p) => p.file.kind !== 'database')];
-        for (const item of ordered) {
-            let target: string;
-            try {
-                // Checked again as the folders are made: a link put there since the first check is not followed either.
-                const ready = await prepareFolder(item, s);
-                if ('reason' in ready) {
-                    notRestored.push({ path: item.file.path, reason: ready.reason });
-                    continue;
+        try {
+            for (const item of ordered) {
+                let target: string;
+                try {
+                    // Checked again as the folders are made: a link put there since the first check is not followed either.
+                    const ready = await prepareFolder(item, s);
+                    if ('reason' in ready) {
+                        notRestored.push({ path: item.file.path, reason: ready.reason });
+                        continue;
+                    }
+                    target = ready.target;
+                    restored++;
+                    const live = held.get(item);
+                    if (live) {
+                        held.delete(item);
+                        await live.copy();
+                    } else {
+                        const stagedHash = (await hashFile(item.staged)).sha256;
+                        if (item.file.kind === 'file' && (await sameContent(target, stagedHash))) {
+                            unchanged++;
+                            continue;
+                        }
+                        await swapIntoPlace(item, target);
+                    }
+                } catch (err) {
+                    const done = changed.length;
+                    if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
+                    throw new BoatDataError('RESTORE_INCOMPLETE', `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`, 500);
                 }
-                target = ready.target;
-                restored++;
-                const stagedHash = (await hashFile(item.staged)).sha256;
-                if (item.file.kind === 'file' && (await sameContent(target, stagedHash))) {
-                    unchanged++;
-                    continue;
-                }
-                if (item.file.kind !== 'database' || !(await copyIntoLiveDatabase(item.staged, target))) await swapIntoPlace(item, target);
-            } catch (err) {
-                const done = changed.length;
-                if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
-                throw new BoatDataError('RESTORE_INCOMPLETE', `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`, 500);
+                changed.push(item.file.path);
+                touched.add(path.dirname(target));
             }
-            changed.push(item.file.path);
-            touched.add(path.dirname(target));
+        } finally {
+            for (const live of held.values()) await live.release().catch(() => undefined);
         }
         for (const dir of touched) await syncFolder(dir);
         const finishedAt = s.now();
@@ -155,7 +165,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
             safety_backup: safety.name,
             restore_started_at: startedAt.toISOString(),
             restore_finished_at: finishedAt.toISOString(),
-            restore_window: `rows the boat's services committed before ${startedAt.toISOString()} are in ${safety.name}; rows committed after ${finishedAt.toISOString()} are kept in the restored databases`,
+            restore_window: `rows the boat's services committed before ${startedAt.toISOString()} are in ${safety.name}; rows committed after ${finishedAt.toISOString()} are kept in the restored databases; writers in between waited for the restore of their database and their rows are kept there too`,
             files_restored: restored,
             files_changed: changed,
             files_unchanged: unchanged,
@@ -175,6 +185,51 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
         throw new BoatDataError('RESTORE_FAILED', `backup ${name} could not be restored: ${errorMessage(err)}; nothing was restored`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    }
+}
+
+/** Tries of the safety backup when another writer slips in between the hold and the copy. */
+const HOLD_ATTEMPTS = 3;
+
+/**
+ * Holds every live database the restore replaces, takes the safety backup,
+ * then locks each for its copy (see HeldDatabase). If a writer committed
+ * in the instant between, that row is in neither place: the holds are let
+ * go, the unused safety backup removed, and it starts again.
+ */
+async function safetyBackupHolding(s: ResolvedSettings, plan: PlannedFile[]): Promise<{ safety: CreatedBackup['backup']; startedAt: Date; held: Map<PlannedFile, HeldDatabase> }> {
+    for (let attempt = 1; ; attempt++) {
+        const startedAt = s.now();
+        const held = new Map<PlannedFile, HeldDatabase>();
+        let safety: CreatedBackup['backup'] | null = null;
+        let ready = false;
+        try {
+            for (const item of plan.filter((p) => p.file.kind === 'database')) {
+                const where = await prepareFolder(item, s);
+                if ('reason' in where) continue;
+                const live = await HeldDatabase.hold(where.target);
+                if (live) held.set(item, live);
+            }
+            safety = (await createBackupUnlocked(s, { preRestore: true })).backup;
+            const busy: string[] = [];
+            for (const [item, live] of held) if (!(await live.lockForCopy(item.staged))) busy.push(item.file.path);
+            if (busy.length === 0) {
+                ready = true;
+                return { safety, startedAt, held };
+            }
+            if (attempt >= HOLD_ATTEMPTS) {
+                throw new BoatDataError('RESTORE_BUSY', `another program kept writing to ${busy.join(', ')} at the moment of the restore, ${HOLD_ATTEMPTS} times; nothing was restored. Try again`, 503);
+            }
+        } finally {
+            if (!ready) {
+                for (const live of held.values()) await live.release().catch(() => undefined);
+                if (safety) {
+                    const archive = path.join(s.layout.backupDir, safety.name);
+                    await fs.rm(archive, { force: true });
+                    await fs.rm(sidecarOf(archive), { force: true });
+                }
+            }
+        }
     }
 }
 
@@ -220,12 +275,13 @@ function changedUnderUs(name: string, detail?: string): BoatDataError {
 
 /** Placeholders left where a secret was: the boat's current values go back in. */
 async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise<string[]> {
-    const withSecrets = plan.filter((p) => p.file.secret_placeholders && p.file.secret_placeholders.length > 0);
+    // Files whose manifest names no placeholder may still hold one left unfilled by an earlier restore onto a new card.
+    const withSecrets = plan.filter((p) => (p.file.secret_placeholders?.length ?? 0) > 0 || (p.file.kind === 'file' && p.file.size <= PLACEHOLDER_SCAN_LIMIT));
     if (withSecrets.length === 0) return [];
     const current = await readBackupSecretRefs(s.layout);
     const missing = new Set<string>();
     for (const item of withSecrets) {
-        const refs = item.file.secret_placeholders!;
+        const refs = item.file.secret_placeholders ?? [];
         if (item.file.kind === 'database') {
             const byRef = new Map(current.map((r) => [r.ref, r.value]));
             const pairs: Array<[string, string]> = [];
@@ -236,13 +292,20 @@ async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise
             }
             await replaceInDatabase(item.staged, pairs);
         } else {
-            const { data, missing: gone } = restoreSecrets(await fs.readFile(item.staged), refs, current);
+            const staged = await fs.readFile(item.staged);
+            const found = staged.includes('[[d3kos-secret') ? current.map((r) => r.ref).filter((ref) => staged.includes(placeholder(ref, false)) || staged.includes(placeholder(ref, true))) : [];
+            const all = [...new Set([...refs, ...found])];
+            if (all.length === 0) continue;
+            const { data, missing: gone } = restoreSecrets(staged, all, current);
             gone.forEach((ref) => missing.add(ref));
             await rewrite(item.staged, data);
         }
     }
     return [...missing].sort();
 }
+
+/** Plain files up to this size are looked through for placeholders a manifest does not name. */
+const PLACEHOLDER_SCAN_LIMIT = 16 * 1024 * 1024;
 
 /** The backup's license.json with this boat's installation id (unless asked otherwise) and entitlement. */
 async function putLicenseTogether(s: ResolvedSettings, plan: PlannedFile[], manifestId: string | null, keepId: boolean): Promise<SettledLicense> {

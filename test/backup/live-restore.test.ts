@@ -54,6 +54,9 @@ for (const mode of ['wal', 'delete'] as const) {
                 assert.deepEqual(before.filter((r) => !safety.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed before the restore are missing from the safety backup');
                 const live = await liveIds(t);
                 assert.deepEqual(after.filter((r) => !live.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed after the restore are gone');
+                // Rows committed while it ran waited for their database: none is in neither place.
+                const lost = rows.filter((r) => r.committed && !safety.has(r.entry_id) && !live.has(r.entry_id)).map((r) => r.entry_id);
+                assert.deepEqual(lost, [], 'rows committed during the restore were lost');
                 // The restored database is the backup's, plus what came after.
                 for (const id of inBackup) assert.ok(live.has(id), `row ${id} of the backup is not in the restored database`);
                 assert.ok(!before.some((r) => live.has(r.entry_id)), 'a row written after the backup survived the restore');

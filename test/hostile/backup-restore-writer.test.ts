@@ -43,9 +43,12 @@ describe('hostile network: POST /api/backup/restore while the boatlog service wr
 
         const copy = path.join(b.scratch.dir, 'safety-boatlog.db');
         fs.writeFileSync(copy, execFileSync('tar', ['-xzOf', path.join(b.boat.backupDir, safety_backup), 'data/boatlog/boatlog.db'], { maxBuffer: 256 << 20 }));
-        const inSafety = await idsIn(copy);
+        const safety = await idsIn(copy);
         const live = await idsIn(b.boat.layout.boatlogDb);
-        assert.deepEqual(before.filter((r) => !inSafety.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed before the restore are not in its safety backup');
+        assert.deepEqual(before.filter((r) => !safety.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed before the restore are not in its safety backup');
         assert.deepEqual(after.filter((r) => !live.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed after the restore are gone');
+        // Rows committed while it ran waited for their database: none is in neither place.
+        const lost = writer.rows.filter((r) => r.committed && !safety.has(r.entry_id) && !live.has(r.entry_id)).map((r) => r.entry_id);
+        assert.deepEqual(lost, [], 'rows committed during the restore were lost');
     });
 });
