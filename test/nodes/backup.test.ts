@@ -98,6 +98,22 @@ describe('backup node', function () {
         assert.equal(JSON.parse(fs.readFileSync(t.boat.layout.onboarding, 'utf8')).vessel_name, 'Demo Boat');
     });
 
+    it('a restore answers its window and leaves the safety backup to a prune of keep 1; verify refuses a symbolic link', async () => {
+        await helper.load([configNode, backupNode], flow(t, { keep: 1 }));
+        const made = await ask('create');
+        const report = await ask('restore', { name: made.backup.name });
+        assert.ok(Date.parse(report.restore_started_at) <= Date.parse(report.restore_finished_at), JSON.stringify(report));
+        assert.match(report.restore_window, new RegExp(`are in ${report.safety_backup}`));
+        await ask('create');
+        await ask('create');
+        const listed = await ask('list');
+        assert.deepEqual(listed.backups.map((b: any) => b.kind).sort(), ['backup', 'safety']);
+        fs.symlinkSync(path.join(t.boat.backupDir, report.safety_backup), path.join(t.boat.backupDir, 'd3kos_backup_20260101_000000.tar.gz'));
+        const refused = nextError(helper.getNode('backup'), 20000);
+        helper.getNode('backup').receive({ action: 'verify', payload: { name: 'd3kos_backup_20260101_000000.tar.gz' } });
+        assert.match((await refused).message, /is a symbolic link/);
+    });
+
     it('empty Signal K and flows fields mean the d3kOS defaults; the word none leaves each out', async () => {
         const skippedItem = (made: any, item: string) => made.skipped.find((s: any) => s.item === item);
         await helper.load([configNode, backupNode], flow(t, { flowsFile: '', signalkSettings: ' ', signalkPluginConfig: '' }));
