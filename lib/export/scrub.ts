@@ -48,15 +48,30 @@ export class JsonTextScrubber {
         if (!this.active) return typeof text === 'string' ? text : text.join('');
         // One join with what was held: the only copy of the text made here.
         const window = this.scrub(typeof text === 'string' ? this.held + text : [this.held, ...text].join(''));
-        let split = window.length - this.keep;
-        if (split <= 0) {
-            this.held = window;
-            return '';
+        const split = this.holdFrom(window);
+        if (split === window.length) {
+            // The common case: nothing at the end could begin a secret, so the text goes out whole (no copy).
+            this.held = '';
+            return window;
         }
-        // Never split inside an escape sequence: the held tail must start where a JSON token starts.
-        split = escapeStart(window, split) ?? split;
         this.held = window.slice(split);
         return window.slice(0, split);
+    }
+
+    /**
+     * Where the held-back tail starts: the first of the last `keep`
+     * characters from which the text could still turn into a secret, moved
+     * back to the start of an escape sequence it falls in; the text's length
+     * when nothing needs holding.
+     */
+    private holdFrom(window: string): number {
+        const from = Math.max(0, window.length - this.keep);
+        for (let at = from; at < window.length; at++) {
+            const rest = window.slice(at);
+            if (this.needles.some((needle) => needle.startsWith(rest))) return escapeStart(window, at) ?? at;
+        }
+        // A text cut inside an escape (`\` at its very end) keeps that escape for the next piece.
+        return escapeStart(window, window.length) ?? window.length;
     }
 
     /** Whatever is still held back, scrubbed: the end of the text. */
