@@ -53,6 +53,7 @@ export class HeldDatabase {
         if (stat.size > 0 && !(await isSqliteFile(target))) return null;
         const db = await open(target);
         let watcher: sqlite3.Database | null = null;
+        let real: string | null = null;
         try {
             db.configure('busyTimeout', WRITER_WAIT_MS);
             await exec(db, 'BEGIN IMMEDIATE');
@@ -63,14 +64,15 @@ export class HeldDatabase {
             }
             const held = new HeldDatabase(db, target, watcher);
             held.inTransaction = true;
-            held.real = await fs.realpath(target);
-            heldDatabases.add(held.real);
+            held.real = real = await fs.realpath(target);
+            heldDatabases.add(real);
             held.version = await held.commitMark();
             return held;
         } catch (err) {
             if (watcher) await close(watcher);
             await exec(db, 'ROLLBACK').catch(() => undefined);
             await close(db);
+            if (real) heldDatabases.delete(real);
             throw err;
         }
     }
@@ -78,8 +80,8 @@ export class HeldDatabase {
     /**
      * What changes when another connection commits: WAL, the watcher's
      * `data_version`; rollback journal, the change counter in the file's
-     * header (bytes 24-27), which every commit increments and which can be
-     * read while the copy holds its exclusive lock.
+     * header (bytes 24-27), which every commit increments; read by a child
+     * process, which the copy's exclusive lock does not stop.
      */
     private async commitMark(): Promise<number> {
         if (this.watcher) return dataVersion(this.watcher);
