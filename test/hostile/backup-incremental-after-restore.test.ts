@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { appendBoatlogRows } from '../../tools/demo-boat';
-import { startCentral, waitFor } from '../e2e/harness';
+import { call, startCentral, waitFor } from '../e2e/harness';
 import { queryRows, runSql } from '../support/sqlite';
 import { scratchFolder } from '../support/folders';
 import { BackupBoat, createOverHttp, postJson, startBackupBoat, stopBackupBoat } from './backup-support';
@@ -48,5 +48,14 @@ describe('hostile network: the incremental export after POST /api/backup/restore
         const entries = JSON.parse(fs.readFileSync(incremental.json.export_file, 'utf8')).data.boatlog.entries;
         const exported = new Set(entries.map((e: any) => e.entry_id));
         assert.deepEqual(written.filter((id) => !exported.has(id)), [], `the incremental export holds ${entries.length} boatlog rows`);
+
+        // Central gets the rows again, and its upsert keeps each row once.
+        const stored = await waitFor('the new rows at the central side', async () => {
+            const read = await call(central, 'GET', `/api/v1/installations/${b.boat.installationId}/boatlog`);
+            const rows = read.json?.entries ?? read.json?.rows ?? read.json?.boatlog;
+            return Array.isArray(rows) && written.every((id) => rows.some((r: any) => r.entry_id === id)) ? rows : undefined;
+        }, 60000);
+        const ids = stored.map((r: any) => r.entry_id);
+        assert.equal(new Set(ids).size, ids.length, 'central holds a row twice');
     });
 });
