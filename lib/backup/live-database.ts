@@ -34,6 +34,7 @@ export class HeldDatabase {
 
     private version: number | null = null;
     private real: string | null = null;
+    private released = false;
 
     private constructor(
         private readonly db: sqlite3.Database,
@@ -114,6 +115,8 @@ export class HeldDatabase {
 
     /** Lets go without copying (a restore that stops), and closes the connection. */
     async release(): Promise<void> {
+        if (this.released) return;
+        this.released = true;
         if (this.backup) {
             const backup = this.backup;
             this.backup = null;
