@@ -1,13 +1,13 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { BoatDataError } from '../errors';
 import { prepareBackupDir } from './drive';
 import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
 import { backupIdentities, isEncryptedName } from './encryption';
 import { resolveBackupFile, sidecarOf } from './names';
 import { BackupSettings, resolveSettings } from './options';
-import { backupsIn, pruneBackups } from './retention';
+import { backupsIn, pruneBackups, SAFETY_KEEP, SAFETY_MIN_AGE_DAYS } from './retention';
+import { storedArchive } from './stored';
 
 export interface ListedBackup {
     name: string;
@@ -19,6 +19,8 @@ export interface ListedBackup {
     pre_restore: boolean;
     /** Encrypted (`.tar.gz.age`): opens only with the boat's key or the owner's recovery key, and holds the secret files. */
     encrypted: boolean;
+    /** `safety` for those (never pruned by keep-N; see `retention`), `backup` for the rest. */
+    kind: 'safety' | 'backup';
 }
 
 export interface BackupList {
@@ -28,6 +30,8 @@ export interface BackupList {
     backups: ListedBackup[];
     /** The newest backup, whatever made it, or null when there is none. */
     last_backup: { name: string; created_at: string; size_bytes: number } | null;
+    /** What a prune keeps: the newest `keep` backups, and safety backups by their own rule. */
+    retention: { keep: number; safety_keep: number; safety_min_age_days: number };
 }
 
 /** Backups in the backup folder, newest first. */
@@ -41,11 +45,12 @@ export async function listBackups(settings: BackupSettings): Promise<BackupList>
         const stat = await fs.lstat(file).catch(() => null);
         if (!stat?.isFile()) continue;
         const hasChecksum = await fs.lstat(sidecarOf(file)).then((st) => st.isFile(), () => false);
-        backups.push({ name: b.name, size_bytes: stat.size, created_at: b.created.toISOString(), has_checksum: hasChecksum, pre_restore: b.preRestore, encrypted: b.encrypted });
+        backups.push({ name: b.name, size_bytes: stat.size, created_at: b.created.toISOString(), has_checksum: hasChecksum, pre_restore: b.preRestore, encrypted: b.encrypted, kind: b.preRestore ? 'safety' : 'backup' });
     }
     const newest = backups[0];
     const last_backup = newest ? { name: newest.name, created_at: newest.created_at, size_bytes: newest.size_bytes } : null;
-    return { success: true, count: backups.length, backups, last_backup };
+    const retention = { keep: s.keep, safety_keep: SAFETY_KEEP, safety_min_age_days: SAFETY_MIN_AGE_DAYS };
+    return { success: true, count: backups.length, backups, last_backup, retention };
 }
 
 /** Checks a backup end to end (checksum file, every entry, every file hash) without writing anything. */
@@ -53,8 +58,7 @@ export async function verifyBackup(settings: BackupSettings, requested: unknown)
     const s = resolveSettings(settings);
     await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
     const { name, file } = resolveBackupFile(s.layout.backupDir, requested);
-    const stat = await fs.stat(file).catch(() => null);
-    if (!stat?.isFile()) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
+    const stat = await storedArchive(s.layout.backupDir, name, file);
     const identities = isEncryptedName(name) ? await backupIdentities(s.layout.root, s.identities) : undefined;
     const { manifest, sha256 } = await inspectArchive(file, name, identities);
     return {
@@ -73,7 +77,7 @@ export async function verifyBackup(settings: BackupSettings, requested: unknown)
     };
 }
 
-/** Keeps the newest N backups (the configured number unless `keep` is given). */
+/** Keeps the newest N ordinary backups (the configured number unless `keep` is given); safety backups by their own rule. */
 export async function pruneOldBackups(settings: BackupSettings, keep?: number) {
     const s = resolveSettings(keep === undefined ? settings : { ...settings, keep });
     await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
@@ -86,7 +90,6 @@ export async function backupForDownload(settings: BackupSettings, requested: unk
     const s = resolveSettings(settings);
     await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
     const { name, file } = resolveBackupFile(s.layout.backupDir, requested);
-    const stat = await fs.lstat(file).catch(() => null);
-    if (!stat?.isFile()) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
+    const stat = await storedArchive(s.layout.backupDir, name, file);
     return { name, file, size: stat.size };
 }

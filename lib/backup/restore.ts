@@ -5,18 +5,21 @@ import { BoatDataError, errorCode, errorMessage } from '../errors';
 import { syncFolder, tempPathFor } from '../files/atomic';
 import { ArchiveEntry, readArchive } from './archive';
 import { hashFile } from '../files/hash';
-import { createBackupUnlocked } from './create';
+import { createBackupUnlocked, CreatedBackup } from './create';
 import { isDiskFull, prepareBackupDir } from './drive';
 import { checkEntryPath, checkEntryType } from './entries';
 import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
 import { backupIdentities, isEncryptedName } from './encryption';
 import { ManifestFile } from './manifest';
-import { resolveBackupFile } from './names';
+import { resolveBackupFile, sidecarOf } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { readBackupSecretRefs, restoreSecrets, placeholder } from './secrets';
 import { replaceInDatabase, SQLITE_SIDE_FILES } from './snapshot';
 import { restartsFor } from './services';
+import { storedArchive } from './stored';
+import { HeldDatabase } from './live-database';
+import { resetWatermarks } from '../export/watermarks';
 import { readLicenseObject, settleLicense, SettledLicense } from './restored-license';
 import { checkFolder, prepareFolder, RestoreTarget, targetOf } from './targets';
 
@@ -31,6 +34,12 @@ export interface RestoreReport {
     restored: string;
     /** Restore this one to undo the restore. */
     safety_backup: string;
+    /** Just before the safety backup was taken: a row committed earlier is in it. */
+    restore_started_at: string;
+    /** When the last file was in place: a row committed later is kept. */
+    restore_finished_at: string;
+    /** The two promises above, in words. */
+    restore_window: string;
     files_restored: number;
     files_changed: string[];
     files_unchanged: number;
@@ -42,6 +51,8 @@ export interface RestoreReport {
     license: SettledLicense['license'];
     /** Secrets the backup referred to that this boat does not have (to be entered again). */
     secrets_missing: string[];
+    /** The export watermarks were cleared, so the next incremental export sends every row again (central keeps each once). */
+    export_marks_reset: boolean;
     message: string;
 }
 
@@ -63,7 +74,7 @@ interface PlannedFile extends RestoreTarget {
 async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options: RestoreOptions): Promise<RestoreReport> {
     await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
     const { name, file: archive } = resolveBackupFile(s.layout.backupDir, requested);
-    if (!(await isFile(archive))) throw new BoatDataError('BACKUP_NOT_FOUND', `backup ${name} was not found in ${s.layout.backupDir}`, 404);
+    await storedArchive(s.layout.backupDir, name, archive);
 
     // 1. Prove the archive whole and harmless before anything is written.
     // An encrypted backup opens with the boat's key or a given recovery key (encryption.ts).
@@ -90,53 +101,74 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     }
     await checkFreeSpace(root, plan.reduce((sum, p) => sum + p.file.size, 0));
 
-    // 2. A safety backup of the boat as it is now, so this restore can be undone.
-    const safety = (await createBackupUnlocked(s, { preRestore: true })).backup;
-
-    // 3. Stage every file on the data disk, checked again as it is written.
     await fs.mkdir(staging, { mode: 0o700 });
     try {
+        // 2. Stage every file on the data disk, checked again as it is written; nothing live is touched yet.
         await stage(archive, name, plan, identities);
         const secretsMissing = await putSecretsBack(s, plan);
         const license = await putLicenseTogether(s, plan, manifest.installation_id, options.keepInstallationId !== false);
 
-        // 4. Swap each file into place: a rename, so a power cut leaves each file either old or new.
+        // 3. A safety backup of the boat as it is now, so this restore can be undone. Taken only now, with
+        // the live databases held: other writers wait from here until their database is restored, so every
+        // row they commit is either in the safety backup or in the restored database.
+        const { safety, startedAt, held } = await safetyBackupHolding(s, plan);
+
+        // 4. Into place, databases first: each copied into its live file by SQLite (writers waiting on it then
+        // write into the restored database); every other file by a rename, so a power cut leaves it old or new.
         const changed: string[] = [];
         let unchanged = 0;
         const touched = new Set<string>();
         let restored = 0;
-        for (const item of plan) {
-            let target: string;
-            try {
-                // Checked again as the folders are made: a link put there since the first check is not followed either.
-                const ready = await prepareFolder(item, s);
-                if ('reason' in ready) {
-                    notRestored.push({ path: item.file.path, reason: ready.reason });
-                    continue;
+        const ordered = [...plan.filter((p) => p.file.kind === 'database'), ...plan.filter((p) => p.file.kind !== 'database')];
+        try {
+            for (const item of ordered) {
+                let target: string;
+                try {
+                    // Checked again as the folders are made: a link put there since the first check is not followed either.
+                    const ready = await prepareFolder(item, s);
+                    if ('reason' in ready) {
+                        notRestored.push({ path: item.file.path, reason: ready.reason });
+                        continue;
+                    }
+                    target = ready.target;
+                    restored++;
+                    const live = held.get(item);
+                    if (live) {
+                        held.delete(item);
+                        await live.copy();
+                    } else {
+                        const stagedHash = (await hashFile(item.staged)).sha256;
+                        if (item.file.kind === 'file' && (await sameContent(target, stagedHash))) {
+                            unchanged++;
+                            continue;
+                        }
+                        await swapIntoPlace(item, target);
+                    }
+                } catch (err) {
+                    const done = changed.length;
+                    if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
+                    throw new BoatDataError('RESTORE_INCOMPLETE', `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`, 500);
                 }
-                target = ready.target;
-                restored++;
-                const stagedHash = (await hashFile(item.staged)).sha256;
-                if (item.file.kind === 'file' && (await sameContent(target, stagedHash))) {
-                    unchanged++;
-                    continue;
-                }
-                await swapIntoPlace(item, target);
-            } catch (err) {
-                const done = changed.length;
-                if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
-                throw new BoatDataError('RESTORE_INCOMPLETE', `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`, 500);
+                changed.push(item.file.path);
+                touched.add(path.dirname(target));
             }
-            changed.push(item.file.path);
-            touched.add(path.dirname(target));
+        } finally {
+            for (const live of held.values()) await live.release().catch(() => undefined);
         }
         for (const dir of touched) await syncFolder(dir);
+        const finishedAt = s.now();
+        // The data went back in time: new rows reuse rowids below what central acknowledged, so the marks start again.
+        const dataChanged = ordered.some((p) => p.file.kind === 'database' && changed.includes(p.file.path)) || changed.some((p) => p.startsWith('data/'));
+        const marksReset = dataChanged && (await resetWatermarks(s.layout.watermarksFile, finishedAt)) !== null;
 
         const services = restartsFor(changed);
         return {
             success: true,
             restored: name,
             safety_backup: safety.name,
+            restore_started_at: startedAt.toISOString(),
+            restore_finished_at: finishedAt.toISOString(),
+            restore_window: `rows the boat's services committed before ${startedAt.toISOString()} are in ${safety.name}; rows committed after ${finishedAt.toISOString()} are kept in the restored databases; writers in between waited for the restore of their database and their rows are kept there too`,
             files_restored: restored,
             files_changed: changed,
             files_unchanged: unchanged,
@@ -145,6 +177,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
             installation_id: license.installation_id,
             license: license.license,
             secrets_missing: secretsMissing,
+            export_marks_reset: marksReset,
             message: summary(name, changed.length, services, [license.installation_id.note, license.license.note], safety.name, secretsMissing, notRestored.length),
         };
     } catch (err) {
@@ -155,6 +188,51 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
         throw new BoatDataError('RESTORE_FAILED', `backup ${name} could not be restored: ${errorMessage(err)}; nothing was restored`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    }
+}
+
+/** Tries of the safety backup when another writer slips in between the hold and the copy. */
+const HOLD_ATTEMPTS = 3;
+
+/**
+ * Holds every live database the restore replaces, takes the safety backup,
+ * then locks each for its copy (see HeldDatabase). If a writer committed
+ * in the instant between, that row is in neither place: the holds are let
+ * go, the unused safety backup removed, and it starts again.
+ */
+async function safetyBackupHolding(s: ResolvedSettings, plan: PlannedFile[]): Promise<{ safety: CreatedBackup['backup']; startedAt: Date; held: Map<PlannedFile, HeldDatabase> }> {
+    for (let attempt = 1; ; attempt++) {
+        const startedAt = s.now();
+        const held = new Map<PlannedFile, HeldDatabase>();
+        let safety: CreatedBackup['backup'] | null = null;
+        let ready = false;
+        try {
+            for (const item of plan.filter((p) => p.file.kind === 'database')) {
+                const where = await prepareFolder(item, s);
+                if ('reason' in where) continue;
+                const live = await HeldDatabase.hold(where.target);
+                if (live) held.set(item, live);
+            }
+            safety = (await createBackupUnlocked(s, { preRestore: true })).backup;
+            const busy: string[] = [];
+            for (const [item, live] of held) if (!(await live.lockForCopy(item.staged))) busy.push(item.file.path);
+            if (busy.length === 0) {
+                ready = true;
+                return { safety, startedAt, held };
+            }
+            if (attempt >= HOLD_ATTEMPTS) {
+                throw new BoatDataError('RESTORE_BUSY', `another program kept writing to ${busy.join(', ')} at the moment of the restore, ${HOLD_ATTEMPTS} times; nothing was restored. Try again`, 503);
+            }
+        } finally {
+            if (!ready) {
+                for (const live of held.values()) await live.release().catch(() => undefined);
+                if (safety) {
+                    const archive = path.join(s.layout.backupDir, safety.name);
+                    await fs.rm(archive, { force: true });
+                    await fs.rm(sidecarOf(archive), { force: true });
+                }
+            }
+        }
     }
 }
 
@@ -200,12 +278,13 @@ function changedUnderUs(name: string, detail?: string): BoatDataError {
 
 /** Placeholders left where a secret was: the boat's current values go back in. */
 async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise<string[]> {
-    const withSecrets = plan.filter((p) => p.file.secret_placeholders && p.file.secret_placeholders.length > 0);
+    // Files whose manifest names no placeholder may still hold one left unfilled by an earlier restore onto a new card.
+    const withSecrets = plan.filter((p) => (p.file.secret_placeholders?.length ?? 0) > 0 || (p.file.kind === 'file' && p.file.size <= PLACEHOLDER_SCAN_LIMIT));
     if (withSecrets.length === 0) return [];
     const current = await readBackupSecretRefs(s.layout);
     const missing = new Set<string>();
     for (const item of withSecrets) {
-        const refs = item.file.secret_placeholders!;
+        const refs = item.file.secret_placeholders ?? [];
         if (item.file.kind === 'database') {
             const byRef = new Map(current.map((r) => [r.ref, r.value]));
             const pairs: Array<[string, string]> = [];
@@ -216,13 +295,20 @@ async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise
             }
             await replaceInDatabase(item.staged, pairs);
         } else {
-            const { data, missing: gone } = restoreSecrets(await fs.readFile(item.staged), refs, current);
+            const staged = await fs.readFile(item.staged);
+            const found = staged.includes('[[d3kos-secret') ? current.map((r) => r.ref).filter((ref) => staged.includes(placeholder(ref, false)) || staged.includes(placeholder(ref, true))) : [];
+            const all = [...new Set([...refs, ...found])];
+            if (all.length === 0) continue;
+            const { data, missing: gone } = restoreSecrets(staged, all, current);
             gone.forEach((ref) => missing.add(ref));
             await rewrite(item.staged, data);
         }
     }
     return [...missing].sort();
 }
+
+/** Plain files up to this size are looked through for placeholders a manifest does not name. */
+const PLACEHOLDER_SCAN_LIMIT = 16 * 1024 * 1024;
 
 /** The backup's license.json with this boat's installation id (unless asked otherwise) and entitlement. */
 async function putLicenseTogether(s: ResolvedSettings, plan: PlannedFile[], manifestId: string | null, keepId: boolean): Promise<SettledLicense> {
@@ -306,14 +392,6 @@ async function removeStaleStaging(root: string, now: Date): Promise<void> {
         if (!name.startsWith('.d3kos-restore-')) continue;
         const stat = await fs.stat(path.join(root, name)).catch(() => null);
         if (stat && now.getTime() - stat.mtimeMs > STALE_STAGING_MS) await fs.rm(path.join(root, name), { recursive: true, force: true });
-    }
-}
-
-async function isFile(file: string): Promise<boolean> {
-    try {
-        return (await fs.stat(file)).isFile();
-    } catch {
-        return false;
     }
 }
 

@@ -22,14 +22,38 @@ export async function backupsIn(dir: string): Promise<BackupName[]> {
 }
 
 /**
- * Keeps the newest `keep` backups and removes the rest, each with its
- * checksum file; also clears checksum files whose archive is gone and
- * half-made backups a power cut left behind. Answers the names removed.
+ * The safety backups a restore takes first have their own retention, apart
+ * from keep-N: otherwise a few ordinary backups after a restore (the daily
+ * one, a button pressed twice) would delete the only way to undo it. The
+ * newest SAFETY_KEEP are always kept, and none is removed before it is
+ * SAFETY_MIN_AGE_DAYS old: a bad restore is often noticed only when the
+ * owner is back aboard weeks later. Restores are rare, so this costs little
+ * room.
+ */
+export const SAFETY_KEEP = 3;
+export const SAFETY_MIN_AGE_DAYS = 30;
+
+/** Which backups a prune removes: beyond the newest `keep` ordinary ones, and safety backups past their own retention. */
+export function backupsToPrune(all: BackupName[], keep: number, now: Date): BackupName[] {
+    const ordinary = all.filter((b) => !b.preRestore);
+    const safety = all.filter((b) => b.preRestore);
+    const oldestKept = now.getTime() - SAFETY_MIN_AGE_DAYS * 24 * 60 * 60 * 1000;
+    return [
+        ...ordinary.slice(0, Math.max(0, ordinary.length - keep)),
+        ...safety.slice(0, Math.max(0, safety.length - SAFETY_KEEP)).filter((b) => b.created.getTime() < oldestKept),
+    ].sort(compareBackupNames);
+}
+
+/**
+ * Keeps the newest `keep` ordinary backups and the safety backups their own
+ * retention keeps, removing the rest, each with its checksum file; also
+ * clears checksum files whose archive is gone and half-made backups a power
+ * cut left behind. Answers the names removed.
  */
 export async function pruneBackups(dir: string, keep: number, now = new Date()): Promise<string[]> {
     const all = await backupsIn(dir);
     const removed: string[] = [];
-    for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+    for (const old of backupsToPrune(all, keep, now)) {
         const archive = path.join(dir, old.name);
         await fs.rm(archive, { force: true });
         await fs.rm(sidecarOf(archive), { force: true });

@@ -9,39 +9,86 @@ export interface SecretRef {
 }
 
 /**
- * Every value of the boat's secret files (cloud credentials, API keys), named
- * by where it lives. Those files are never exported or backed up; this list
- * lets exports and backups also catch a secret that was copied somewhere
- * else, under an innocent-looking name. Missing or damaged files give none.
+ * Token fields kept in the boat's ordinary config files, which are exported
+ * (redacted) and backed up: the Signal K token in vessel.env, API tokens
+ * in the preferences and the wizard's answers. Named by the key that holds
+ * them, at any depth: a key that ends in token, api key, secret or password.
+ * Narrower than the exports' key redaction (which also takes `auth…`),
+ * because a backup replaces such a value wherever it appears.
+ */
+export const TOKEN_KEY = /(^|[_.-])(token|api[_-]?key|apikey|secret|password|passwd|private[_-]?key|anon[_-]?key)$/i;
+
+/** The config files whose token fields count as secrets, as `lib/boat/layout` names them. */
+function tokenFiles(layout: BoatLayout): Array<{ file: string; format: 'env' | 'json' }> {
+    return [
+        { file: layout.vesselEnv, format: 'env' },
+        { file: layout.preferences, format: 'json' },
+        { file: layout.onboarding, format: 'json' },
+    ];
+}
+
+/**
+ * Every secret value of the boat, named by where it lives: each value of
+ * the secret files (cloud credentials, API keys), which are never exported
+ * or backed up, and each token field of the config files above. Exports
+ * scrub these values wherever they appear, backups replace them by a
+ * placeholder that a restore fills from the live files. Missing or
+ * damaged files give none. The one reader of what counts as a secret.
  */
 export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
     const refs: SecretRef[] = [];
     const credentialsName = path.basename(layout.cloudCredentials);
     try {
-        const walk = (value: unknown, key: string) => {
-            if (typeof value === 'string') refs.push({ ref: `${credentialsName}:${key}`, value });
-            else if (Array.isArray(value)) value.forEach((v, i) => walk(v, key ? `${key}.${i}` : String(i)));
-            else if (typeof value === 'object' && value !== null) {
-                for (const [k, v] of Object.entries(value)) walk(v, key ? `${key}.${safeKey(k)}` : safeKey(k));
-            }
-        };
-        walk(JSON.parse(await fs.readFile(layout.cloudCredentials, 'utf8')), '');
+        walkJson(JSON.parse(await fs.readFile(layout.cloudCredentials, 'utf8')), '', (key, value) => refs.push({ ref: `${credentialsName}:${key}`, value }));
     } catch {
         // No readable credentials file: nothing to hold back from it.
     }
-    const envName = path.basename(layout.apiKeysEnv);
     try {
-        for (const line of (await fs.readFile(layout.apiKeysEnv, 'utf8')).split(/\r?\n/)) {
-            const eq = line.indexOf('=');
-            if (eq <= 0 || line.trim().startsWith('#')) continue;
-            const key = line.slice(0, eq).trim().replace(/^export\s+/, '');
-            const value = line.slice(eq + 1).trim().replace(/^(["'])(.*)\1$/, '$2');
-            refs.push({ ref: `${envName}:${safeKey(key)}`, value });
-        }
+        for (const [key, value] of envLines(await fs.readFile(layout.apiKeysEnv, 'utf8'))) refs.push({ ref: `${path.basename(layout.apiKeysEnv)}:${safeKey(key)}`, value });
     } catch {
         // No api-keys.env on this boat.
     }
-    return refs;
+    for (const { file, format } of tokenFiles(layout)) {
+        const name = path.basename(file);
+        try {
+            const text = await fs.readFile(file, 'utf8');
+            if (format === 'env') {
+                for (const [key, value] of envLines(text)) if (TOKEN_KEY.test(key)) refs.push({ ref: `${name}:${safeKey(key)}`, value });
+            } else {
+                walkJson(JSON.parse(text), '', (key, value, leaf) => {
+                    if (TOKEN_KEY.test(leaf)) refs.push({ ref: `${name}:${key}`, value });
+                });
+            }
+        } catch {
+            // Missing or not readable as its format: no token fields to hold back.
+        }
+    }
+    // A placeholder a restore could not fill (a new card) is not a secret value.
+    return refs.filter((r) => !PLACEHOLDER.test(r.value));
+}
+
+const PLACEHOLDER = /^\[\[d3kos-secret(-json)?:[^\]]*\]\]$/;
+
+/** Every string in a JSON value with its dotted path and the key that holds it. */
+function walkJson(value: unknown, key: string, found: (key: string, value: string, leaf: string) => void, leaf = ''): void {
+    if (typeof value === 'string') found(key, value, leaf);
+    else if (Array.isArray(value)) value.forEach((v, i) => walkJson(v, key ? `${key}.${i}` : String(i), found, leaf));
+    else if (typeof value === 'object' && value !== null) {
+        for (const [k, v] of Object.entries(value)) walkJson(v, key ? `${key}.${safeKey(k)}` : safeKey(k), found, k);
+    }
+}
+
+/** KEY=VALUE lines of an env file, quotes taken off. */
+function envLines(text: string): Array<[string, string]> {
+    const pairs: Array<[string, string]> = [];
+    for (const line of text.split(/\r?\n/)) {
+        const eq = line.indexOf('=');
+        if (eq <= 0 || line.trim().startsWith('#')) continue;
+        const key = line.slice(0, eq).trim().replace(/^export\s+/, '');
+        const value = line.slice(eq + 1).trim().replace(/^(["'])(.*)\1$/, '$2');
+        pairs.push([key, value]);
+    }
+    return pairs;
 }
 
 function safeKey(key: string): string {

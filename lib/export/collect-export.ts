@@ -1,5 +1,6 @@
 import type { BoatLayout } from '../boat/layout';
 import { readLicense } from '../boat/license';
+import { knownSecretValues } from '../boat/secrets';
 import { CATEGORY_KEYS, CategoryKey } from '../categories';
 import { COLLECTORS } from '../collect';
 import {
@@ -15,8 +16,10 @@ import {
 } from './export-file';
 
 /** Collects one category into an export being built. */
-export function collectCategory(layout: BoatLayout, exp: ExportInProgress, key: CategoryKey, now = new Date()): Promise<CategorySummary> {
-    return appendCategory(exp, key, (out) => COLLECTORS[key]({ layout, mode: exp.mode, since: exp.since[key], now }, out));
+export async function collectCategory(layout: BoatLayout, exp: ExportInProgress, key: CategoryKey, now = new Date()): Promise<CategorySummary> {
+    // Read per category (a few small files): the export travels on messages, so it never carries the values itself.
+    const secrets = await knownSecretValues(layout);
+    return appendCategory(exp, key, (out) => COLLECTORS[key]({ layout, mode: exp.mode, since: exp.since[key], now }, out), secrets);
 }
 
 /** Collects every category not collected yet, then closes the export. */

@@ -8,6 +8,7 @@ import { BoatDataError, errorMessage } from '../errors';
 import { syncFolder } from '../files/atomic';
 import { hashFile } from '../files/hash';
 import { loadWatermarks, Watermark, Watermarks } from './watermarks';
+import { JsonTextScrubber } from './scrub';
 
 export type ExportMode = 'full' | 'incremental';
 export const FORMAT_VERSION = '1.0';
@@ -176,6 +177,8 @@ export async function appendCategory(
     exp: ExportInProgress,
     key: CategoryKey,
     collect: (out: CategoryOutput) => Promise<CollectedCategory>,
+    /** The boat's secret values: taken out of the category's JSON text wherever they appear, rows included. */
+    secrets: string[] = [],
 ): Promise<CategorySummary> {
     if (exp.categories[key]) {
         throw new BoatDataError('CATEGORY_TWICE', `The ${key} category was already collected for ${exp.export_id}`, 500);
@@ -185,7 +188,7 @@ export async function appendCategory(
     });
     try {
         const start = (await handle.stat()).size;
-        const writer = new BufferedWriter(handle, start);
+        const writer = new BufferedWriter(handle, start, secrets);
         const prefix = (Object.keys(exp.categories).length > 0 ? ',' : '') + JSON.stringify(key) + ':';
         await writer.write(prefix);
         let result: CollectedCategory;
@@ -199,7 +202,7 @@ export async function appendCategory(
             await writer.discard();
             await handle.truncate(start);
             const error = errorMessage(err);
-            const restart = new BufferedWriter(handle, start);
+            const restart = new BufferedWriter(handle, start, secrets);
             await restart.write(prefix + JSON.stringify(emptyCategory(key, error)));
             await restart.flush();
             result = { entry_count: 0, has_data: false, error };
@@ -355,26 +358,43 @@ class ExportWriteFailure extends Error {
     }
 }
 
-/** Gathers small chunks into ~1 MB writes; each write is awaited, so a slow disk slows the reader instead of filling memory. */
+/**
+ * Gathers small chunks into ~1 MB writes; each write is awaited, so a slow
+ * disk slows the reader instead of filling memory. The text passes the
+ * secret scrubber on its way, which holds back a few bytes between writes.
+ */
 class BufferedWriter implements CategoryOutput {
     private pending: string[] = [];
     private pendingLength = 0;
+    private readonly scrubber: JsonTextScrubber;
     constructor(
         private readonly handle: fs.FileHandle,
         public position: number,
-    ) {}
+        secrets: string[] = [],
+    ) {
+        this.scrubber = new JsonTextScrubber(secrets);
+    }
 
     async write(chunk: string): Promise<void> {
         this.pending.push(chunk);
         this.pendingLength += chunk.length;
-        if (this.pendingLength >= 1 << 20) await this.flush();
+        if (this.pendingLength >= 1 << 20) await this.writeOut(false);
     }
 
-    async flush(): Promise<void> {
-        if (this.pending.length === 0) return;
-        const buffer = Buffer.from(this.pending.join(''), 'utf8');
+    /** Everything written so far goes to the file: the end of the category. */
+    flush(): Promise<void> {
+        return this.writeOut(true);
+    }
+
+    private async writeOut(final: boolean): Promise<void> {
+        if (this.pending.length === 0 && !final) return;
+        const pieces = this.pending;
         this.pending = [];
         this.pendingLength = 0;
+        let text = this.scrubber.active ? this.scrubber.push(pieces) : pieces.join('');
+        if (final && this.scrubber.active) text += this.scrubber.end();
+        if (text.length === 0) return;
+        const buffer = Buffer.from(text, 'utf8');
         let offset = 0;
         try {
             while (offset < buffer.length) {
@@ -390,5 +410,6 @@ class BufferedWriter implements CategoryOutput {
     async discard(): Promise<void> {
         this.pending = [];
         this.pendingLength = 0;
+        this.scrubber.reset();
     }
 }

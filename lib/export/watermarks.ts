@@ -1,4 +1,5 @@
 import { promises as fs } from 'fs';
+import * as path from 'path';
 import { writeJsonAtomic } from '../files/atomic';
 import { CategoryKey, isCategoryKey } from '../categories';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
@@ -24,6 +25,12 @@ export interface WatermarkFile {
     updated_at: string | null;
     acknowledged: Watermarks;
     last_export_id: string | null;
+    /**
+     * When the marks were last cleared because the boat's data went back in
+     * time (a restore): acknowledgements of exports started before then are
+     * not taken, their rowids may no longer mean the same rows.
+     */
+    reset_at?: string | null;
 }
 
 const locks = new Map<string, Promise<unknown>>();
@@ -83,7 +90,9 @@ async function load(file: string, now: Date): Promise<LoadedWatermarks> {
     for (const [key, mark] of Object.entries(parsed.acknowledged ?? {})) {
         if (isCategoryKey(key) && typeof mark === 'object' && mark !== null) acknowledged[key] = mark as Watermark;
     }
-    return { marks: { version: 1, updated_at: parsed.updated_at ?? null, acknowledged, last_export_id: parsed.last_export_id ?? null }, setAside: null };
+    const marks: WatermarkFile = { version: 1, updated_at: parsed.updated_at ?? null, acknowledged, last_export_id: parsed.last_export_id ?? null };
+    if (typeof parsed.reset_at === 'string') marks.reset_at = parsed.reset_at;
+    return { marks, setAside: null };
 }
 
 async function keepAside(file: string, reason: string, now: Date): Promise<WatermarksSetAside | null> {
@@ -116,7 +125,10 @@ export function acknowledgeWatermarks(file: string, exportId: string, marks: Wat
             (loaded) => loaded.marks,
             () => emptyWatermarks(),
         );
-        for (const [key, mark] of Object.entries(marks)) {
+        const started = exportStartedAt(exportId);
+        // An export read before a restore carries rowids of the data that was replaced: its marks would skip new rows.
+        const stale = current.reset_at != null && started !== null && started < current.reset_at;
+        for (const [key, mark] of Object.entries(stale ? {} : marks)) {
             if (isCategoryKey(key) && mark) current.acknowledged[key] = laterMark(current.acknowledged[key], mark);
         }
         current.updated_at = now.toISOString();
@@ -124,4 +136,31 @@ export function acknowledgeWatermarks(file: string, exportId: string, marks: Wat
         await writeJsonAtomic(file, current);
         return current;
     });
+}
+
+/**
+ * Clears every acknowledged mark: the boat's databases went back to an
+ * earlier state (a restore), so new rows take rowids at or below the old
+ * marks and an incremental export going by them would skip them. The next
+ * incremental export sends everything again; the central side upserts by
+ * row key, so each row is still stored once.
+ */
+export function resetWatermarks(file: string, now = new Date()): Promise<WatermarkFile | null> {
+    return serialised(file, async () => {
+        // No exports folder: this boat never exported, there is nothing to clear.
+        if (!(await fs.stat(path.dirname(file)).catch(() => null))?.isDirectory()) return null;
+        const current = await load(file, now).then(
+            (loaded) => loaded.marks,
+            () => emptyWatermarks(),
+        );
+        const reset: WatermarkFile = { ...current, acknowledged: {}, updated_at: now.toISOString(), reset_at: now.toISOString() };
+        await writeJsonAtomic(file, reset);
+        return reset;
+    });
+}
+
+/** The UTC start time in an export id (`export_20261122_231434_123_ab12`) as ISO text, or null. */
+function exportStartedAt(exportId: string): string | null {
+    const m = /^export_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_(\d{3})_/.exec(exportId);
+    return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z` : null;
 }

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
+import assert from 'node:assert/strict';
 import { execFileSync } from 'child_process';
 import { scratchFolder } from '../support/folders';
 import { queryRows } from '../support/sqlite';
@@ -114,4 +115,12 @@ export function craftedArchive(t: BackupTestBoat, files: CraftedFile[], name = '
     sealArchive(archive);
     fs.rmSync(work, { recursive: true, force: true });
     return name;
+}
+
+/** The token fields of the demo boat's config files: the Signal K token and the weather API token. */
+export function boatTokens(t: BackupTestBoat): { signalk: string; weather: string } {
+    const signalk = /^SIGNALK_TOKEN=(.*)$/m.exec(fs.readFileSync(t.boat.layout.vesselEnv, 'utf8'))![1];
+    const weather = JSON.parse(fs.readFileSync(t.boat.layout.preferences, 'utf8')).integrations.weather.api_token;
+    assert.ok(signalk.length >= 8 && weather.length >= 8);
+    return { signalk, weather };
 }

@@ -3,7 +3,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { createBackup, listBackups, restoreBackup, verifyBackup } from '../../lib/backup';
-import { backupTestBoat, BackupTestBoat, databaseContents, databasesOf, integrityOf, treeDigest } from './boat';
+import { backupTestBoat, BackupTestBoat, boatTokens, databaseContents, databasesOf, integrityOf, treeDigest } from './boat';
 
 /** The data root, Node-RED's flows and Signal K's files: everything a restore writes (SQLite's own side files aside). */
 function boatFiles(t: BackupTestBoat): Map<string, string> {
@@ -51,6 +51,7 @@ describe('backup and restore of a boat', function () {
         for (const db of databasesOf(t.boat.root)) databases[db] = await databaseContents(path.join(t.boat.root, db));
         assert.ok(Object.keys(databases).length >= 4, `databases found: ${Object.keys(databases)}`);
 
+        const tokens = boatTokens(t);
         const made = await createBackup(t.settings);
         // The boat keeps its secret files: they are never in a backup, so a wipe of the data leaves them to the owner.
         wipe(t, [t.boat.layout.cloudCredentials, t.boat.layout.apiKeysEnv]);
@@ -58,7 +59,14 @@ describe('backup and restore of a boat', function () {
 
         assert.equal(report.success, true);
         assert.equal(report.restored, made.backup.name);
-        assert.deepEqual(report.secrets_missing, []);
+        // Token fields of the config files are not in the backup either, and the wiped card has no live copy to take them from.
+        assert.deepEqual(report.secrets_missing, ['user-preferences.json:integrations.weather.api_token', 'vessel.env:SIGNALK_TOKEN']);
+        for (const [file, ref] of [['config/user-preferences.json', 'integrations.weather.api_token'], ['services/dashboard/config/vessel.env', 'SIGNALK_TOKEN']]) {
+            const text = fs.readFileSync(path.join(t.boat.root, file), 'utf8');
+            assert.ok(text.includes(`[[d3kos-secret:${path.basename(file)}:${ref}]]`), `${file} does not mark its missing token`);
+            for (const token of Object.values(tokens)) assert.ok(!text.includes(token), `${file} holds a token the backup should have left out`);
+            before.delete(file);
+        }
         await assertSameBoat(t, before, databases);
         assert.ok(report.restart_required.includes('boatlog') && report.restart_required.includes('node-red'), report.restart_required.join());
     });
@@ -134,7 +142,8 @@ describe('backup and restore of a boat', function () {
         assert.match(archived, /"door_pin": "\[\[d3kos-secret:api-keys\.env:DOOR_PIN\]\]"/);
         assert.match(archived, /"cloud_region": "eu-west"/);
 
-        wipe(t, [t.boat.layout.cloudCredentials, t.boat.layout.apiKeysEnv]);
+        // The same boat: its secret files and its live preferences (whose token field the backup left out) stay.
+        wipe(t, [t.boat.layout.cloudCredentials, t.boat.layout.apiKeysEnv, t.boat.layout.preferences, t.boat.layout.vesselEnv]);
         const report = await restoreBackup(t.settings, made.backup.name);
         assert.deepEqual(report.secrets_missing, []);
         assert.equal(fs.readFileSync(t.boat.layout.preferences, 'utf8'), before);

@@ -81,7 +81,7 @@ describe('backup node', function () {
         assert.equal(listed.count, 1);
         assert.equal(listed.schedule, 'off');
         assert.deepEqual(listed.last_backup, { name: made.backup.name, created_at: made.backup.created_at.replace(/\.\d{3}Z$/, '.000Z'), size_bytes: made.backup.size_bytes });
-        assert.deepEqual(Object.keys(listed.backups[0]).sort(), ['created_at', 'encrypted', 'has_checksum', 'name', 'pre_restore', 'size_bytes']);
+        assert.deepEqual(Object.keys(listed.backups[0]).sort(), ['created_at', 'encrypted', 'has_checksum', 'kind', 'name', 'pre_restore', 'size_bytes']);
         assert.deepEqual(statuses.slice(-1).map((s) => s.fill), ['green']);
     });
 
@@ -96,6 +96,22 @@ describe('backup node', function () {
         assert.ok(report.restart_required.includes('dashboard'), report.restart_required.join());
         assert.equal(typeof report.message, 'string');
         assert.equal(JSON.parse(fs.readFileSync(t.boat.layout.onboarding, 'utf8')).vessel_name, 'Demo Boat');
+    });
+
+    it('a restore answers its window and leaves the safety backup to a prune of keep 1; verify refuses a symbolic link', async () => {
+        await helper.load([configNode, backupNode], flow(t, { keep: 1 }));
+        const made = await ask('create');
+        const report = await ask('restore', { name: made.backup.name });
+        assert.ok(Date.parse(report.restore_started_at) <= Date.parse(report.restore_finished_at), JSON.stringify(report));
+        assert.match(report.restore_window, new RegExp(`are in ${report.safety_backup}`));
+        await ask('create');
+        await ask('create');
+        const listed = await ask('list');
+        assert.deepEqual(listed.backups.map((b: any) => b.kind).sort(), ['backup', 'safety']);
+        fs.symlinkSync(path.join(t.boat.backupDir, report.safety_backup), path.join(t.boat.backupDir, 'd3kos_backup_20260101_000000.tar.gz'));
+        const refused = nextError(helper.getNode('backup'), 20000);
+        helper.getNode('backup').receive({ action: 'verify', payload: { name: 'd3kos_backup_20260101_000000.tar.gz' } });
+        assert.match((await refused).message, /is a symbolic link/);
     });
 
     it('empty Signal K and flows fields mean the d3kOS defaults; the word none leaves each out', async () => {
