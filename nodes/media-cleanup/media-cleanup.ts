@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { boatConfig, handleInput, Send, status } from '../shared/adapter';
 import { reportToCatch } from '../shared/report-to-catch';
-import { BoatDataError, errorMessage } from '../../lib/errors';
+import { BoatDataError } from '../../lib/errors';
 import { formatBytes } from '../../lib/format';
 import {
     checkDisk,
