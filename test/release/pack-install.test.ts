@@ -126,7 +126,7 @@ describe('the released package, as a boat owner installs it', function () {
         const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
         const manifest = JSON.parse(fs.readFileSync(path.join(clone, 'package.json'), 'utf8'));
         for (const file of Object.values(manifest['node-red'].nodes) as string[]) assert.ok(files.includes(file), `${file} is not in the tarball`);
-        for (const file of ['LICENSE', 'README.md', 'package.json', 'examples/production flows/boat.json', 'examples/production flows/central-ingest.json']) {
+        for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md', 'MIGRATING.md', 'extras/nginx/d3kos-node-red.conf', 'package.json', 'examples/production flows/boat.json', 'examples/production flows/central-ingest.json']) {
             assert.ok(files.includes(file), `${file} is not in the tarball`);
         }
         const unwanted = files.filter((f) => /^(dist\/tools|tools|test|scripts|nodes|lib)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
