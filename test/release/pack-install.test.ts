@@ -151,6 +151,14 @@ describe('the released package, as a boat owner installs it', function () {
         assert.ok(dashboard.length > 0 && dashboard.every((s) => s.version === DASHBOARD_VERSION && !s.err), 'Dashboard 2.0 1.30.2 did not load');
         const settings = await (await fetch(`${url}/settings`, { headers: { Accept: 'application/json' } })).json();
         assert.equal(settings.version, NODE_RED_VERSION);
+        // The one copy of each icon is served for the package (the editor asks /icons/<module>/<file>).
+        const icons: Record<string, string[]> = await (await fetch(`${url}/icons`, { headers: { Accept: 'application/json' } })).json();
+        const shipped = fs.readdirSync(path.join(clone, 'icons')).sort();
+        assert.deepEqual([...(icons[PACKAGE_NAME] ?? [])].sort(), shipped);
+        for (const icon of shipped) {
+            const served = await fetch(`${url}/icons/${PACKAGE_NAME}/${icon}`);
+            assert.equal(await served.text(), fs.readFileSync(path.join(clone, 'icons', icon), 'utf8'), `${icon} is not served from the install`);
+        }
     });
 
     it('the boat flow deploys through the admin API, makes an export and serves the Data Management page', async function () {
