@@ -25,7 +25,11 @@ export async function oldServiceExportBody(entry: Pick<QueueEntry, 'export_file'
     try {
         doc = JSON.parse(await fs.readFile(entry.export_file, 'utf8'));
     } catch (err) {
-        throw new BoatDataError('EXPORT_UNREADABLE', `the export file ${path.basename(entry.export_file)} left by the old export service is not readable JSON (${errorMessage(err)}); it was not uploaded`, 422);
+        throw new BoatDataError(
+            'EXPORT_UNREADABLE',
+            `the export file ${path.basename(entry.export_file)} left by the old export service is not readable JSON (${errorMessage(err)}); it was not uploaded`,
+            422,
+        );
     }
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return null;
     const old = doc as Record<string, unknown>;

@@ -98,7 +98,10 @@ describe('the shipped nginx snippet in front of Node-RED', function () {
         nginx.stderr!.on('data', (c) => (nginxLog += c));
         const deadline = Date.now() + 10000;
         for (;;) {
-            const up = await request(port, 'GET', '/nothing-here', 'd3kos.local').then((r) => r.status === 404, () => false);
+            const up = await request(port, 'GET', '/nothing-here', 'd3kos.local').then(
+                (r) => r.status === 404,
+                () => false,
+            );
             if (up) break;
             if (nginx.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${nginxLog}`);
             await new Promise((r) => setTimeout(r, 100));

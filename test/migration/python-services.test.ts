@@ -84,7 +84,19 @@ function oldScriptBackup(boat: DemoBoat, work: string): void {
     fs.mkdirSync(path.join(folder, 'onboarding'));
     fs.writeFileSync(
         path.join(folder, 'manifest.json'),
-        JSON.stringify({ backup_name: OLD_BACKUP, timestamp: '2026-02-20T12:25:02-05:00', d3kos_version: '0.9.1', installation_id: boat.installationId, tier: 2, backup_size: '1.2M', items: { databases: 1, config_files: 3, manuals: 0 } }, null, 2),
+        JSON.stringify(
+            {
+                backup_name: OLD_BACKUP,
+                timestamp: '2026-02-20T12:25:02-05:00',
+                d3kos_version: '0.9.1',
+                installation_id: boat.installationId,
+                tier: 2,
+                backup_size: '1.2M',
+                items: { databases: 1, config_files: 3, manuals: 0 },
+            },
+            null,
+            2,
+        ),
     );
     fs.writeFileSync(path.join(folder, 'README.txt'), 'd3kOS Backup\n');
     fs.mkdirSync(boat.backupDir, { recursive: true });
@@ -111,7 +123,10 @@ describe('carrying on from the d3kOS Python services', function () {
         fs.writeFileSync(path.join(files, `${UPLOADING}.json`), JSON.stringify(pythonExport(boat.installationId, '2026-02-20T10:05:30.000000Z', ['py-uploading-1'])));
         fs.writeFileSync(path.join(files, `${COMPLETED}.json`), JSON.stringify(pythonExport(boat.installationId, '2026-02-19T03:00:00.000000Z', ['py-completed-1'])));
         // The old service moved a failed export's file into failed_exports/ under its queue id.
-        fs.writeFileSync(path.join(boat.layout.failedExportsDir, `q_${FAILED.slice('export_'.length)}_failed.json`), JSON.stringify(pythonExport(boat.installationId, '2026-02-18T03:00:00Z', ['py-failed-1'])));
+        fs.writeFileSync(
+            path.join(boat.layout.failedExportsDir, `q_${FAILED.slice('export_'.length)}_failed.json`),
+            JSON.stringify(pythonExport(boat.installationId, '2026-02-18T03:00:00Z', ['py-failed-1'])),
+        );
 
         const completed = pythonEntry(boat, COMPLETED, 'completed', { completed_at: daysAgo(3) });
         const queue = {
@@ -138,10 +153,14 @@ describe('carrying on from the d3kOS Python services', function () {
     });
 
     it('the pending export and the one the old service left half-sent are uploaded to the central database, with their rows', async () => {
-        const stored = await waitFor('both old exports to reach the central database', async () => {
-            const answers = await Promise.all([PENDING, UPLOADING].map((id) => call(central, 'GET', `/api/v1/exports/${id}`)));
-            return answers.every((a) => a.status === 200) && answers;
-        }, 60000);
+        const stored = await waitFor(
+            'both old exports to reach the central database',
+            async () => {
+                const answers = await Promise.all([PENDING, UPLOADING].map((id) => call(central, 'GET', `/api/v1/exports/${id}`)));
+                return answers.every((a) => a.status === 200) && answers;
+            },
+            60000,
+        );
         for (const answer of stored) assert.equal(answer.json.installation_id ?? boat.installationId, boat.installationId);
         const rows = await call(central, 'GET', `/api/v1/installations/${boat.installationId}/boatlog?limit=1000`);
         assert.equal(rows.status, 200, rows.text);
@@ -158,7 +177,7 @@ describe('carrying on from the d3kOS Python services', function () {
         assert.ok(Array.isArray(onDisk.data.boatlog));
     });
 
-    it('the export history keeps the old service\'s uploads and adds the new ones after them', async () => {
+    it("the export history keeps the old service's uploads and adds the new ones after them", async () => {
         const history = await call(nodeRed, 'GET', '/export/history');
         assert.equal(history.status, 200, history.text);
         const uploaded = history.json.history.map((r: any) => r.export_id);

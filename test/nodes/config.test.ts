@@ -27,7 +27,7 @@ describe('boat config node', function () {
         ];
     }
 
-    it('${D3KOS_DEVICE_TOKEN} in the credential is read from the flow\'s environment variables', async () => {
+    it("${D3KOS_DEVICE_TOKEN} in the credential is read from the flow's environment variables", async () => {
         delete process.env.D3KOS_DEVICE_TOKEN;
         await helper.load(configNode, flow([{ name: 'D3KOS_DEVICE_TOKEN', value: 'token-of-this-flow', type: 'str' }]), {
             boat: { deviceToken: '${D3KOS_DEVICE_TOKEN}' },

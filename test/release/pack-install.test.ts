@@ -99,7 +99,16 @@ describe('the released package, as a boat owner installs it', function () {
         });
         nodeRed.stdout!.on('data', (chunk) => (log += chunk));
         nodeRed.stderr!.on('data', (chunk) => (log += chunk));
-        await waitFor(async () => /Started flows/.test(log) && (await fetch(`${url}/settings`).then((r) => r.ok, () => false)), 'Node-RED to start', 2 * MINUTE);
+        await waitFor(
+            async () =>
+                /Started flows/.test(log) &&
+                (await fetch(`${url}/settings`).then(
+                    (r) => r.ok,
+                    () => false,
+                )),
+            'Node-RED to start',
+            2 * MINUTE,
+        );
     });
 
     after(async function () {
@@ -123,10 +132,22 @@ describe('the released package, as a boat owner installs it', function () {
 
     it('the tarball holds the built nodes and the examples, and none of the tools, tests or TypeScript sources', async function () {
         const { stdout } = await run('tar', ['-tzf', tarball], scratch.dir);
-        const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+        const files = stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((f) => f.replace(/^package\//, ''));
         const manifest = JSON.parse(fs.readFileSync(path.join(clone, 'package.json'), 'utf8'));
         for (const file of Object.values(manifest['node-red'].nodes) as string[]) assert.ok(files.includes(file), `${file} is not in the tarball`);
-        for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md', 'MIGRATING.md', 'extras/nginx/d3kos-node-red.conf', 'package.json', 'examples/production flows/boat.json', 'examples/production flows/central-ingest.json']) {
+        for (const file of [
+            'LICENSE',
+            'README.md',
+            'CHANGELOG.md',
+            'MIGRATING.md',
+            'extras/nginx/d3kos-node-red.conf',
+            'package.json',
+            'examples/production flows/boat.json',
+            'examples/production flows/central-ingest.json',
+        ]) {
             assert.ok(files.includes(file), `${file} is not in the tarball`);
         }
         const unwanted = files.filter((f) => /^(dist\/tools|tools|test|scripts|nodes|lib)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));

@@ -46,7 +46,7 @@ describe('editor validators', function () {
         );
     }
 
-    it('the schedule\'s cron expression: 5 or 6 fields in range, or a preset', async () => {
+    it("the schedule's cron expression: 5 or 6 fields in range, or a preset", async () => {
         const good = await check('d3kos-schedule', 'cron', ['0 3 * * *', '*/5 * * * *', '0 0 3 * * *', '0 3 * * mon-fri', '0 3 1-15/2 jan,jun *', '@daily']);
         assert.deepEqual(good, [true, true, true, true, true, true]);
         const [hour25, weekday8, words, fields, preset] = await check('d3kos-schedule', 'cron', ['0 25 * * *', '0 3 * * 8', 'every day at three', '0 3 * *', '@sometimes']);
@@ -57,13 +57,18 @@ describe('editor validators', function () {
         assert.match(String(preset), /not a preset/);
     });
 
-    it('the config node\'s data root and central URL', async () => {
+    it("the config node's data root and central URL", async () => {
         assert.deepEqual(await check('d3kos-config', 'root', ['/opt/d3kos', '${D3KOS_ROOT}', '${HOME}/d3kos']), [true, true, true]);
         const [relative, climbing] = await check('d3kos-config', 'root', ['opt/d3kos', '/opt/../etc']);
         assert.match(String(relative), /"opt\/d3kos" is not an absolute path/);
         assert.match(String(climbing), /climbs out/);
         assert.deepEqual(await check('d3kos-config', 'centralUrl', ['', 'https://central.example/', 'http://127.0.0.1:8080', '${D3KOS_CENTRAL_URL}']), [true, true, true, true]);
-        const [words, ftp, query, login] = await check('d3kos-config', 'centralUrl', ['central server', 'ftp://central.example/', 'https://central.example/?x=1', 'https://boat:secret@central.example/']);
+        const [words, ftp, query, login] = await check('d3kos-config', 'centralUrl', [
+            'central server',
+            'ftp://central.example/',
+            'https://central.example/?x=1',
+            'https://boat:secret@central.example/',
+        ]);
         assert.match(String(words), /is not an address/);
         assert.match(String(ftp), /not an http/);
         assert.match(String(query), /query/);

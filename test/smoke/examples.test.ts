@@ -39,11 +39,15 @@ describe('the example flows', function () {
         for (const name of ['boat', 'central-ingest']) {
             const res = await fetch(`${nodeRed.url}/library/examples/flows/${PACKAGE_NAME}/production flows/${name}`);
             assert.equal(res.status, 200);
-            assert.deepEqual(await res.json(), JSON.parse(fs.readFileSync(path.join(packageRoot(), 'flows', `${name}.json`), 'utf8')), `examples/production flows/${name}.json differs from flows/${name}.json`);
+            assert.deepEqual(
+                await res.json(),
+                JSON.parse(fs.readFileSync(path.join(packageRoot(), 'flows', `${name}.json`), 'utf8')),
+                `examples/production flows/${name}.json differs from flows/${name}.json`,
+            );
         }
     });
 
-    it('the SQLite example opens the boat\'s boatlog read-only at the data root the config node uses, and queries it', async function () {
+    it("the SQLite example opens the boat's boatlog read-only at the data root the config node uses, and queries it", async function () {
         const flow = JSON.parse(fs.readFileSync(path.join(examplesDir, 'boatlog', 'query-boatlog-sqlite.json'), 'utf8'));
         const logBefore = nodeRed.log().length;
         await deploy(flow);

@@ -83,7 +83,7 @@ describe('two npm start instances on one checkout', function () {
         scratch?.remove();
     });
 
-    it('each keeps its flows, credentials and demo boat in its own user directory, never in the checkout\'s .demo/', () => {
+    it("each keeps its flows, credentials and demo boat in its own user directory, never in the checkout's .demo/", () => {
         const [first, second] = instances;
         for (const i of instances) {
             assert.ok(fs.existsSync(path.join(i.userDir, 'flows.json')), `${i.name} has no flows.json in ${i.userDir}`);
@@ -94,7 +94,7 @@ describe('two npm start instances on one checkout', function () {
         assert.notEqual(first.userDir, second.userDir);
     });
 
-    it('an export on each lands in its own boat\'s queue and its own central database', async () => {
+    it("an export on each lands in its own boat's queue and its own central database", async () => {
         for (const i of instances) {
             const res = await fetch(`${i.url}/export/generate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"mode":"full"}' });
             const body = await res.json();

@@ -24,7 +24,7 @@ describe('exports left by the old export service', function () {
         data: { boatlog: [{ entry_id: 7, content: 'anchored' }], settings: { units: 'metric' }, telemetry: [] },
     };
 
-    it('the Python service\'s file is sent with its export id (the file name), the queue entry\'s tier, lists as entries and objects as data', async () => {
+    it("the Python service's file is sent with its export id (the file name), the queue entry's tier, lists as entries and objects as data", async () => {
         const e = entry(python);
         const body = JSON.parse((await oldServiceExportBody(e))!.toString('utf8'));
         assert.equal(body.export_id, 'export_20260220_164416');
@@ -43,7 +43,16 @@ describe('exports left by the old export service', function () {
     });
 
     it('an old entry whose file is already in the current format is sent as it is', async () => {
-        const current = { export_id: 'x', tier: 1, data: Object.fromEntries(['engine_benchmark', 'boatlog', 'marine_vision_captures', 'marine_vision_snapshots', 'qr_codes', 'settings', 'system_alerts', 'onboarding', 'telemetry'].map((k) => [k, { entries: [] }])) };
+        const current = {
+            export_id: 'x',
+            tier: 1,
+            data: Object.fromEntries(
+                ['engine_benchmark', 'boatlog', 'marine_vision_captures', 'marine_vision_snapshots', 'qr_codes', 'settings', 'system_alerts', 'onboarding', 'telemetry'].map((k) => [
+                    k,
+                    { entries: [] },
+                ]),
+            ),
+        };
         assert.equal(await oldServiceExportBody(entry(current)), null);
     });
 
