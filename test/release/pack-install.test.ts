@@ -28,7 +28,19 @@ function run(command: string, args: string[], cwd: string, timeoutMs = 15 * MINU
         execFile(
             command,
             args,
-            { cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' } },
+            {
+                cwd,
+                timeout: timeoutMs,
+                maxBuffer: 64 * 1024 * 1024,
+                env: {
+                    ...process.env,
+                    npm_config_audit: 'false',
+                    npm_config_fund: 'false',
+                    npm_config_update_notifier: 'false',
+                    // sqlite3 compiles from source where no prebuilt binary can be fetched: on every core.
+                    JOBS: process.env.JOBS ?? 'max',
+                },
+            },
             (err, stdout, stderr) => {
                 if (err) reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`));
                 else resolve({ stdout, stderr });
