@@ -14,7 +14,12 @@ if (!fs.existsSync(path.join(dist, 'tools', 'node-red-runtime.js'))) {
 const { startNodeRed } = require(path.join(dist, 'tools', 'node-red-runtime.js'));
 const { buildDemoBoat } = require(path.join(dist, 'tools', 'demo-boat.js'));
 
-const demoDir = path.join(root, '.demo');
+// Each instance keeps its flows, credentials, context and central database in its own Node-RED user directory
+// (D3KOS_USER_DIR), and its demo boat beside them, so two on one checkout (a boat and a central, or two boats)
+// share nothing. Without D3KOS_USER_DIR: .demo/node-red, with the demo boat in .demo/.
+const userDir = path.resolve(process.env.D3KOS_USER_DIR || path.join(root, '.demo', 'node-red'));
+const demoDir = process.env.D3KOS_USER_DIR ? path.join(userDir, 'demo') : path.join(root, '.demo');
+const ingestDir = path.resolve(process.env.D3KOS_INGEST_DIR || path.join(userDir, 'd3kos-ingest'));
 const port = Number(process.env.PORT || 1880);
 const host = process.env.HOST || '127.0.0.1';
 
@@ -82,11 +87,11 @@ async function main() {
         D3KOS_ROOT: boat.root,
         D3KOS_CENTRAL_URL: process.env.D3KOS_CENTRAL_URL || `http://127.0.0.1:${port}`,
         D3KOS_INGEST_MODE: process.env.D3KOS_INGEST_MODE || 'open',
+        D3KOS_INGEST_DIR: ingestDir,
     };
     if (boat.mediaDir) env.D3KOS_MEDIA_DIR = boat.mediaDir;
     if (boat.backupDir) env.D3KOS_BACKUP_DIR = boat.backupDir;
 
-    const userDir = path.join(demoDir, 'node-red');
     const flows = loadFlows();
     keepEditorChanges(userDir, flows);
     const nodeRed = await startNodeRed({
@@ -108,7 +113,8 @@ async function main() {
             `  dashboard  ${base}/dashboard/data`,
             `  API        ${base}/export/status   ${base}/export/queue/status   ${base}/tier/status   ${base}/health`,
             `  export     curl -X POST ${nodeRed.url}/export/generate`,
-            `  central    ${env.D3KOS_CENTRAL_URL}/api/v1/health`,
+            `  central    ${env.D3KOS_CENTRAL_URL}/api/v1/health   (ingest folder ${ingestDir})`,
+            `  user dir   ${userDir}`,
             'Ctrl-C stops it.',
             '',
         ].join('\n'),

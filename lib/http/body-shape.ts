@@ -37,6 +37,7 @@ const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const WORD = /^[A-Za-z0-9_.-]{1,64}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const BACKUP_NAME = /^d3kos_backup_\d{8}_\d{6}(?:_\d{1,4})?(?:_pre-restore)?\.tar\.gz(?:\.age)?$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const DEFAULT_STRING_MAX = 256;
 

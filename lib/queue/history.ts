@@ -1,4 +1,5 @@
 import { promises as fs } from 'fs';
+import * as path from 'path';
 import { errorCode } from '../errors';
 import { writeJsonAtomic } from '../files/atomic';
 import type { QueueEntry } from './entries';
@@ -69,8 +70,16 @@ export async function readHistory(file: string): Promise<HistoryFile & { damaged
     return {
         version: '1.0',
         last_updated: (parsed as HistoryFile)?.last_updated ?? null,
-        exports: records.filter((r): r is HistoryRecord => typeof r === 'object' && r !== null && typeof (r as HistoryRecord).export_id === 'string'),
+        exports: records.map(withExportId).filter((r): r is HistoryRecord => typeof r === 'object' && r !== null && typeof (r as HistoryRecord).export_id === 'string'),
     };
+}
+
+/** The Python service's records are its queue entries, named by export_file only: the export's id is its file name, as the queue reads it. */
+function withExportId(record: unknown): unknown {
+    if (typeof record !== 'object' || record === null) return record;
+    const r = record as Record<string, unknown>;
+    if (typeof r.export_id === 'string' || typeof r.export_file !== 'string' || !r.export_file) return record;
+    return { ...r, export_id: path.basename(r.export_file, '.json') };
 }
 
 /** The `history` action's answer. */

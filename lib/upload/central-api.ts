@@ -1,7 +1,7 @@
 import axios, { AxiosResponse } from 'axios';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
-import { Transform } from 'stream';
+import { Readable, Transform } from 'stream';
 import { createGzip } from 'zlib';
 import { errorCode, errorMessage } from '../errors';
 import { hashFile } from '../files/hash';
@@ -29,6 +29,8 @@ export interface UploadRequest {
     timeoutMs?: number;
     healthTimeoutMs?: number;
     signal?: AbortSignal;
+    /** Sent instead of the file's bytes: an old export service's file in the current format (see old-service-export.ts). */
+    body?: Buffer;
 }
 
 /** The answers of a network that is simply not there: the boat is at sea, nothing is wrong with the export. */
@@ -77,7 +79,7 @@ export function shownUrl(centralUrl: string): string {
  * of MB; it is never parsed or held whole in memory).
  */
 export async function uploadExport(request: UploadRequest): Promise<UploadOutcome> {
-    const source = createReadStream(request.file);
+    const source = request.body ? Readable.from([request.body]) : createReadStream(request.file);
     const gzip = createGzip({ level: 6 });
     let bytesSent = 0;
     const counter = new Transform({
@@ -86,7 +88,7 @@ export async function uploadExport(request: UploadRequest): Promise<UploadOutcom
             callback(null, chunk);
         },
     });
-    source.on('error', (err) => gzip.destroy(err));
+    source.on('error', (err: Error) => gzip.destroy(err));
     gzip.on('error', (err) => counter.destroy(err));
     source.pipe(gzip).pipe(counter);
     let res: AxiosResponse<string>;

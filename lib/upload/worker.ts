@@ -3,6 +3,7 @@ import { errorMessage } from '../errors';
 import { acknowledgeWatermarks } from '../export/watermarks';
 import type { QueueEntry } from '../queue/entries';
 import type { AttemptResult, ExportQueue } from '../queue/export-queue';
+import { oldServiceExportBody } from './old-service-export';
 import { checkCentral, checkExportFile, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_UPLOAD_TIMEOUT_MS, uploadExport, UploadOutcome } from './central-api';
 
 export interface UploadWorkerOptions {
@@ -159,9 +160,16 @@ export class UploadWorker {
     private async attempt(entry: QueueEntry, centralUrl: string, token: string): Promise<{ result: AttemptResult; upload: UploadOutcome | null }> {
         const problem = await checkExportFile(entry.export_file, entry.sha256).catch((err) => `the export file could not be checked (${errorMessage(err)})`);
         if (problem) return { result: { kind: 'failed', reason: problem }, upload: null };
+        let body: Buffer | null;
+        try {
+            body = await oldServiceExportBody(entry);
+        } catch (err) {
+            return { result: { kind: 'failed', reason: errorMessage(err) }, upload: null };
+        }
         const upload = await uploadExport({
             centralUrl,
             file: entry.export_file,
+            body: body ?? undefined,
             exportId: entry.export_id,
             token,
             timeoutMs: this.options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { boatConfig, handleInput, Send, status } from '../shared/adapter';
-import { BoatDataError, errorMessage } from '../../lib/errors';
+import { reportToCatch } from '../shared/report-to-catch';
+import { BoatDataError } from '../../lib/errors';
 import { formatBytes } from '../../lib/format';
 import {
     checkDisk,
@@ -53,7 +54,7 @@ export = function (RED: NodeAPI): void {
             settingsProblem = err;
             policy = resolvePolicy({});
             status.error(node, err);
-            node.error(errorMessage(err));
+            reportToCatch(node, err, 'media-cleanup');
         }
 
         handleInput(node, async (msg, send) => {

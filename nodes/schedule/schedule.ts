@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { boatConfig, status } from '../shared/adapter';
+import { reportToCatch } from '../shared/report-to-catch';
 import { errorMessage } from '../../lib/errors';
 import { Schedule, ScheduleRun, scheduleStateFile } from '../../lib/schedule/schedule';
 
@@ -38,7 +39,7 @@ export = function (RED: NodeAPI): void {
         starting.catch((err) => {
             // A schedule that cannot start is loud: a red status and an error a Catch node sees.
             status.error(node, err);
-            node.error(err instanceof Error ? err : new Error(errorMessage(err)));
+            reportToCatch(node, err, def.topic || 'schedule');
         });
 
         function showNext(next: Date, catchUpDue = false) {

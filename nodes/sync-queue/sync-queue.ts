@@ -5,6 +5,7 @@ import { ExportQueue } from '../../lib/queue/export-queue';
 import { parseRetrySchedule } from '../../lib/queue/retry-schedule';
 import { AttemptReport, UploadWorker } from '../../lib/upload/worker';
 import { boatConfig, handleInput, status } from '../shared/adapter';
+import { reportToCatch } from '../shared/report-to-catch';
 import { resolveEnv } from '../shared/boat-config';
 import { describeStatus, queueStatus, QueueStatus } from './queue-status';
 
@@ -40,7 +41,7 @@ export = function (RED: NodeAPI): void {
         } catch (err) {
             // A node that cannot start says why, in its status and to every message.
             status.error(node, err);
-            node.error(errorMessage(err));
+            reportToCatch(node, err, 'queue');
             node.on('input', (_msg: NodeMessage, _send: unknown, done: (err?: Error) => void) => done(err as Error));
             return;
         }
@@ -97,11 +98,11 @@ export = function (RED: NodeAPI): void {
             worker.process().catch(background);
         }
 
-        /** Work nobody's message waits for (the poll, the boot upload) reports through node.error, which Catch nodes see. */
+        /** Work nobody's message waits for (the poll, the boot upload) reports through node.error with a message, which Catch nodes see. */
         function background(err: unknown): void {
             if (closing) return;
             status.error(node, err);
-            node.error(errorMessage(err));
+            reportToCatch(node, err, 'queue');
         }
 
         async function currentStatus(): Promise<QueueStatus> {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as path from 'path';
 import { DemoBoat } from '../../tools/demo-boat';
 import { RunningNodeRed } from '../../tools/node-red-runtime';
 import { scratchFolder } from '../support/folders';

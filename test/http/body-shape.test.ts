@@ -39,7 +39,7 @@ describe('body shapes declared on a request guard', () => {
 
     it('integers in range, whole, and numbers only', () => {
         assert.equal(fails({ max_age_days: 365 }), null);
-        for (const value of [0, 366, 1.5, '30', null, 1e309]) assert.match(fails({ max_age_days: value })!, /must be a whole number from 1 to 365/);
+        for (const value of [0, 366, 1.5, '30', null, Infinity]) assert.match(fails({ max_age_days: value })!, /must be a whole number from 1 to 365/);
     });
 
     it('every problem is named in one answer, and a route without fields says it takes none', () => {

@@ -26,10 +26,6 @@ export async function flakyLink(targetPort: number, dropEvery: number): Promise<
         sockets.add(upstream);
         let sinceConnect = 0;
         let dropped = false;
-        const cut = () => {
-            client.destroy();
-            upstream.destroy();
-        };
         client.on('data', (chunk: Buffer) => {
             if (dropped) return;
             // Every byte the boat got onto the link counts, including those lost with it.

@@ -123,4 +123,11 @@ describe('the built package in a real Node-RED', function () {
         }
         assert.ok(checked > 0, 'no icon was checked');
     });
+
+    it('each icon is built once, beside the one node that names it', () => {
+        const built = (fs.readdirSync(path.join(root, 'dist', 'nodes'), { recursive: true }) as string[]).filter((file) => /\.(svg|png)$/.test(file));
+        const names = built.map((file) => path.basename(file));
+        assert.equal(new Set(names).size, names.length, `an icon is copied more than once: ${built.join(', ')}`);
+        assert.ok(names.length > 0 && names.length <= fs.readdirSync(path.join(root, 'icons')).length, `built icons: ${built.join(', ')}`);
+    });
 });

@@ -2,7 +2,6 @@ import * as path from 'path';
 import type { DemoBoat } from '../demo-boat';
 
 // The Node-RED runtime from node-red-node-test-helper: the real runtime, in this process, so its RSS and event loop are ours to watch.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 export const helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
