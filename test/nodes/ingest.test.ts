@@ -9,17 +9,21 @@ import { scratchFolder } from '../support/folders';
 import { DemoBoat } from '../../tools/demo-boat';
 import { boatHeaders, demoBoatIn, ExportUpload, exportUpload, gzipBomb } from '../ingest/uploads';
 import ingestNode = require('../../nodes/ingest/ingest');
+import vaultNode = require('../../nodes/backup-vault/backup-vault');
 
 const httpNodes = require('@node-red/nodes/core/network/21-httpin.js');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const changeNode = require('@node-red/nodes/core/function/15-change.js');
+const debugNode = require('@node-red/nodes/core/common/21-debug.js');
+const commentNode = require('@node-red/nodes/core/common/90-comment.js');
 
 // The test helper gives http-in nodes an express app of their own but serves it nowhere: a real server on 127.0.0.1 does.
 let nodeApp: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
 const captureNodeApp = (RED: any) => {
     nodeApp = RED.httpNode;
 };
-const NODES = [ingestNode, httpNodes, catchNode, changeNode, captureNodeApp];
+// The shipped central flow also holds the vault of the boats' encrypted backups.
+const NODES = [ingestNode, vaultNode, httpNodes, catchNode, changeNode, debugNode, commentNode, captureNodeApp];
 let server: http.Server;
 let baseUrl = '';
 
