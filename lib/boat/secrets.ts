@@ -1,4 +1,4 @@
-import { promises as fs } from 'fs';
+import { readRegularFile } from '../files/regular-file';
 import * as path from 'path';
 import type { BoatLayout } from './layout';
 
@@ -25,13 +25,13 @@ export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
                 for (const [k, v] of Object.entries(value)) walk(v, key ? `${key}.${safeKey(k)}` : safeKey(k));
             }
         };
-        walk(JSON.parse(await fs.readFile(layout.cloudCredentials, 'utf8')), '');
+        walk(JSON.parse(await readRegularFile(layout.cloudCredentials)), '');
     } catch {
         // No readable credentials file: nothing to hold back from it.
     }
     const envName = path.basename(layout.apiKeysEnv);
     try {
-        for (const line of (await fs.readFile(layout.apiKeysEnv, 'utf8')).split(/\r?\n/)) {
+        for (const line of (await readRegularFile(layout.apiKeysEnv)).split(/\r?\n/)) {
             const eq = line.indexOf('=');
             if (eq <= 0 || line.trim().startsWith('#')) continue;
             const key = line.slice(0, eq).trim().replace(/^export\s+/, '');

@@ -1,11 +1,19 @@
 import * as path from 'path';
-import { promises as fs } from 'fs';
 import sqlite3 from 'sqlite3';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
+import { isRegularFile, withinLimit } from '../files/regular-file';
+import { noteReadFinished, noteReadRefused, noteReadStuck } from '../files/read-watch';
 
 /** How long one attempt waits on a writer's lock, and how many attempts before giving up. */
 export const LOCK_WAIT_MS = 1000;
 export const LOCK_ATTEMPTS = 3;
+/**
+ * How long one statement may run. A batch of 5,000 rows takes well under a
+ * second even on a Pi's SD card; a statement that runs this long is reading
+ * from a hung drive, or a database that never lets go. It is interrupted and
+ * the category carries the error, so the export never waits for ever.
+ */
+export const QUERY_LIMIT_MS = 30_000;
 
 /**
  * A boat database opened read-only. Other d3kOS services own these files:
@@ -13,26 +21,39 @@ export const LOCK_ATTEMPTS = 3;
  * few times, then reported in words, not as SQLITE_BUSY.
  */
 export class ReadOnlyDatabase {
+    /** Set once a statement outlived its limit: closing would wait for it, so the handle is left to SQLite. */
+    private stuck = false;
+
     private constructor(
         private readonly db: sqlite3.Database,
         readonly file: string,
+        private readonly limitMs: number,
     ) {}
 
-    /** Opens the database, or answers null when the file does not exist (an empty category, not an error). */
-    static async open(file: string): Promise<ReadOnlyDatabase | null> {
+    /**
+     * Opens the database, or answers null when the file does not exist (an
+     * empty category, not an error). Only a regular file is handed to SQLite:
+     * a FIFO or a device in its place would block the open for ever.
+     */
+    static async open(file: string, options: { limitMs?: number } = {}): Promise<ReadOnlyDatabase | null> {
+        const limitMs = options.limitMs ?? QUERY_LIMIT_MS;
+        let exists: boolean;
         try {
-            await fs.access(file);
+            exists = await isRegularFile(file, { limitMs: Math.min(limitMs, 10_000) });
         } catch (err) {
-            if (errorCode(err) === 'ENOENT') return null;
+            if (err instanceof BoatDataError) throw err;
             throw new BoatDataError('SOURCE_UNREADABLE', `${path.basename(file)} cannot be read: ${errorMessage(err)}`);
         }
-        const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+        if (!exists) return null;
+        const opening = new Promise<sqlite3.Database>((resolve, reject) => {
             const handle: sqlite3.Database = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => (err ? reject(err) : resolve(handle)));
-        }).catch((err) => {
-            throw describeSqliteError(file, err);
+        });
+        const db = await withinLimit(opening, limitMs, () => noteReadStuck(file, opening), `Opening ${path.basename(file)}`).catch((err) => {
+            if (errorCode(err) === 'SOURCE_TIMEOUT') noteReadRefused(file, `did not open within ${Math.round(limitMs / 1000)} s`);
+            throw err instanceof BoatDataError ? err : describeSqliteError(file, err);
         });
         db.configure('busyTimeout', LOCK_WAIT_MS);
-        return new ReadOnlyDatabase(db, file);
+        return new ReadOnlyDatabase(db, file, limitMs);
     }
 
     async all<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
@@ -59,18 +80,35 @@ export class ReadOnlyDatabase {
     }
 
     async close(): Promise<void> {
+        // A statement still stuck in the kernel would hold the close too: SQLite closes the handle when it returns.
+        if (this.stuck) return;
         await new Promise<void>((resolve) => this.db.close(() => resolve()));
     }
 
     private async withLockRetries<T>(run: () => Promise<T>): Promise<T> {
         for (let attempt = 1; ; attempt++) {
             try {
-                return await run();
+                const statement = run();
+                const result = await withinLimit(statement, this.limitMs, () => this.giveUp(statement), `A read of ${path.basename(this.file)}`);
+                noteReadFinished(this.file);
+                return result;
             } catch (err) {
+                if (errorCode(err) === 'SOURCE_TIMEOUT') throw err;
                 if (errorCode(err) === 'SQLITE_BUSY' && attempt < LOCK_ATTEMPTS) continue;
                 throw describeSqliteError(this.file, err, attempt);
             }
         }
+    }
+
+    /** A statement outlived its limit: interrupt it (enough unless the thread is stuck in the kernel), and say so. */
+    private giveUp(statement: Promise<unknown>): void {
+        this.stuck = true;
+        noteReadRefused(this.file, `did not answer within ${Math.round(this.limitMs / 1000)} s`);
+        noteReadStuck(this.file, statement);
+        this.db.interrupt();
+        // Once the statement does return, the handle can go.
+        const close = () => this.db.close(() => undefined);
+        statement.then(close, close);
     }
 }
 

@@ -3,6 +3,10 @@ import * as path from 'path';
 import type { BoatLayout } from '../boat/layout';
 import { readLicense } from '../boat/license';
 import { errorCode, errorMessage } from '../errors';
+import { withinLimit } from '../files/regular-file';
+import { readProblems } from '../files/read-watch';
+import { diskProblems } from './disk-check';
+import { overdueWork, standingProblems } from './problems';
 
 /** GET /tier/status: what the boat's license allows. Never billing internals or secrets. */
 export async function tierStatus(layout: BoatLayout) {
@@ -47,28 +51,64 @@ export async function listExportFiles(layout: BoatLayout): Promise<{ success: tr
     return { success: true, count: exports.length, exports };
 }
 
-/** GET /health: ok when the data root and the license can be read; otherwise degraded, naming what is wrong. */
+/** How long /health waits on any one file or disk before it reports it as not answering. */
+export const HEALTH_READ_LIMIT_MS = 2000;
+
+const rootChecks = new Map<string, { started: number; done: Promise<void> }>();
+
+/** Whether the data root answers, asked once at a time: a hung mount must not take a thread per /health call. */
+async function rootProblem(root: string): Promise<string | null> {
+    let check = rootChecks.get(root);
+    if (!check) {
+        const done = fs.access(root);
+        check = { started: Date.now(), done };
+        const c = check;
+        const forget = () => rootChecks.get(root) === c && rootChecks.delete(root);
+        done.then(forget, forget);
+        rootChecks.set(root, check);
+    }
+    try {
+        await withinLimit(check.done, Math.max(0, HEALTH_READ_LIMIT_MS - (Date.now() - check.started)), () => undefined);
+        return null;
+    } catch (err) {
+        if (errorCode(err) === 'SOURCE_TIMEOUT') return `the data root has not answered for ${Math.round((Date.now() - check.started) / 1000)} s (a hung drive or mount?)`;
+        return `the data root cannot be read: ${errorCode(err) ?? errorMessage(err)}`;
+    }
+}
+
+/**
+ * GET /health: ok, or degraded with every reason in plain words: the data
+ * root or the license unreadable, a boat file that was refused or would not
+ * answer (a FIFO, a hung drive), the queue file found damaged, the exports
+ * disk full or read-only, work running far past its time. It answers from
+ * what this process already knows plus checks bounded in time, so a stuck
+ * file can never make /health itself hang.
+ */
 export async function healthStatus(layout: BoatLayout) {
     const problems: string[] = [];
-    try {
-        await fs.access(layout.root);
-    } catch (err) {
-        problems.push(`the data root ${layout.root} cannot be read: ${errorMessage(err)}`);
-    }
+    const root = await rootProblem(layout.root);
+    if (root) problems.push(root);
     let tier: number | null = null;
     try {
-        tier = (await readLicense(layout.license)).tier;
+        tier = (await readLicense(layout.license, { limitMs: HEALTH_READ_LIMIT_MS })).tier;
     } catch (err) {
         problems.push(errorMessage(err));
     }
+    const [disk] = await Promise.all([diskProblems(layout.exportsDir, layout.root)]);
+    problems.push(...disk);
+    const roots = [...new Set([layout.root, layout.mediaDir])];
+    for (const r of roots) for (const p of readProblems(r)) if (!problems.includes(p.problem)) problems.push(p.problem);
+    for (const p of standingProblems(layout.root)) problems.push(p.problem);
+    for (const p of overdueWork(layout.root)) problems.push(p.problem);
     return {
         statusCode: problems.length === 0 ? 200 : 503,
         body: {
             success: problems.length === 0,
-            status: problems.length === 0 ? 'ok' : 'degraded',
+            status: (problems.length === 0 ? 'ok' : 'degraded') as 'ok' | 'degraded',
             service: 'd3kos-node-red-data',
             tier,
-            ...(problems.length > 0 ? { problems, error: problems.join('; ') } : {}),
+            problems,
+            ...(problems.length > 0 ? { error: problems.join('; ') } : {}),
         },
     };
 }
