@@ -53,7 +53,17 @@ export async function withRegularFile<T>(file: string, use: (handle: fs.FileHand
         throw new BoatDataError('SOURCE_STUCK', `${name} is not answering: a read of it started ${Math.round((Date.now() - stuck) / 1000)} s ago has not finished (a hung drive or mount?)`, 503);
     }
     const work = (async () => {
-        const handle = await fs.open(file, OPEN_FLAGS);
+        let handle: fs.FileHandle;
+        try {
+            handle = await fs.open(file, OPEN_FLAGS);
+        } catch (err) {
+            // A socket cannot be opened at all (ENXIO); say what it is, as for a FIFO.
+            if (errorCode(err) === 'ENXIO' || errorCode(err) === 'EOPNOTSUPP') {
+                const stat = await fs.lstat(file).catch(() => null);
+                if (stat && !stat.isFile()) throw notAFile(file, stat);
+            }
+            throw err;
+        }
         try {
             const stat = await handle.stat();
             if (!stat.isFile()) throw notAFile(file, stat);
