@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { BoatLayout } from '../boat/layout';
 import { readLicense } from '../boat/license';
 import { errorCode, errorMessage } from '../errors';
-import { withinLimit } from '../files/regular-file';
+import { cachedCheck } from './cached-check';
 import { readProblems } from '../files/read-watch';
 import { diskProblems } from './disk-check';
 import { overdueWork, standingProblems } from './problems';
@@ -53,27 +53,13 @@ export async function listExportFiles(layout: BoatLayout): Promise<{ success: tr
 
 /** How long /health waits on any one file or disk before it reports it as not answering. */
 export const HEALTH_READ_LIMIT_MS = 2000;
+/** /health reads the license and asks the data root at most this often (a tier change shows within a second). */
+export const HEALTH_FRESH_MS = 1000;
+/** An answer this old is still given while a newer one is being read; older, /health waits for the new one. */
+const HEALTH_STALE_MS = 30_000;
 
-const rootChecks = new Map<string, { started: number; done: Promise<void> }>();
-
-/** Whether the data root answers, asked once at a time: a hung mount must not take a thread per /health call. */
-async function rootProblem(root: string): Promise<string | null> {
-    let check = rootChecks.get(root);
-    if (!check) {
-        const done = fs.access(root);
-        check = { started: Date.now(), done };
-        const c = check;
-        const forget = () => rootChecks.get(root) === c && rootChecks.delete(root);
-        done.then(forget, forget);
-        rootChecks.set(root, check);
-    }
-    try {
-        await withinLimit(check.done, Math.max(0, HEALTH_READ_LIMIT_MS - (Date.now() - check.started)), () => undefined);
-        return null;
-    } catch (err) {
-        if (errorCode(err) === 'SOURCE_TIMEOUT') return `the data root has not answered for ${Math.round((Date.now() - check.started) / 1000)} s (a hung drive or mount?)`;
-        return `the data root cannot be read: ${errorCode(err) ?? errorMessage(err)}`;
-    }
+function healthCheck<T>(key: string, check: () => Promise<T>) {
+    return cachedCheck(key, check, { freshMs: HEALTH_FRESH_MS, staleMs: HEALTH_STALE_MS, waitMs: HEALTH_READ_LIMIT_MS }).get();
 }
 
 /**
@@ -86,15 +72,17 @@ async function rootProblem(root: string): Promise<string | null> {
  */
 export async function healthStatus(layout: BoatLayout) {
     const problems: string[] = [];
-    const root = await rootProblem(layout.root);
-    if (root) problems.push(root);
-    let tier: number | null = null;
-    try {
-        tier = (await readLicense(layout.license, { limitMs: HEALTH_READ_LIMIT_MS })).tier;
-    } catch (err) {
-        problems.push(errorMessage(err));
+    const [root, license, disk] = await Promise.all([
+        healthCheck(`root:${layout.root}`, () => fs.access(layout.root)),
+        healthCheck(`license:${layout.license}`, () => readLicense(layout.license, { limitMs: HEALTH_READ_LIMIT_MS })),
+        diskProblems(layout.exportsDir, layout.root),
+    ]);
+    if (!root.ok) {
+        problems.push('silentForMs' in root ? `the data root has not answered for ${Math.round(root.silentForMs / 1000)} s (a hung drive or mount?)` : `the data root cannot be read: ${errorCode(root.error) ?? errorMessage(root.error)}`);
     }
-    const [disk] = await Promise.all([diskProblems(layout.exportsDir, layout.root)]);
+    let tier: number | null = null;
+    if (license.ok) tier = license.value.tier;
+    else problems.push('silentForMs' in license ? `license.json has not answered for ${Math.round(license.silentForMs / 1000)} s (a hung drive or mount?)` : errorMessage(license.error));
     problems.push(...disk);
     const roots = [...new Set([layout.root, layout.mediaDir])];
     for (const r of roots) for (const p of readProblems(r)) if (!problems.includes(p.problem)) problems.push(p.problem);

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { scratchFolder } from '../support/folders';
-import { call, demoBoat, startBoat } from '../e2e/harness';
+import { call, demoBoat, startBoat, waitFor } from '../e2e/harness';
 
 /** An address nothing listens on: the exports stay queued, as at sea. */
 const UNREACHABLE = 'http://127.0.0.1:9';
@@ -81,6 +81,8 @@ describe('hostile reads: FIFOs in place of the files collectors read', function 
 
     it('a license.json that is a FIFO: /health answers degraded at once, naming it', async () => {
         fifoInPlaceOf(boat.layout.license);
+        // /health reads the license at most once a second; then every answer names the FIFO.
+        await waitFor('/health to read the license again', async () => (await answeredWithin(nodeRed, 'GET', '/health', 5000)).json.problems.some((p: string) => /license\.json is a FIFO/.test(p)), 10000);
         for (let i = 0; i < 5; i++) {
             const health = await answeredWithin(nodeRed, 'GET', '/health', 5000);
             assert.equal(health.json.status, 'degraded');
