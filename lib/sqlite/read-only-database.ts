@@ -68,6 +68,26 @@ export class ReadOnlyDatabase {
         }));
     }
 
+    /**
+     * A statement prepared once for many runs (a batch query). Each prepare and
+     * finalize is another trip through libuv's work queue, and node-sqlite3
+     * finalizes on the event loop itself; for a million-row table that is
+     * hundreds of trips saved.
+     */
+    async prepare(sql: string): Promise<PreparedRead> {
+        const statement = await this.withLockRetries(
+            () =>
+                new Promise<sqlite3.Statement>((resolve, reject) => {
+                    const prepared: sqlite3.Statement = this.db.prepare(sql, (err) => (err ? reject(err) : resolve(prepared)));
+                }),
+        );
+        return {
+            get: <T>(params: unknown[] = []) =>
+                this.withLockRetries(() => new Promise<T | undefined>((resolve, reject) => statement.get(params, (err: Error | null, row: T) => (err ? reject(err) : resolve(row))))),
+            finalize: () => new Promise<void>((resolve) => statement.finalize(() => resolve())),
+        };
+    }
+
     async tableExists(table: string): Promise<boolean> {
         const row = await this.get<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
         return (row?.n ?? 0) > 0;
@@ -110,6 +130,12 @@ export class ReadOnlyDatabase {
         const close = () => this.db.close(() => undefined);
         statement.then(close, close);
     }
+}
+
+/** A prepared statement of a ReadOnlyDatabase: each get is bounded in time like any read. */
+export interface PreparedRead {
+    get<T = Record<string, unknown>>(params?: unknown[]): Promise<T | undefined>;
+    finalize(): Promise<void>;
 }
 
 export function quoteIdentifier(name: string): string {

@@ -65,7 +65,6 @@ export async function probeFromOutside(url: string, everyMs = 20): Promise<{ sto
         const [url, every] = [process.argv[1], Number(process.argv[2])];
         const times = [];
         let errors = 0, stopping = false, first = true;
-        if (process.env.D3KOS_PROBE_PRIORITY) require('os').setPriority(Number(process.env.D3KOS_PROBE_PRIORITY));
         const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
         function ask() {
             if (stopping) return;
