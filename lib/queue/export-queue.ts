@@ -165,8 +165,8 @@ export class ExportQueue {
      * closing an export and queueing it) are queued again from what they
      * carry: their export_id, tier, mode and time from the header, their size
      * and sha256 from their bytes. One the history says was uploaded goes
-     * back as completed (so it is pruned in time, not sent again); the rest
-     * are pending, and incremental ones are superseded as at enqueue. Their
+     * back as completed (so it is pruned in time, not sent again), one it
+     * says failed goes back as failed; the rest are pending, and incremental ones are superseded as at enqueue. Their
      * watermarks are unknown, so uploading them moves no mark: the next
      * incremental export sends those rows again, which the central side
      * stores once. Files that cannot be trusted are listed, never deleted.
@@ -183,10 +183,12 @@ export class ExportQueue {
             if ('reason' in inspected) untrusted.push(inspected);
             else found.push(inspected);
         }
-        const uploaded = new Map<string, HistoryRecord>();
+        // What the history last says of each: uploaded, or given up on (then pruned, and a crash kept its file).
+        const known = new Map<string, HistoryRecord>();
         if (found.length > 0) {
             for (const record of (await readHistory(this.layout.historyFile)).exports) {
-                if (record.status === 'completed' || (record.status as string) === 'success') uploaded.set(record.export_id, record);
+                const status = (record.status as string) === 'success' ? 'completed' : record.status;
+                if (status === 'completed' || status === 'failed') known.set(record.export_id, { ...record, status });
             }
         }
         const adopted = await this.store.run<QueueEntry[]>((queue) => {
@@ -194,8 +196,8 @@ export class ExportQueue {
             const taken: QueueEntry[] = [];
             for (const exp of found) {
                 if (all.some((e) => e.export_id === exp.export_id || path.basename(e.export_file) === path.basename(exp.export_file))) continue;
-                const entry = adoptedEntry(exp, uploaded.get(exp.export_id), now);
-                queue[entry.status === 'completed' ? 'completed' : 'pending'].push(entry);
+                const entry = adoptedEntry(exp, known.get(exp.export_id), now);
+                queue[entry.status].push(entry);
                 taken.push(entry);
             }
             if (taken.length === 0) return { result: [], changed: false };
@@ -393,7 +395,7 @@ export class ExportQueue {
 }
 
 /** A queue entry for an export file found without one. */
-function adoptedEntry(exp: AdoptableExport, uploaded: HistoryRecord | undefined, now: Date): QueueEntry {
+function adoptedEntry(exp: AdoptableExport, known: HistoryRecord | undefined, now: Date): QueueEntry {
     const entry: QueueEntry = {
         queue_id: queueIdFor(exp.export_id),
         export_id: exp.export_id,
@@ -411,13 +413,20 @@ function adoptedEntry(exp: AdoptableExport, uploaded: HistoryRecord | undefined,
         mode: exp.mode,
         watermarks: {},
     };
-    if (uploaded) {
+    if (known?.status === 'completed') {
         entry.status = 'completed';
-        entry.completed_at = uploaded.completed_at ?? uploaded.archived_at;
+        entry.completed_at = known.completed_at ?? known.archived_at;
         entry.next_retry_at = null;
         entry.last_error = null;
-        entry.import_id = uploaded.import_id ?? null;
-        entry.records_imported = uploaded.records_imported ?? null;
+        entry.import_id = known.import_id ?? null;
+        entry.records_imported = known.records_imported ?? null;
+    } else if (known?.status === 'failed') {
+        // Given up on before: it stays failed (retry-failed sends it again), and is pruned in time.
+        entry.status = 'failed';
+        entry.failed_at = known.failed_at ?? known.archived_at;
+        entry.next_retry_at = null;
+        entry.retry_count = known.attempts ?? 0;
+        entry.last_error = known.last_error ?? 'Failed before the queue file was damaged';
     }
     return entry;
 }

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { buildDemoBoat, DemoBoat } from '../../tools/demo-boat';
 import { exportBoatData } from '../../lib/export/collect-export';
 import { readRegularFile, withinLimit } from '../../lib/files/regular-file';
+import { hashFile } from '../../lib/files/hash';
 import { readProblems } from '../../lib/files/read-watch';
 import { ReadOnlyDatabase } from '../../lib/sqlite/read-only-database';
 import { stallLimited } from '../../lib/collect/stall-limit';
@@ -141,6 +142,12 @@ describe('reads that cannot hang', function () {
         await new Promise((r) => setTimeout(r, 50));
         assert.ok(!written.join('').includes('late'), written.join(''));
         assert.ok(readProblems(boat.root).some((p) => /the qr_codes category gave nothing for/.test(p.problem)));
+    });
+
+    it('hashing refuses a FIFO named as an export file at once instead of blocking', async () => {
+        const fifo = path.join(scratch.dir, 'export_20261120_030000_000_aaaa.json');
+        execFileSync('mkfifo', [fifo]);
+        await assert.rejects(hashFile(fifo), (err: any) => err.code === 'SOURCE_NOT_A_FILE');
     });
 
     it('withinLimit answers a promise that never settles with a timeout naming what was waited on', async () => {

@@ -74,6 +74,21 @@ describe('export files no queue entry names (a damaged queue file set aside)', (
         assert.equal(readQueue(layout).pending.length, 0);
     });
 
+    it('one the history says failed goes back as failed, with its reason, to be retried by the owner or pruned', async () => {
+        const failed = writeExport(layout, { mode: 'full' });
+        writeJson(layout.historyFile, {
+            version: '1.0',
+            last_updated: null,
+            exports: [{ export_id: failed.export_id, queue_id: 'q_x', status: 'failed', archived_at: '2026-11-20T03:00:00.000Z', failed_at: '2026-11-20T03:00:00.000Z', last_error: 'HTTP 400: bad export', file_size_bytes: 1, category_count: 1, attempts: 1 }],
+        });
+        await new ExportQueue(layout).adoptOrphans();
+        const stored = readQueue(layout);
+        assert.equal(stored.pending.length, 0);
+        assert.equal(stored.failed[0].export_id, failed.export_id);
+        assert.equal(stored.failed[0].last_error, 'HTTP 400: bad export');
+        assert.equal(stored.failed[0].failed_at, '2026-11-20T03:00:00.000Z');
+    });
+
     it('files that cannot be trusted are listed for the owner with the reason, left in place, and /health names them', async () => {
         const dir = layout.exportFilesDir;
         fs.mkdirSync(dir, { recursive: true });
