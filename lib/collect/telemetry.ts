@@ -1,6 +1,6 @@
 import * as os from 'os';
 import { promises as fs } from 'fs';
-import { ReadOnlyDatabase } from '../sqlite/read-only-database';
+import { QUERY_LIMIT_MS, ReadOnlyDatabase } from '../sqlite/read-only-database';
 import { errorMessage } from '../errors';
 import { readRegularFile, withinLimit } from '../files/regular-file';
 import { Collector, writeRowCategory } from './context';
@@ -12,7 +12,7 @@ export const collectTelemetry: Collector = (context, out) =>
         const snapshot = await systemSnapshot(context.layout.root, context.now);
         // A broken telemetry.db still leaves the live snapshot to export.
         try {
-            const db = await ReadOnlyDatabase.open(context.layout.telemetryDb);
+            const db = await ReadOnlyDatabase.open(context.layout.telemetryDb, { limitMs: QUERY_LIMIT_MS });
             if (!db) return { data: { system_snapshot: snapshot } };
             try {
                 const result = await writeTableRows(db, { table: 'telemetry_events', timestampColumn: 'timestamp', since: context.since }, entries);

@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import { withRegularFile } from './regular-file';
 
 /** Hashing a large archive on a slow USB drive takes a while; a read that takes this long is a stuck one. */
-const HASH_LIMIT_MS = 10 * 60 * 1000;
+const HASH_LIMIT_MS = 30 * 60 * 1000;
 
 /**
  * A file's sha256 and size, read in 1 MB chunks so a large export or archive

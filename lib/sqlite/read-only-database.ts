@@ -14,6 +14,12 @@ export const LOCK_ATTEMPTS = 3;
  * the category carries the error, so the export never waits for ever.
  */
 export const QUERY_LIMIT_MS = 30_000;
+/**
+ * The limit when the caller names none: a backup's `VACUUM INTO` or an
+ * integrity check of a large database on a Pi's SD card may rightly take
+ * minutes, but not for ever.
+ */
+export const LONG_QUERY_LIMIT_MS = 15 * 60 * 1000;
 
 /**
  * A boat database opened read-only. Other d3kOS services own these files:
@@ -36,7 +42,7 @@ export class ReadOnlyDatabase {
      * a FIFO or a device in its place would block the open for ever.
      */
     static async open(file: string, options: { limitMs?: number } = {}): Promise<ReadOnlyDatabase | null> {
-        const limitMs = options.limitMs ?? QUERY_LIMIT_MS;
+        const limitMs = options.limitMs ?? LONG_QUERY_LIMIT_MS;
         let exists: boolean;
         try {
             exists = await isRegularFile(file, { limitMs: Math.min(limitMs, 10_000) });
@@ -48,8 +54,9 @@ export class ReadOnlyDatabase {
         const opening = new Promise<sqlite3.Database>((resolve, reject) => {
             const handle: sqlite3.Database = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => (err ? reject(err) : resolve(handle)));
         });
-        const db = await withinLimit(opening, limitMs, () => noteReadStuck(file, opening), `Opening ${path.basename(file)}`).catch((err) => {
-            if (errorCode(err) === 'SOURCE_TIMEOUT') noteReadRefused(file, `did not open within ${Math.round(limitMs / 1000)} s`);
+        const openLimitMs = Math.min(limitMs, QUERY_LIMIT_MS);
+        const db = await withinLimit(opening, openLimitMs, () => noteReadStuck(file, opening), `Opening ${path.basename(file)}`).catch((err) => {
+            if (errorCode(err) === 'SOURCE_TIMEOUT') noteReadRefused(file, `did not open within ${Math.round(openLimitMs / 1000)} s`);
             throw err instanceof BoatDataError ? err : describeSqliteError(file, err);
         });
         db.configure('busyTimeout', LOCK_WAIT_MS);
