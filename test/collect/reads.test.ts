@@ -74,6 +74,15 @@ describe('reads that cannot hang', function () {
         assert.ok(named.some((p) => /^data\/boatlog\/boatlog\.db is a FIFO/.test(p)), named.join('\n'));
     });
 
+    it('a boatlog.db that is a link to a device is refused as a device, never handed to SQLite', async () => {
+        fs.rmSync(boat.layout.boatlogDb);
+        fs.symlinkSync('/dev/zero', boat.layout.boatlogDb);
+        const result = await exportBoatData(boat.layout, 'full');
+        const json = JSON.parse(fs.readFileSync(result.export_file, 'utf8'));
+        assert.match(json.data.boatlog.error, /boatlog\.db is a character device, not a regular file/);
+        assert.ok(json.data.telemetry.entry_count > 0);
+    });
+
     it('a license.json that is a FIFO makes /health degraded at once instead of hanging it', async () => {
         fifoInPlaceOf(boat.layout.license);
         const health = await healthStatus(boat.layout);
