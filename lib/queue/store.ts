@@ -61,8 +61,6 @@ export class QueueStore {
     private readonly problemListeners = new Set<(message: string) => void>();
     private readonly clearedListeners = new Set<() => void>();
     private problemStanding = false;
-    /** When this process last found the queue file damaged and set it aside. */
-    setAsideAt: Date | null = null;
     /**
      * Queue ids an upload in this process is sending right now: every other
      * `uploading` entry is stranded (its result could not be saved) and may go back to pending.
@@ -116,7 +114,6 @@ export class QueueStore {
             if (loaded.setAside) {
                 setAside = true;
                 this.report(loaded.setAside.reason);
-                this.setAsideAt = now;
                 raiseProblem(
                     `queue-file:${this.queueFile}`,
                     this.queueFile,

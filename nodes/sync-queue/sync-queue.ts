@@ -48,6 +48,8 @@ export = function (RED: NodeAPI): void {
         const layout = boat.layout();
         const queue = new ExportQueue(layout, { retrySchedule: schedule });
         let damagedQueueFile: string | null = null;
+        /** Set once the start-up recovery and adoption are done; a queue file set aside after that adopts again. */
+        let started = false;
         const stopListening = queue.onProblem((message) => {
             damagedQueueFile = message;
             node.warn(message);
@@ -55,7 +57,6 @@ export = function (RED: NodeAPI): void {
             // A queue file set aside while running leaves its exports' files without entries: take them back.
             if (started) adopt().catch(background);
         });
-        let started = false;
         // The warning is in the log for good; the status shows it only until the queue is written fine again.
         const stopListeningCleared = queue.onProblemCleared(() => {
             damagedQueueFile = null;
