@@ -1,4 +1,4 @@
-import { promises as fs } from 'fs';
+import { readRegularFile } from '../files/regular-file';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
 
 export type Tier = 0 | 1 | 2 | 3;
@@ -25,10 +25,11 @@ export const INSTALLATION_ID_PATTERN = /^[0-9a-f]{16}$/i;
  * effect without a redeploy. Every way the file can be wrong is a clear error:
  * nothing downstream ever guesses a tier.
  */
-export async function readLicense(file: string): Promise<License> {
+export async function readLicense(file: string, options: { limitMs?: number } = {}): Promise<License> {
     let text: string;
     try {
-        text = await fs.readFile(file, 'utf8');
+        // A regular file only, read within a time limit: a FIFO or a hung drive here would stall every export and /health.
+        text = await readRegularFile(file, { maxBytes: 1 << 20, limitMs: options.limitMs });
     } catch (err) {
         if (errorCode(err) === 'ENOENT') {
             throw new BoatDataError('LICENSE_MISSING', `license.json was not found at ${file}; this boat has no license, so nothing can be exported`, 403);

@@ -1,4 +1,4 @@
-import { promises as fs } from 'fs';
+import { readRegularFile } from '../files/regular-file';
 import * as path from 'path';
 import type { BoatLayout } from './layout';
 
@@ -39,19 +39,19 @@ export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
     const refs: SecretRef[] = [];
     const credentialsName = path.basename(layout.cloudCredentials);
     try {
-        walkJson(JSON.parse(await fs.readFile(layout.cloudCredentials, 'utf8')), '', (key, value) => refs.push({ ref: `${credentialsName}:${key}`, value }));
+        walkJson(JSON.parse(await readRegularFile(layout.cloudCredentials)), '', (key, value) => refs.push({ ref: `${credentialsName}:${key}`, value }));
     } catch {
         // No readable credentials file: nothing to hold back from it.
     }
     try {
-        for (const [key, value] of envLines(await fs.readFile(layout.apiKeysEnv, 'utf8'))) refs.push({ ref: `${path.basename(layout.apiKeysEnv)}:${safeKey(key)}`, value });
+        for (const [key, value] of envLines(await readRegularFile(layout.apiKeysEnv))) refs.push({ ref: `${path.basename(layout.apiKeysEnv)}:${safeKey(key)}`, value });
     } catch {
         // No api-keys.env on this boat.
     }
     for (const { file, format } of tokenFiles(layout)) {
         const name = path.basename(file);
         try {
-            const text = await fs.readFile(file, 'utf8');
+            const text = await readRegularFile(file);
             if (format === 'env') {
                 for (const [key, value] of envLines(text)) if (TOKEN_KEY.test(key)) refs.push({ ref: `${name}:${safeKey(key)}`, value });
             } else {

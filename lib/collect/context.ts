@@ -1,4 +1,3 @@
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import type { BoatLayout } from '../boat/layout';
 import type { CategoryKey } from '../categories';
@@ -6,6 +5,7 @@ import type { CategoryOutput, CollectedCategory, ExportMode } from '../export/ex
 import type { Watermark } from '../export/watermarks';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
 import { EntryList } from './sqlite-table';
+import { readRegularFile } from '../files/regular-file';
 
 export interface CollectContext {
     layout: BoatLayout;
@@ -48,13 +48,17 @@ export async function writeDataCategory(key: CategoryKey, out: CategoryOutput, d
     return { entry_count: entryCount, has_data: entryCount > 0, error };
 }
 
-/** A JSON source file: undefined when it does not exist (an empty category), an error in words when it is damaged. */
+/**
+ * A JSON source file: undefined when it does not exist (an empty category), an error in words when it is damaged,
+ * is not a regular file (a FIFO would block the read for ever), or does not answer in time.
+ */
 export async function readJsonSource(file: string): Promise<unknown | undefined> {
     let text: string;
     try {
-        text = await fs.readFile(file, 'utf8');
+        text = await readRegularFile(file);
     } catch (err) {
         if (errorCode(err) === 'ENOENT') return undefined;
+        if (err instanceof BoatDataError) throw err;
         throw new BoatDataError('SOURCE_UNREADABLE', `${path.basename(file)} cannot be read: ${errorMessage(err)}`);
     }
     if (text.trim() === '') return undefined;

@@ -9,11 +9,11 @@ import { collectSystemAlerts } from './system-alerts';
 import { collectTelemetry } from './telemetry';
 import { collectVisionCaptures } from './vision-captures';
 import { collectVisionSnapshots } from './vision-snapshots';
+import { stallLimited } from './stall-limit';
 
 export type { Collector, CollectContext } from './context';
 
-/** The collector of each category. */
-export const COLLECTORS: Record<CategoryKey, Collector> = {
+const UNLIMITED: Record<CategoryKey, Collector> = {
     engine_benchmark: collectEngineBenchmark,
     boatlog: collectBoatlog,
     marine_vision_captures: collectVisionCaptures,
@@ -24,3 +24,8 @@ export const COLLECTORS: Record<CategoryKey, Collector> = {
     onboarding: collectOnboarding,
     telemetry: collectTelemetry,
 };
+
+/** The collector of each category; none can keep an export waiting for ever (see stall-limit). */
+export const COLLECTORS = Object.fromEntries(
+    Object.entries(UNLIMITED).map(([key, collector]) => [key, stallLimited(key as CategoryKey, collector)]),
+) as Record<CategoryKey, Collector>;

@@ -1,8 +1,8 @@
-import { promises as fs } from 'fs';
 import { redactSecrets } from '../boat/license';
 import { knownSecretValues, scrubKnownSecrets } from '../boat/secrets';
-import { errorCode, errorMessage } from '../errors';
+import { BoatDataError, errorCode, errorMessage } from '../errors';
 import { Collector, parseEnvFile, readJsonSource, writeDataCategory } from './context';
+import { readRegularFile } from '../files/regular-file';
 
 /** The setup wizard's answers, how often it was reset, and the vessel's identity from vessel.env. */
 export const collectOnboarding: Collector = async (context, out) => {
@@ -32,11 +32,12 @@ export const collectOnboarding: Collector = async (context, out) => {
         problems.push(errorMessage(err));
     }
     try {
-        const vessel = parseEnvFile(await fs.readFile(layout.vesselEnv, 'utf8'));
+        const vessel = parseEnvFile(await readRegularFile(layout.vesselEnv));
         data.vessel = scrubKnownSecrets(redactSecrets(vessel), secrets);
         count++;
     } catch (err) {
-        if (errorCode(err) !== 'ENOENT') problems.push(`vessel.env cannot be read: ${errorMessage(err)}`);
+        if (err instanceof BoatDataError) problems.push(errorMessage(err));
+        else if (errorCode(err) !== 'ENOENT') problems.push(`vessel.env cannot be read: ${errorMessage(err)}`);
     }
     return writeDataCategory('onboarding', out, data, count, problems);
 };

@@ -1,5 +1,5 @@
 import { BoatDataError } from '../errors';
-import { ReadOnlyDatabase, quoteIdentifier } from '../sqlite/read-only-database';
+import { PreparedRead, ReadOnlyDatabase, quoteIdentifier } from '../sqlite/read-only-database';
 import type { CategoryOutput } from '../export/export-file';
 import type { Watermark } from '../export/watermarks';
 import * as path from 'path';
@@ -73,30 +73,60 @@ export async function writeTableRows(db: ReadOnlyDatabase, options: TableRowsOpt
         `SELECT json_group_array(json_object(${pairs.join(', ')})) AS rows, count(*) AS n, max(rowid) AS last` +
         (timestampColumn ? `, max(${timestampColumn}) AS newest` : '') +
         ` FROM ${quoteIdentifier(table)} WHERE ${conditions.join(' AND ')}`;
+    if (cursor >= lastRowid) return {};
+    const prepared = await db.prepare(select);
+    try {
+        return await readBatches(db, table, prepared, cursor, lastRowid, batch, extraParams, entries);
+    } finally {
+        await prepared.finalize();
+    }
+}
+
+/** The batches of rowids from `cursor` to `lastRowid`, each written while the next is read. */
+async function readBatches(
+    db: ReadOnlyDatabase,
+    table: string,
+    prepared: PreparedRead,
+    cursor: number,
+    lastRowid: number,
+    batch: number,
+    extraParams: unknown[],
+    entries: EntryList,
+): Promise<TableRowsResult> {
     type Batch = { rows: string; n: number; last: number | null; newest?: string | null };
-    const query = (from: number) => db.get<Batch>(select, [from, Math.min(from + batch, lastRowid), ...extraParams]);
+    const query = (from: number) => prepared.get<Batch>([from, Math.min(from + batch, lastRowid), ...extraParams]);
 
     let newestRowid: number | undefined;
     let newestTimestamp: string | undefined;
     // The next batch is read while the current one is written.
     let pending = cursor < lastRowid ? query(cursor) : null;
-    while (pending) {
-        const result = await pending;
-        let next = cursor + batch;
-        if (!result || result.n === 0) {
-            // Sparse rowids: jump to the next row that exists instead of walking empty ranges.
-            const gap = await db.get<{ next: number | null }>(`SELECT min(rowid) AS next FROM ${quoteIdentifier(table)} WHERE rowid > ?`, [next]);
-            next = gap?.next != null ? gap.next - 1 : lastRowid;
-        }
-        cursor = next;
-        pending = cursor < lastRowid ? query(cursor) : null;
-        if (result && result.n > 0) {
-            await entries.add(result.rows.slice(1, -1), result.n);
-            newestRowid = Math.max(newestRowid ?? 0, result.last ?? 0);
-            if (result.newest != null && (newestTimestamp === undefined || String(result.newest) > newestTimestamp)) newestTimestamp = String(result.newest);
-        }
+    try {
+        return await drain();
+    } catch (err) {
+        // The batch read ahead is not wanted any more: its failure must not go unheard as an unhandled rejection.
+        pending?.catch(() => undefined);
+        throw err;
     }
-    return { watermark: watermarkOf(newestRowid, newestTimestamp) };
+
+    async function drain(): Promise<TableRowsResult> {
+        while (pending) {
+            const result = await pending;
+            let next = cursor + batch;
+            if (!result || result.n === 0) {
+                // Sparse rowids: jump to the next row that exists instead of walking empty ranges.
+                const gap = await db.get<{ next: number | null }>(`SELECT min(rowid) AS next FROM ${quoteIdentifier(table)} WHERE rowid > ?`, [next]);
+                next = gap?.next != null ? gap.next - 1 : lastRowid;
+            }
+            cursor = next;
+            pending = cursor < lastRowid ? query(cursor) : null;
+            if (result && result.n > 0) {
+                await entries.add(result.rows.slice(1, -1), result.n);
+                newestRowid = Math.max(newestRowid ?? 0, result.last ?? 0);
+                if (result.newest != null && (newestTimestamp === undefined || String(result.newest) > newestTimestamp)) newestTimestamp = String(result.newest);
+            }
+        }
+        return { watermark: watermarkOf(newestRowid, newestTimestamp) };
+    }
 }
 
 /** Comma-separated entries of a category's `entries` array, from one or more sources. */

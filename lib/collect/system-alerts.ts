@@ -1,4 +1,4 @@
-import { ReadOnlyDatabase } from '../sqlite/read-only-database';
+import { QUERY_LIMIT_MS, ReadOnlyDatabase } from '../sqlite/read-only-database';
 import { errorMessage } from '../errors';
 import { Collector, readJsonSource, writeRowCategory } from './context';
 import { writeTableRows } from './sqlite-table';
@@ -10,7 +10,7 @@ export const collectSystemAlerts: Collector = (context, out) =>
         const problems: string[] = [];
         let watermark: Watermark | undefined;
         try {
-            const db = await ReadOnlyDatabase.open(context.layout.issuesDb);
+            const db = await ReadOnlyDatabase.open(context.layout.issuesDb, { limitMs: QUERY_LIMIT_MS });
             if (db) {
                 try {
                     watermark = (await writeTableRows(db, { table: 'issues', constants: { source: 'issues.db' }, timestampColumn: 'timestamp', since: context.since }, entries)).watermark;

@@ -1,7 +1,8 @@
 import * as os from 'os';
 import { promises as fs } from 'fs';
-import { ReadOnlyDatabase } from '../sqlite/read-only-database';
+import { QUERY_LIMIT_MS, ReadOnlyDatabase } from '../sqlite/read-only-database';
 import { errorMessage } from '../errors';
+import { readRegularFile, withinLimit } from '../files/regular-file';
 import { Collector, writeRowCategory } from './context';
 import { writeTableRows } from './sqlite-table';
 
@@ -11,7 +12,7 @@ export const collectTelemetry: Collector = (context, out) =>
         const snapshot = await systemSnapshot(context.layout.root, context.now);
         // A broken telemetry.db still leaves the live snapshot to export.
         try {
-            const db = await ReadOnlyDatabase.open(context.layout.telemetryDb);
+            const db = await ReadOnlyDatabase.open(context.layout.telemetryDb, { limitMs: QUERY_LIMIT_MS });
             if (!db) return { data: { system_snapshot: snapshot } };
             try {
                 const result = await writeTableRows(db, { table: 'telemetry_events', timestampColumn: 'timestamp', since: context.since }, entries);
@@ -37,7 +38,9 @@ export interface SystemSnapshot {
 export async function systemSnapshot(dataRoot: string, now: Date): Promise<SystemSnapshot> {
     let disk: SystemSnapshot['disk'] = null;
     try {
-        const stats = await fs.statfs(dataRoot);
+        // Bounded: statfs of a hung mount would wait for ever.
+        const asked = fs.statfs(dataRoot);
+        const stats = await withinLimit(asked, 5000, () => undefined, 'Reading the disk space');
         const total = stats.blocks * stats.bsize;
         const free = stats.bavail * stats.bsize;
         disk = { total_bytes: total, free_bytes: free, used_percent: total > 0 ? Math.round(((total - free) / total) * 1000) / 10 : 0 };
@@ -46,7 +49,7 @@ export async function systemSnapshot(dataRoot: string, now: Date): Promise<Syste
     }
     let temperature: number | null = null;
     try {
-        const milli = Number((await fs.readFile('/sys/class/thermal/thermal_zone0/temp', 'utf8')).trim());
+        const milli = Number((await readRegularFile('/sys/class/thermal/thermal_zone0/temp', { limitMs: 2000 })).trim());
         if (Number.isFinite(milli)) temperature = Math.round(milli / 100) / 10;
     } catch {
         temperature = null;

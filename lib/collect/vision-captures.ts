@@ -1,4 +1,4 @@
-import { ReadOnlyDatabase } from '../sqlite/read-only-database';
+import { QUERY_LIMIT_MS, ReadOnlyDatabase } from '../sqlite/read-only-database';
 import { Collector, writeRowCategory } from './context';
 import { writeTableRows } from './sqlite-table';
 
@@ -9,7 +9,7 @@ import { writeTableRows } from './sqlite-table';
  */
 export const collectVisionCaptures: Collector = (context, out) =>
     writeRowCategory('marine_vision_captures', out, async (entries) => {
-        const db = await ReadOnlyDatabase.open(context.layout.capturesDb);
+        const db = await ReadOnlyDatabase.open(context.layout.capturesDb, { limitMs: QUERY_LIMIT_MS });
         if (!db) return {};
         try {
             return await writeTableRows(db, { table: 'captures', omitColumns: ['image_path'], timestampColumn: 'timestamp', since: context.since }, entries);

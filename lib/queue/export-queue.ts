@@ -3,11 +3,13 @@ import * as path from 'path';
 import { BoatDataError, errorMessage } from '../errors';
 import type { BoatLayout } from '../boat/layout';
 import type { FinishedExport } from '../export/export-file';
-import { checkFinishedExport, entryForExport, QueueEntry, QueueFile } from './entries';
+import { checkFinishedExport, entryForExport, QueueEntry, QueueFile, queueIdFor } from './entries';
 import { DEFAULT_HISTORY_LIMIT, historyRecord, HistoryRecord, readHistory, uploadHistory, UploadHistory } from './history';
 import { DEFAULT_RETRY_SCHEDULE_S, nextTryAt } from './retry-schedule';
 import { Archived, QueueStore, queueStore } from './store';
 import { queueSnapshot, QueueSnapshot } from './snapshot';
+import { AdoptableExport, inspectExportFile, unnamedExportFiles, UntrustedExport } from './orphans';
+import { clearProblem, raiseProblem } from '../status/problems';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -36,6 +38,13 @@ export interface EnqueueResult {
     /** Older pending incremental exports this one replaces (or this one, when a newer one was already waiting). */
     superseded: QueueEntry[];
     already_queued: boolean;
+}
+
+export interface AdoptResult {
+    /** Export files no entry named, queued again from what they carry. */
+    adopted: QueueEntry[];
+    /** Export files that could not be trusted (unreadable, no export_id, cut short): listed for the owner, left as they are. */
+    untrusted: UntrustedExport[];
 }
 
 export interface CleanupResult {
@@ -148,6 +157,67 @@ export class ExportQueue {
             history: superseded.map((e) => historyRecord(e, 'superseded', now, { superseded_by: newest.export_id })),
             deleteFiles: superseded.map((e) => e.export_file).filter((file) => this.ownsFile(file)),
         };
+    }
+
+    /**
+     * Export files in data/exports/exports/ that no queue entry names (the
+     * queue file was damaged and set aside, or Node-RED stopped between
+     * closing an export and queueing it) are queued again from what they
+     * carry: their export_id, tier, mode and time from the header, their size
+     * and sha256 from their bytes. One the history says was uploaded goes
+     * back as completed (so it is pruned in time, not sent again), one it
+     * says failed goes back as failed; the rest are pending, and incremental ones are superseded as at enqueue. Their
+     * watermarks are unknown, so uploading them moves no mark: the next
+     * incremental export sends those rows again, which the central side
+     * stores once. Files that cannot be trusted are listed, never deleted.
+     */
+    async adoptOrphans(now = new Date()): Promise<AdoptResult> {
+        const named = await this.store.run((queue) => ({
+            result: new Set([...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed].map((e) => path.basename(e.export_file))),
+            changed: false,
+        }));
+        const found: AdoptableExport[] = [];
+        const untrusted: UntrustedExport[] = [];
+        for (const file of await unnamedExportFiles(path.join(this.layout.exportsDir, 'exports'), named)) {
+            const inspected = await inspectExportFile(file);
+            if ('reason' in inspected) untrusted.push(inspected);
+            else found.push(inspected);
+        }
+        // What the history last says of each: uploaded, or given up on (then pruned, and a crash kept its file).
+        const known = new Map<string, HistoryRecord>();
+        if (found.length > 0) {
+            for (const record of (await readHistory(this.layout.historyFile)).exports) {
+                const status = (record.status as string) === 'success' ? 'completed' : record.status;
+                if (status === 'completed' || status === 'failed') known.set(record.export_id, { ...record, status });
+            }
+        }
+        const adopted = await this.store.run<QueueEntry[]>((queue) => {
+            const all = [...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed];
+            const taken: QueueEntry[] = [];
+            for (const exp of found) {
+                if (all.some((e) => e.export_id === exp.export_id || path.basename(e.export_file) === path.basename(exp.export_file))) continue;
+                const entry = adoptedEntry(exp, known.get(exp.export_id), now);
+                queue[entry.status].push(entry);
+                taken.push(entry);
+            }
+            if (taken.length === 0) return { result: [], changed: false };
+            const { history, deleteFiles } = this.supersede(queue, now);
+            return { result: taken.map(copy), changed: true, history, deleteFiles };
+        });
+        const key = `queue-untrusted:${this.layout.queueFile}`;
+        if (untrusted.length > 0) {
+            const names = untrusted.map((u) => path.basename(u.file)).join(', ');
+            raiseProblem(key, this.layout.queueFile, `${untrusted.length} export file(s) in data/exports/exports are in no queue and cannot be trusted to upload: ${names}; see the queue status`);
+        } else {
+            clearProblem(key);
+        }
+        this.store.untrusted = untrusted;
+        return { adopted, untrusted };
+    }
+
+    /** The export files the last adoption could not trust. */
+    untrustedFiles(): UntrustedExport[] {
+        return this.store.untrusted.slice();
     }
 
     /** How many pending entries an upload round would try now. */
@@ -322,6 +392,43 @@ export class ExportQueue {
         const relative = path.relative(this.layout.exportsDir, path.resolve(file));
         return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) && path.basename(file).startsWith('export_');
     }
+}
+
+/** A queue entry for an export file found without one. */
+function adoptedEntry(exp: AdoptableExport, known: HistoryRecord | undefined, now: Date): QueueEntry {
+    const entry: QueueEntry = {
+        queue_id: queueIdFor(exp.export_id),
+        export_id: exp.export_id,
+        export_file: exp.export_file,
+        created_at: exp.created_at,
+        tier: exp.tier,
+        category_count: exp.category_count,
+        file_size_bytes: exp.file_size_bytes,
+        sha256: exp.sha256,
+        status: 'pending',
+        retry_count: 0,
+        next_retry_at: now.toISOString(),
+        last_error: 'Taken back into the queue from its file: no queue entry named it (the queue file was damaged, or Node-RED stopped before queueing it)',
+        queued_at: now.toISOString(),
+        mode: exp.mode,
+        watermarks: {},
+    };
+    if (known?.status === 'completed') {
+        entry.status = 'completed';
+        entry.completed_at = known.completed_at ?? known.archived_at;
+        entry.next_retry_at = null;
+        entry.last_error = null;
+        entry.import_id = known.import_id ?? null;
+        entry.records_imported = known.records_imported ?? null;
+    } else if (known?.status === 'failed') {
+        // Given up on before: it stays failed (retry-failed sends it again), and is pruned in time.
+        entry.status = 'failed';
+        entry.failed_at = known.failed_at ?? known.archived_at;
+        entry.next_retry_at = null;
+        entry.retry_count = known.attempts ?? 0;
+        entry.last_error = known.last_error ?? 'Failed before the queue file was damaged';
+    }
+    return entry;
 }
 
 function copy(entry: QueueEntry): QueueEntry {

@@ -4,6 +4,11 @@ import { BoatDataError, errorCode, errorMessage } from '../errors';
 import type { QueueEntry, QueueFile } from './entries';
 import { appendHistory, HistoryRecord } from './history';
 import { loadQueueFile, writeQueueFile } from './queue-file';
+import type { UntrustedExport } from './orphans';
+import { raiseProblem } from '../status/problems';
+
+/** How long /health tells of a queue file found damaged: the owner should hear of it, the boat not look broken for ever. */
+export const DAMAGED_QUEUE_TOLD_MS = 24 * 60 * 60 * 1000;
 
 /**
  * One change to the queue: a plain function of the queue as it is on disk.
@@ -61,6 +66,8 @@ export class QueueStore {
      * `uploading` entry is stranded (its result could not be saved) and may go back to pending.
      */
     readonly sending = new Set<string>();
+    /** Export files found in no queue entry that could not be trusted to upload (see ExportQueue.adoptOrphans). */
+    untrusted: UntrustedExport[] = [];
 
     constructor(
         readonly queueFile: string,
@@ -107,6 +114,12 @@ export class QueueStore {
             if (loaded.setAside) {
                 setAside = true;
                 this.report(loaded.setAside.reason);
+                raiseProblem(
+                    `queue-file:${this.queueFile}`,
+                    this.queueFile,
+                    `the upload queue file was found damaged at ${now.toISOString()} and kept as ${path.basename(loaded.setAside.kept_as)}; export files no entry names are queued again from their files`,
+                    { forMs: DAMAGED_QUEUE_TOLD_MS },
+                );
                 // Written at once, so the damaged original is kept aside once, not on every load.
                 changed = true;
             }

@@ -3,6 +3,10 @@ import * as path from 'path';
 import type { BoatLayout } from '../boat/layout';
 import { readLicense } from '../boat/license';
 import { errorCode, errorMessage } from '../errors';
+import { cachedCheck } from './cached-check';
+import { readProblems } from '../files/read-watch';
+import { diskProblems } from './disk-check';
+import { overdueWork, standingProblems } from './problems';
 
 /** GET /tier/status: what the boat's license allows. Never billing internals or secrets. */
 export async function tierStatus(layout: BoatLayout) {
@@ -47,28 +51,52 @@ export async function listExportFiles(layout: BoatLayout): Promise<{ success: tr
     return { success: true, count: exports.length, exports };
 }
 
-/** GET /health: ok when the data root and the license can be read; otherwise degraded, naming what is wrong. */
+/** How long /health waits on any one file or disk before it reports it as not answering. */
+export const HEALTH_READ_LIMIT_MS = 2000;
+/** /health reads the license and asks the data root at most this often (a tier change shows within a second). */
+export const HEALTH_FRESH_MS = 1000;
+/** An answer this old is still given while a newer one is being read; older, /health waits for the new one. */
+const HEALTH_STALE_MS = 30_000;
+
+function healthCheck<T>(key: string, check: () => Promise<T>) {
+    return cachedCheck(key, check, { freshMs: HEALTH_FRESH_MS, staleMs: HEALTH_STALE_MS, waitMs: HEALTH_READ_LIMIT_MS }).get();
+}
+
+/**
+ * GET /health: ok, or degraded with every reason in plain words: the data
+ * root or the license unreadable, a boat file that was refused or would not
+ * answer (a FIFO, a hung drive), the queue file found damaged, the exports
+ * disk full or read-only, work running far past its time. It answers from
+ * what this process already knows plus checks bounded in time, so a stuck
+ * file can never make /health itself hang.
+ */
 export async function healthStatus(layout: BoatLayout) {
     const problems: string[] = [];
-    try {
-        await fs.access(layout.root);
-    } catch (err) {
-        problems.push(`the data root ${layout.root} cannot be read: ${errorMessage(err)}`);
+    const [root, license, disk] = await Promise.all([
+        healthCheck(`root:${layout.root}`, () => fs.access(layout.root)),
+        healthCheck(`license:${layout.license}`, () => readLicense(layout.license, { limitMs: HEALTH_READ_LIMIT_MS })),
+        diskProblems(layout.exportsDir, layout.root),
+    ]);
+    if (!root.ok) {
+        problems.push('silentForMs' in root ? `the data root has not answered for ${Math.round(root.silentForMs / 1000)} s (a hung drive or mount?)` : `the data root cannot be read: ${errorCode(root.error) ?? errorMessage(root.error)}`);
     }
     let tier: number | null = null;
-    try {
-        tier = (await readLicense(layout.license)).tier;
-    } catch (err) {
-        problems.push(errorMessage(err));
-    }
+    if (license.ok) tier = license.value.tier;
+    else problems.push('silentForMs' in license ? `license.json has not answered for ${Math.round(license.silentForMs / 1000)} s (a hung drive or mount?)` : errorMessage(license.error));
+    problems.push(...disk);
+    const roots = [...new Set([layout.root, layout.mediaDir])];
+    for (const r of roots) for (const p of readProblems(r)) if (!problems.includes(p.problem)) problems.push(p.problem);
+    for (const p of standingProblems(layout.root)) problems.push(p.problem);
+    for (const p of overdueWork(layout.root)) problems.push(p.problem);
     return {
         statusCode: problems.length === 0 ? 200 : 503,
         body: {
             success: problems.length === 0,
-            status: problems.length === 0 ? 'ok' : 'degraded',
+            status: (problems.length === 0 ? 'ok' : 'degraded') as 'ok' | 'degraded',
             service: 'd3kos-node-red-data',
             tier,
-            ...(problems.length > 0 ? { problems, error: problems.join('; ') } : {}),
+            problems,
+            ...(problems.length > 0 ? { error: problems.join('; ') } : {}),
         },
     };
 }

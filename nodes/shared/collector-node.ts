@@ -4,12 +4,16 @@ import { abandonExport, ExportInProgress, parseExportMode, startExport } from '.
 import { collectCategory } from '../../lib/export/collect-export';
 import { ExportsInFlight, ExportWork } from '../../lib/export/in-flight';
 import { BoatDataError } from '../../lib/errors';
+import { trackWork } from '../../lib/status/problems';
 import { boatConfig, handleInput, status } from './adapter';
 import type { BoatConfigNode } from './boat-config';
 
 interface CollectorDef extends NodeDef {
     boat: string;
 }
+
+/** A category that takes longer than this to collect is reported by /health. */
+const CATEGORY_OVERDUE_MS = 10 * 60 * 1000;
 
 /** An export being built travels on msg.export until the export node closes it. */
 export function isExportInProgress(value: unknown): value is ExportInProgress {
@@ -71,12 +75,16 @@ export function collectorNode(type: string, category: CategoryKey) {
                     status.working(node, RED._('collector.status.collecting'));
                     const exp = await exportOnMessage(boat, msg, node, work);
                     let summary;
+                    // /health tells of a category that runs far past any sane time (each source read is bounded; this is the net below).
+                    const tracked = trackWork(boat.layout().exportsDir, `Collecting ${category} for ${exp.export_id}`, CATEGORY_OVERDUE_MS);
                     try {
                         summary = await collectCategory(boat.layout(), exp, category);
                         work.stillWanted();
                     } catch (err) {
                         await abandonExport(exp);
                         throw err;
+                    } finally {
+                        tracked.done();
                     }
                     if (summary.error) {
                         // The category carries its error; the other eight still export.

@@ -49,10 +49,14 @@ export = function (RED: NodeAPI): void {
         const layout = boat.layout();
         const queue = new ExportQueue(layout, { retrySchedule: schedule });
         let damagedQueueFile: string | null = null;
+        /** Set once the start-up recovery and adoption are done; a queue file set aside after that adopts again. */
+        let started = false;
         const stopListening = queue.onProblem((message) => {
             damagedQueueFile = message;
             node.warn(message);
             changed();
+            // A queue file set aside while running leaves its exports' files without entries: take them back.
+            if (started) adopt().catch(background);
         });
         // The warning is in the log for good; the status shows it only until the queue is written fine again.
         const stopListeningCleared = queue.onProblemCleared(() => {
@@ -76,14 +80,27 @@ export = function (RED: NodeAPI): void {
         let changeTimer: NodeJS.Timeout | null = null;
         const inputsAtWork = new Set<Promise<unknown>>();
 
-        // The boot upload: entries a crash left half-sent go back to pending, then the queue is processed at once.
-        const recovered = queue.recover().then(
-            (entries) => {
+        /** Export files no entry names go back into the queue, or are listed for the owner when they cannot be trusted. */
+        async function adopt(): Promise<void> {
+            const { adopted, untrusted } = await queue.adoptOrphans();
+            if (adopted.length > 0) node.warn(RED._('sync-queue.log.adopted', { count: adopted.length, exports: adopted.map((e) => e.export_id).join(', ') }));
+            for (const file of untrusted) node.warn(file.reason);
+            if (adopted.length + untrusted.length > 0) changed();
+        }
+
+        // The boot upload: entries a crash left half-sent go back to pending, export files no entry names are
+        // taken back, then the queue is processed at once.
+        const recovered = queue
+            .recover()
+            .then((entries) => {
                 if (entries.length > 0) node.log(RED._('sync-queue.log.recovered', { count: entries.length }));
                 changed();
-            },
-            (err) => background(err),
-        );
+                return adopt();
+            })
+            .catch((err) => background(err))
+            .then(() => {
+                started = true;
+            });
         recovered.then(() => poll());
         // setInterval takes at most ~24.8 days; a longer poll is as good as that.
         const pollTimer = setInterval(() => poll(), Math.min(pollMs, 2 ** 31 - 1));
@@ -106,7 +123,7 @@ export = function (RED: NodeAPI): void {
         }
 
         async function currentStatus(): Promise<QueueStatus> {
-            return queueStatus(await queue.snapshot(), worker.state, damagedQueueFile);
+            return queueStatus(await queue.snapshot(), worker.state, damagedQueueFile, queue.untrustedFiles());
         }
 
         function changed(): void {
