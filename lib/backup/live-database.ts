@@ -1,7 +1,8 @@
 import { promises as fs } from 'fs';
 import sqlite3 from 'sqlite3';
 import { execFile } from 'child_process';
-import { heldDatabases, isSqliteFile } from './snapshot';
+import { heldDatabases } from '../sqlite/held-files';
+import { isSqliteFile } from './snapshot';
 
 /** How long a restore waits for another writer to finish its transaction. */
 const WRITER_WAIT_MS = 30_000;

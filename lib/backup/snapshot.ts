@@ -1,20 +1,14 @@
 import { promises as fs } from 'fs';
 import sqlite3 from 'sqlite3';
+import { isHeldDatabase } from '../sqlite/held-files';
 import { ReadOnlyDatabase, quoteIdentifier } from '../sqlite/read-only-database';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
-/**
- * Live databases a restore holds a lock on (real paths). This process must
- * not open and close them by other means meanwhile: closing any descriptor
- * of a file drops every POSIX lock the process holds on it, SQLite's
- * included, and other writers would walk in.
- */
-export const heldDatabases = new Set<string>();
 
 /** True when the file starts like an SQLite database (whatever its name). */
 export async function isSqliteFile(file: string): Promise<boolean> {
-    if (heldDatabases.size > 0 && heldDatabases.has(await fs.realpath(file).catch(() => file))) return true;
+    if (await isHeldDatabase(file)) return true;
     let handle: fs.FileHandle | undefined;
     try {
         handle = await fs.open(file, 'r');

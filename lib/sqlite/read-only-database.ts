@@ -2,6 +2,7 @@ import * as path from 'path';
 import sqlite3 from 'sqlite3';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
 import { isRegularFile, withinLimit } from '../files/regular-file';
+import { isHeldDatabase } from './held-files';
 import { noteReadFinished, noteReadRefused, noteReadStuck } from '../files/read-watch';
 
 /** How long one attempt waits on a writer's lock, and how many attempts before giving up. */
@@ -45,7 +46,8 @@ export class ReadOnlyDatabase {
         const limitMs = options.limitMs ?? LONG_QUERY_LIMIT_MS;
         let exists: boolean;
         try {
-            exists = await isRegularFile(file, { limitMs: Math.min(limitMs, 10_000) });
+            // A database this process holds locked is known to be one, and opening another descriptor of it would drop the hold.
+            exists = (await isHeldDatabase(file)) || (await isRegularFile(file, { limitMs: Math.min(limitMs, 10_000) }));
         } catch (err) {
             if (err instanceof BoatDataError) throw err;
             throw new BoatDataError('SOURCE_UNREADABLE', `${path.basename(file)} cannot be read: ${errorMessage(err)}`);
