@@ -106,7 +106,10 @@ describe('backups and camera storage on the Data Management page', function () {
         const restart = data.page.locator('[data-test="restart-needed"]');
         await restart.waitFor({ timeout: 60000 });
         assert.match(await restart.innerText(), /dashboard/);
-        assert.equal(fs.readFileSync(preferences, 'utf8'), saved);
+        // A plain backup leaves the weather token out, and the live file no longer had one to fill it from: the
+        // file comes back byte for byte but for that token, which stays a named placeholder (listed as missing).
+        const token = JSON.parse(saved).integrations.weather.api_token as string;
+        assert.equal(fs.readFileSync(preferences, 'utf8'), saved.replace(token, '[[d3kos-secret:user-preferences.json:integrations.weather.api_token]]'));
         assert.match(await data.page.locator('[data-test="backup-message"]').innerText(), /safety backup/i);
         await screenshot(data.page, 'restored');
     });
