@@ -46,8 +46,27 @@ export class Connection {
         return new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(described(err)) : resolve(rows as T[]))));
     }
 
+    /** A statement prepared once and run many times (the row batches of an import). */
+    prepare(sql: string): Promise<Prepared> {
+        return new Promise((resolve, reject) => {
+            const statement: sqlite3.Statement = this.db.prepare(sql, (err) => (err ? reject(described(err)) : resolve(new Prepared(statement))));
+        });
+    }
+
     close(): Promise<void> {
         return new Promise((resolve) => this.db.close(() => resolve()));
+    }
+}
+
+export class Prepared {
+    constructor(private readonly statement: sqlite3.Statement) {}
+
+    all<T>(params: unknown[]): Promise<T[]> {
+        return new Promise((resolve, reject) => this.statement.all(params, (err, rows) => (err ? reject(described(err)) : resolve(rows as T[]))));
+    }
+
+    finalize(): Promise<void> {
+        return new Promise((resolve) => this.statement.finalize(() => resolve()));
     }
 }
 
