@@ -10,11 +10,15 @@ import { formatMegabytes } from './limits';
 /** 256 MB as sent (gzip): some 2.5 GB of export JSON, several years of a busy boat; nothing of it is held in memory. */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 
-/** An export inflates some 5 to 30 times; past this, the body is a gzip bomb, not an export. */
+/**
+ * An export inflates some 5 to 30 times; past this (and past 256 MB), the body is a gzip bomb, not an
+ * export. Nothing of it is held in memory either way: this only bounds the time spent reading it.
+ */
 export const MAX_INFLATION = 200;
+const INFLATED_FLOOR_BYTES = 256 * 1024 * 1024;
 
-/** An upload up to this size waits in memory for its turn; a larger one in a file under the system's temp folder. */
-const SPOOL_MEMORY_BYTES = 4 * 1024 * 1024;
+/** An upload up to this size waits in memory for its turn; a larger one in a file under the system temp folder. */
+const SPOOL_MEMORY_BYTES = 1024 * 1024;
 
 /** Slices fed to the parser at a time: gunzip's output chunk, and the slices of a body already in memory. */
 const CHUNK_BYTES = 64 * 1024;
@@ -155,7 +159,7 @@ export async function* uploadBytes(spool: Spool, declaredGzip: boolean): AsyncGe
     const gunzip = zlib.createGunzip({ chunkSize: CHUNK_BYTES });
     source.on('error', (err) => gunzip.destroy(err));
     source.pipe(gunzip);
-    const cap = spool.bytes * MAX_INFLATION + 1024 * 1024;
+    const cap = Math.max(spool.bytes * MAX_INFLATION, INFLATED_FLOOR_BYTES);
     let inflated = 0;
     try {
         for await (const chunk of gunzip as AsyncIterable<Buffer>) {

@@ -76,6 +76,7 @@ interface Capture {
 
 const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 const isNumberByte = (b: number) => (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2b || b === 0x2e || b === 0x65 || b === 0x45;
+const MAX_SPACE_RUN = 1024 * 1024;
 const NUMBER_PATTERN = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 
 /**
@@ -104,6 +105,7 @@ export class ExportParser {
     private stringStart = -1;
     private stringIsKey = false;
     private unicodeLeft = 0;
+    private spaces = 0;
     private token = '';
 
     constructor(private readonly limits: ExportLimits = DEFAULT_LIMITS) {}
@@ -176,6 +178,8 @@ export class ExportParser {
                     continue; // this byte is read again in the state after the value
             }
             if (isSpace(b)) {
+                // A boat never writes a megabyte of blank space; a body of it is a bomb, refused before it costs more.
+                if (++this.spaces > MAX_SPACE_RUN) this.broken(i, 'more than 1 MB of blank space in a row (not an export)');
                 if (this.capture) {
                     this.flush(chunk, i);
                     this.segment = i + 1;
@@ -183,6 +187,7 @@ export class ExportParser {
                 i++;
                 continue;
             }
+            this.spaces = 0;
             switch (this.state) {
                 case VALUE:
                 case VALUE_OR_END:

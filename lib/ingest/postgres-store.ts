@@ -149,7 +149,7 @@ export class PostgresStore implements IngestStore {
             this.readers.query<{ seq: string; bytes: number }>(`SELECT seq, entry_bytes AS bytes FROM category_rows WHERE installation_id = $1 AND category = $2 ${start}`, [installationId, category, ...startParams]),
             this.readers.query<{ data: string }>('SELECT data FROM category_data WHERE installation_id = $1 AND category = $2', [installationId, category]),
         ]).catch(unavailable);
-        const chosen = cutByBytes(sizes.rows.slice(0, page.limit), page.maxBytes);
+        const chosen = cutByBytes(sizes.rows.slice(0, page.limit), page.maxBytes, page.maxRowBytes);
         const more = sizes.rows.length > chosen.length;
         let rows: CategoryPage['rows'] = [];
         if (chosen.length > 0) {

@@ -166,7 +166,7 @@ export class SqliteStore implements IngestStore {
             this.reader.all<{ seq: number; bytes: number }>(`SELECT rowid AS seq, entry_bytes AS bytes FROM category_rows INDEXED BY category_rows_by_arrival WHERE ${where} ${start}`, [installationId, category, ...startParams]),
             this.reader.get<{ data: string }>(`SELECT data FROM category_data WHERE ${where}`, [installationId, category]),
         ]);
-        const chosen = cutByBytes(sizes.slice(0, page.limit), page.maxBytes);
+        const chosen = cutByBytes(sizes.slice(0, page.limit), page.maxBytes, page.maxRowBytes);
         const more = sizes.length > chosen.length;
         let rows: StoredEntry[] = [];
         if (chosen.length > 0) {
@@ -211,11 +211,11 @@ export class SqliteStore implements IngestStore {
 
 
 
-/** The rows of a page that fit `maxBytes`, at least one. */
-export function cutByBytes<T extends { bytes: number }>(rows: T[], maxBytes: number): T[] {
+/** The rows of a page that fit `maxBytes`, at least one; a row over `maxRowBytes` is answered as null, 4 bytes. */
+export function cutByBytes<T extends { bytes: number }>(rows: T[], maxBytes: number, maxRowBytes: number): T[] {
     let total = 0;
     for (let i = 0; i < rows.length; i++) {
-        total += rows[i].bytes;
+        total += rows[i].bytes > maxRowBytes ? 4 : rows[i].bytes;
         if (total > maxBytes && i > 0) return rows.slice(0, i);
     }
     return rows;
