@@ -64,7 +64,9 @@ interface Frame {
 interface Capture {
     kind: 'header' | 'row' | 'data';
     depth: number;
-    parts: Buffer[];
+    /** The value so far as text, and the bytes at the end of the last chunk, which may end inside a character. */
+    text: string;
+    pending: Buffer | null;
     bytes: number;
     name: string;
     category?: CategoryKey;
@@ -106,7 +108,10 @@ export class ExportParser {
     private stringIsKey = false;
     private unicodeLeft = 0;
     private spaces = 0;
-    private token = '';
+    private tokenStart = 0;
+    private tokenPrefix = '';
+    private readonly framePool: Frame[] = [];
+    private readonly captureSlot: Capture = { kind: 'row', depth: 0, text: '', pending: null, bytes: 0, name: '', index: 0, object: false, fields: [], found: new Map() };
 
     constructor(private readonly limits: ExportLimits = DEFAULT_LIMITS) {}
 
@@ -143,9 +148,14 @@ export class ExportParser {
                         continue;
                     }
                     // The closing quote.
-                    if (this.stringParts && j > this.stringStart) this.stringParts.push(chunk.subarray(this.stringStart, j));
                     i = j + 1;
-                    this.endString(chunk, i);
+                    const parts = this.stringParts;
+                    if (parts === null) this.endString(chunk, i, '');
+                    else if (parts.length === 0) this.endString(chunk, i, chunk.toString('utf8', this.stringStart, j));
+                    else {
+                        if (j > this.stringStart) parts.push(chunk.subarray(this.stringStart, j));
+                        this.endString(chunk, i, Buffer.concat(parts).toString('utf8'));
+                    }
                     continue;
                 }
                 case ESCAPE:
@@ -167,15 +177,21 @@ export class ExportParser {
                     i++;
                     continue;
                 case NUMBER:
-                case LITERAL:
-                    if (this.state === NUMBER ? isNumberByte(b) : b >= 0x61 && b <= 0x7a) {
-                        this.token += String.fromCharCode(b);
-                        if (this.token.length > 64) this.broken(i, 'a number or word too long to be JSON');
-                        i++;
+                case LITERAL: {
+                    let j = i;
+                    if (this.state === NUMBER) while (j < n && isNumberByte(chunk[j])) j++;
+                    else while (j < n && chunk[j] >= 0x61 && chunk[j] <= 0x7a) j++;
+                    if (j - this.tokenStart + this.tokenPrefix.length > 64) this.broken(j, 'a number or word too long to be JSON');
+                    if (j === n) {
+                        this.tokenPrefix += chunk.toString('latin1', this.tokenStart, n);
+                        this.tokenStart = n;
+                        i = n;
                         continue;
                     }
-                    this.endScalarToken(chunk, i);
+                    this.endScalarToken(chunk, j, this.tokenPrefix + chunk.toString('latin1', this.tokenStart, j));
+                    i = j;
                     continue; // this byte is read again in the state after the value
+                }
             }
             if (isSpace(b)) {
                 // A boat never writes a megabyte of blank space; a body of it is a bomb, refused before it costs more.
@@ -223,10 +239,19 @@ export class ExportParser {
             }
             i++;
         }
-        if (this.capture) {
-            this.flush(chunk, n);
+        const capture = this.capture;
+        if (capture) {
+            // The chunk's memory is not held past this write: its last bytes are copied, decoded with the next chunk's.
+            if (this.segment >= 0 && this.segment < n) {
+                this.countCaptured(capture, n - this.segment);
+                const tail = chunk.subarray(this.segment, n);
+                capture.pending = capture.pending ? Buffer.concat([capture.pending, tail]) : Buffer.from(tail);
+            }
             this.segment = 0;
         }
+        // A number or word that began on this chunk's last byte goes on in the next one.
+        if ((this.state === NUMBER || this.state === LITERAL) && this.tokenStart < n) this.tokenPrefix += chunk.toString('latin1', this.tokenStart, n);
+        this.tokenStart = 0;
         if (this.stringParts && this.state >= STRING && this.state <= UNICODE) {
             if (n > this.stringStart) this.stringParts.push(Buffer.from(chunk.subarray(this.stringStart, n)));
             this.stringStart = 0;
@@ -236,7 +261,7 @@ export class ExportParser {
 
     /** The export ended: anything still open is a truncated document. */
     end(): void {
-        if (this.state === NUMBER || this.state === LITERAL) this.endScalarToken(Buffer.alloc(0), 0);
+        if (this.state === NUMBER || this.state === LITERAL) this.endScalarToken(Buffer.alloc(0), 0, this.tokenPrefix);
         if (this.state !== DONE) {
             if (!this.started) throw new BoatDataError('UPLOAD_EMPTY', 'the body is empty; send the export file, gzip-compressed', 400);
             throw new BoatDataError('EXPORT_INVALID', `the body is not valid JSON (it ends early, after ${this.consumed} bytes)`, 400);
@@ -282,7 +307,21 @@ export class ExportParser {
         }
         if (type === 'object' || type === 'array') {
             if (this.stack.length >= this.limits.maxDepth) this.broken(i, `nesting deeper than ${this.limits.maxDepth} levels`);
-            this.stack.push({ array: type === 'array', role: type === 'array' ? (role === ENTRIES ? ENTRIES : OTHER) : role === ENTRIES ? OTHER : role, category, keys: type === 'object' ? [] : null, key: '', count: 0 });
+            // Frames are reused, depth by depth: a million entries make no million objects for the collector.
+            let frame = this.framePool[this.stack.length];
+            if (!frame) frame = this.framePool[this.stack.length] = { array: false, role: OTHER, category: undefined, keys: null, key: '', count: 0 };
+            frame.array = type === 'array';
+            frame.role = type === 'array' ? (role === ENTRIES ? ENTRIES : OTHER) : role === ENTRIES ? OTHER : role;
+            frame.category = category;
+            if (type === 'object') {
+                if (Array.isArray(frame.keys)) frame.keys.length = 0;
+                else frame.keys = [];
+            } else {
+                frame.keys = null;
+            }
+            frame.key = '';
+            frame.count = 0;
+            this.stack.push(frame);
             this.state = type === 'object' ? KEY_OR_END : VALUE_OR_END;
         } else if (type === 'text') {
             const capture = this.capture;
@@ -290,7 +329,8 @@ export class ExportParser {
             this.startString(chunk, i, false, wanted || capture?.kind === 'header');
         } else {
             this.state = type === 'integer' ? NUMBER : LITERAL;
-            this.token = String.fromCharCode(b);
+            this.tokenStart = i;
+            this.tokenPrefix = '';
         }
     }
 
@@ -310,11 +350,9 @@ export class ExportParser {
         }
     }
 
-    private endString(chunk: Buffer, next: number): void {
-        const parts = this.stringParts;
+    private endString(chunk: Buffer, next: number, raw: string): void {
         this.stringParts = null;
-        const raw = parts ? (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8') : '';
-        const text = parts && raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+        const text = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         if (this.stringIsKey) {
             const frame = this.stack[this.stack.length - 1];
             this.addKey(frame, text, next - 1);
@@ -340,8 +378,7 @@ export class ExportParser {
         }
     }
 
-    private endScalarToken(chunk: Buffer, i: number): void {
-        const token = this.token;
+    private endScalarToken(chunk: Buffer, i: number, token: string): void {
         if (this.state === NUMBER) {
             if (!NUMBER_PATTERN.test(token)) this.broken(i, `"${token}" is not a number`);
             this.valueEnded(chunk, i, /^-?[0-9]+$/.test(token) ? 'integer' : 'real', token);
@@ -389,8 +426,19 @@ export class ExportParser {
     }
 
     private startCapture(chunk: Buffer, i: number, kind: Capture['kind'], name: string, category?: CategoryKey, index = 0, object = false): void {
-        const fields = kind === 'row' && object ? keyFieldsOf(category!) : [];
-        this.capture = { kind, depth: this.stack.length, parts: [], bytes: 0, name, category, index, object, fields, found: new Map() };
+        const capture = this.captureSlot;
+        capture.kind = kind;
+        capture.depth = this.stack.length;
+        capture.text = '';
+        capture.pending = null;
+        capture.bytes = 0;
+        capture.name = name;
+        capture.category = category;
+        capture.index = index;
+        capture.object = object;
+        capture.fields = kind === 'row' && object ? keyFieldsOf(category!) : [];
+        capture.found.clear();
+        this.capture = capture;
         this.segment = i;
         void chunk;
     }
@@ -399,17 +447,30 @@ export class ExportParser {
     private flush(chunk: Buffer, end: number): void {
         const capture = this.capture;
         if (!capture || this.segment < 0 || end <= this.segment) return;
-        capture.bytes += end - this.segment;
-        if (capture.bytes > this.limits.maxRowBytes) {
-            throw new BoatDataError('EXPORT_TOO_LARGE', `${this.captureName(capture)} is larger than ${formatMegabytes(this.limits.maxRowBytes)}, the most this ingest stores in one row; nothing of this export was stored`, 413);
+        this.countCaptured(capture, end - this.segment);
+        // Whitespace and chunk starts fall between characters, so a piece decodes on its own (after what was pending).
+        if (capture.pending) {
+            capture.text += Buffer.concat([capture.pending, chunk.subarray(this.segment, end)]).toString('utf8');
+            capture.pending = null;
+        } else {
+            capture.text += chunk.toString('utf8', this.segment, end);
         }
-        // A copy: the chunk's memory is not held past this write.
-        capture.parts.push(Buffer.from(chunk.subarray(this.segment, end)));
         this.segment = end;
     }
 
+    private countCaptured(capture: Capture, bytes: number): void {
+        capture.bytes += bytes;
+        if (capture.bytes > this.limits.maxRowBytes) {
+            throw new BoatDataError('EXPORT_TOO_LARGE', `${this.captureName(capture)} is larger than ${formatMegabytes(this.limits.maxRowBytes)}, the most this ingest stores in one row; nothing of this export was stored`, 413);
+        }
+    }
+
     private finishCapture(capture: Capture, type: JsonType): void {
-        const text = (capture.parts.length === 1 ? capture.parts[0] : Buffer.concat(capture.parts)).toString('utf8');
+        if (capture.pending) {
+            capture.text += capture.pending.toString('utf8');
+            capture.pending = null;
+        }
+        const text = capture.text;
         if (capture.kind === 'header') {
             this.shape.header.set(capture.name, { type, value: JSON.parse(text) });
         } else if (capture.kind === 'data') {

@@ -29,12 +29,17 @@ export async function importExport(
     let exportedAt = importedAt;
     let rows: StoredRow[] = [];
     let waiting = 0;
+    // One batch is written while the next is parsed; never more than one waits, so memory stays at two batches.
+    let writing: Promise<void> = Promise.resolve();
     const flush = async () => {
+        await writing;
         if (rows.length === 0) return;
         const batch = rows;
         rows = [];
         waiting = 0;
-        await session!.writeRows(batch);
+        writing = session!.writeRows(batch);
+        // Its failure is seen at the next flush; until then nothing may go unhandled.
+        writing.catch(() => undefined);
     };
     try {
         for await (const chunk of chunks) {
@@ -47,6 +52,7 @@ export async function importExport(
                     waiting += item.entry.length;
                     if (rows.length >= store.batchRows || waiting >= BATCH_BYTES) await flush();
                 } else if (item.kind === 'data') {
+                    await writing;
                     await session!.writeData(item.category, item.data);
                 } else {
                     identity = checkIdentity(parser.shape);
@@ -61,11 +67,13 @@ export async function importExport(
         parser.end();
         const header = checkExport(parser.shape);
         await flush();
+        await writing;
         const importId = `imp_${crypto.randomUUID()}`;
         await session!.commit({ header, import_id: importId, imported_at: importedAt, exported_at: exportedAt, body_bytes: bodyBytes });
         session = undefined;
         return answer(header, { import_id: importId, records_imported: header.records }, false);
     } finally {
+        await writing.catch(() => undefined);
         // Anything short of the commit stores nothing; the writer (SQLite) or the connection (PostgreSQL) is free again.
         await session?.rollback();
     }

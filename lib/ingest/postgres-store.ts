@@ -43,16 +43,17 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
 const MIGRATION_LOCK = 0x0d3c05;
 const BATCH_ROWS = 2000;
 
-// One statement per batch: the rows travel as four arrays, and the answer is how many were new per category: a new
-// row's seq is past the mark the import took at its start (the boat's earlier imports drew theirs before it).
+// One statement per batch: the rows travel as one JSON array of [category, row key, entry] (the entry as the
+// export's own JSON, which a json value keeps byte for byte), and the answer is how many were new per category:
+// a new row's seq is past the mark the import took at its start (the boat's earlier imports drew theirs before it).
 const UPSERT_ROWS_SQL = `
     WITH stored AS (
         INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at)
-        SELECT $1, u.category, u.row_key, u.entry, u.bytes, $2, $3 FROM unnest($4::text[], $5::text[], $6::text[], $7::int[]) AS u(category, row_key, entry, bytes)
+        SELECT $1, r->>0, r->>1, (r->2)::text, octet_length((r->2)::text), $2, $3 FROM json_array_elements($4::json) AS r
         ON CONFLICT (installation_id, category, row_key) DO UPDATE
         SET entry = excluded.entry, entry_bytes = excluded.entry_bytes, export_id = excluded.export_id, exported_at = excluded.exported_at
         WHERE excluded.exported_at >= category_rows.exported_at
-        RETURNING category, seq >= $8 AS inserted)
+        RETURNING category, seq >= $5 AS inserted)
     SELECT category, count(*)::int AS inserted FROM stored WHERE inserted GROUP BY category`;
 
 const parseIntegers = (row: Record<string, unknown>, names: string[]) => {
@@ -218,17 +219,10 @@ class PostgresSession implements ImportSession {
             // One statement cannot touch a row twice: an entry sent twice in an export counts once, as its last copy.
             const batch = new Map<string, StoredRow>();
             for (const row of rows.slice(at, at + BATCH_ROWS)) batch.set(`${row.category}\u0000${row.key}`, row);
-            const list = [...batch.values()];
-            const { rows: counts } = await this.query(UPSERT_ROWS_SQL, [
-                id.installation_id,
-                id.export_id,
-                this.exportedAt,
-                list.map((r) => r.category),
-                list.map((r) => r.key),
-                list.map((r) => r.entry),
-                list.map((r) => Buffer.byteLength(r.entry)),
-                this.newRowsFrom,
-            ]);
+            let json = '[';
+            for (const row of batch.values()) json += `${json.length > 1 ? ',' : ''}[${JSON.stringify(row.category)},${JSON.stringify(row.key)},${row.entry}]`;
+            json += ']';
+            const { rows: counts } = await this.query(UPSERT_ROWS_SQL, [id.installation_id, id.export_id, this.exportedAt, json, this.newRowsFrom]);
             for (const { category, inserted } of counts as Array<{ category: string; inserted: number }>) this.inserted.set(category, (this.inserted.get(category) ?? 0) + inserted);
         }
     }
