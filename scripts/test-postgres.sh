@@ -16,7 +16,7 @@ start)
         as_postgres "$bin/initdb" -D "$dir" -A trust -U postgres --no-sync >/dev/null
     fi
     as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w \
-        -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+        -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c max_wal_size=2GB" start >/dev/null
     as_postgres "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE ROLE d3kos LOGIN CREATEDB PASSWORD 'd3kos'" 2>/dev/null || true
     as_postgres "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE DATABASE d3kos_test OWNER d3kos" 2>/dev/null || true
     echo "export D3KOS_TEST_DATABASE_URL=postgres://d3kos:d3kos@127.0.0.1:$port/d3kos_test"

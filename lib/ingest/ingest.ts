@@ -159,6 +159,22 @@ export interface CategoryQuery {
  * (stored before there was one) reads as null, named in `oversized`.
  */
 export async function readCategory(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits> = {}) {
+    const { head, page } = await categoryPage(store, query, reader, limits);
+    const entries: unknown[] = JSON.parse(`[${page.rows.map((row) => row.entry ?? 'null').join(',')}]`);
+    return { ...head, entries, data: page.data === null ? null : (JSON.parse(page.data) as Record<string, unknown>) };
+}
+
+/**
+ * The same answer as readCategory, as JSON text built around the entries as they are stored: an HTTP read
+ * neither parses nor re-serialises its rows, so readers cost the process little time that imports need.
+ */
+export async function readCategoryJson(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits> = {}): Promise<string> {
+    const { head, page } = await categoryPage(store, query, reader, limits);
+    const text = JSON.stringify(head);
+    return `${text.slice(0, -1)},"entries":[${page.rows.map((row) => row.entry ?? 'null').join(',')}],"data":${page.data ?? 'null'}}`;
+}
+
+async function categoryPage(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits>) {
     const installationId = String(query.installation_id ?? '').toLowerCase();
     if (!INSTALLATION_ID_PATTERN.test(installationId)) throw new BoatDataError('INSTALLATION_INVALID', `installation ${JSON.stringify(query.installation_id ?? '')} is not an installation_id (16 hexadecimal characters)`, 400);
     checkReads(reader, installationId);
@@ -172,22 +188,21 @@ export async function readCategory(store: IngestStore, query: CategoryQuery, rea
     const maxRowBytes = limits.maxRowBytes ?? DEFAULT_LIMITS.maxRowBytes;
     const page = await store.categoryRows(installationId, category, { after, offset, limit, maxBytes: PAGE_BYTES, maxRowBytes });
     const oversized = page.rows.filter((row) => row.entry === null).map((row) => ({ position: row.seq, bytes: row.bytes }));
-    const entries: unknown[] = JSON.parse(`[${page.rows.map((row) => row.entry ?? 'null').join(',')}]`);
-    const last = page.rows[page.rows.length - 1];
-    const next = offset + entries.length;
-    return {
+    const count = page.rows.length;
+    const last = page.rows[count - 1];
+    const next = offset + count;
+    const head = {
         success: true as const,
         installation_id: installationId,
         category,
-        count: entries.length,
+        count,
         total: page.total,
         ...(hasAfter ? { after } : { offset }),
         ...(!hasAfter && next < page.total ? { next_offset: next } : {}),
         ...(page.more && last ? { next_after: last.seq } : {}),
         ...(oversized.length > 0 ? { oversized } : {}),
-        entries,
-        data: page.data === null ? null : (JSON.parse(page.data) as Record<string, unknown>),
     };
+    return { head, page };
 }
 
 /**

@@ -204,12 +204,12 @@ class PostgresSession implements ImportSession {
         await this.query('BEGIN');
         this.open = true;
         // Imports of one boat take turns, on every instance: the second of two copies of an export finds the first's commit.
-        await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [identity.installation_id]);
+        const { rows: marks } = await this.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), nextval('category_rows_seq') AS seq", [identity.installation_id]);
+        this.newRowsFrom = marks[0].seq;
         const { rows } = await this.query('SELECT import_id, records_imported FROM imported_exports WHERE installation_id = $1 AND export_id = $2', [identity.installation_id, identity.export_id]);
         if (rows[0]) return rows[0] as PriorImport;
         this.identity = identity;
         this.exportedAt = exportedAt;
-        this.newRowsFrom = (await this.query("SELECT nextval('category_rows_seq') AS seq")).rows[0].seq;
         return undefined;
     }
 
@@ -241,25 +241,21 @@ class PostgresSession implements ImportSession {
     async commit(record: ImportRecord): Promise<void> {
         const { header } = record;
         try {
+            // One round trip: the import's record, the boat's figures, its new rows per category, its failure forgotten.
             await this.query(
-                `INSERT INTO imported_exports (installation_id, export_id, import_id, mode, tier, format_version, exported_at, imported_at, records_imported, body_bytes, categories)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-                [header.installation_id, header.export_id, record.import_id, header.mode, header.tier, header.format_version, record.exported_at, record.imported_at, header.records, record.body_bytes, JSON.stringify(header.categories)],
+                `WITH imported AS (
+                     INSERT INTO imported_exports (installation_id, export_id, import_id, mode, tier, format_version, exported_at, imported_at, records_imported, body_bytes, categories)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)),
+                 boat AS (
+                     INSERT INTO installations (installation_id, export_count, records_imported, first_import_at, last_import_at, last_export_id) VALUES ($1, 1, $9, $8, $8, $2)
+                     ON CONFLICT (installation_id) DO UPDATE SET export_count = installations.export_count + 1, records_imported = installations.records_imported + excluded.records_imported,
+                     last_import_at = excluded.last_import_at, last_export_id = excluded.last_export_id),
+                 counted AS (
+                     INSERT INTO category_counts (installation_id, category, rows) SELECT $1, c, n FROM unnest($12::text[], $13::bigint[]) AS u(c, n)
+                     ON CONFLICT (installation_id, category) DO UPDATE SET rows = category_counts.rows + excluded.rows)
+                 DELETE FROM failed_imports WHERE installation_id = $1 AND export_id = $2`,
+                [header.installation_id, header.export_id, record.import_id, header.mode, header.tier, header.format_version, record.exported_at, record.imported_at, header.records, record.body_bytes, JSON.stringify(header.categories), [...this.inserted.keys()], [...this.inserted.values()]],
             );
-            await this.query(
-                `INSERT INTO installations (installation_id, export_count, records_imported, first_import_at, last_import_at, last_export_id) VALUES ($1, 1, $2, $3, $3, $4)
-                 ON CONFLICT (installation_id) DO UPDATE SET export_count = installations.export_count + 1, records_imported = installations.records_imported + excluded.records_imported,
-                 last_import_at = excluded.last_import_at, last_export_id = excluded.last_export_id`,
-                [header.installation_id, header.records, record.imported_at, header.export_id],
-            );
-            if (this.inserted.size > 0) {
-                await this.query(
-                    `INSERT INTO category_counts (installation_id, category, rows) SELECT $1, c, n FROM unnest($2::text[], $3::bigint[]) AS u(c, n)
-                     ON CONFLICT (installation_id, category) DO UPDATE SET rows = category_counts.rows + excluded.rows`,
-                    [header.installation_id, [...this.inserted.keys()], [...this.inserted.values()]],
-                );
-            }
-            await this.query('DELETE FROM failed_imports WHERE installation_id = $1 AND export_id = $2', [header.installation_id, header.export_id]);
             await this.query('COMMIT');
             this.open = false;
         } finally {

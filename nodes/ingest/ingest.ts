@@ -4,7 +4,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { BoatDataError, errorMessage } from '../../lib/errors';
 import { admitReader, FLEET_READER, parseIngestMode, Reader } from '../../lib/ingest/access';
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/ingest/body';
-import { fleetHealth, health, IngestSettings, listInstallations, readCategory, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
+import { fleetHealth, health, IngestSettings, listInstallations, readCategory, readCategoryJson, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
 import { ImportOutcome, importRoute, ImportTarget, withoutCors } from '../../lib/ingest/import-route';
 import { checkDatabaseSetting, IngestStore, useSharedStore } from '../../lib/ingest/store';
 import { handleInput, status } from '../shared/adapter';
@@ -145,7 +145,10 @@ export = function (RED: NodeAPI): void {
                     limit: params.limit,
                     after: params.after,
                 };
-                return readCategory(store, query, await reader(), settings.limits);
+                if (!msg.req) return readCategory(store, query, await reader(), settings.limits);
+                // An HTTP read is answered as the JSON text built around the stored rows, parsed by nobody on the way.
+                msg.headers = { ...(msg.headers ?? {}), 'content-type': 'application/json; charset=utf-8' };
+                return readCategoryJson(store, query, await reader(), settings.limits);
             }
             case 'export':
                 return readImportedExport(store, params.export_id ?? msg.export_id, await reader());
