@@ -125,7 +125,7 @@ function boatlogRow(i: number): string {
 }
 
 /** A full export, gzip'd a thousand rows at a time straight to `file`. */
-async function writeFullExport(file: string, installation: string, telemetry: number, boatlog: number): Promise<void> {
+export async function writeFullExport(file: string, installation: string, telemetry: number, boatlog: number): Promise<void> {
     const gzip = zlib.createGzip({ level: 6 });
     const out = fs.createWriteStream(file);
     gzip.pipe(out);
