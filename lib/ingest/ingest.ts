@@ -191,7 +191,7 @@ export interface CategoryQuery {
  */
 export async function readCategory(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits> = {}) {
     const { head, page } = await categoryPage(store, query, reader, limits);
-    const entries: unknown[] = JSON.parse(`[${page.rows.map((row) => row.entry ?? 'null').join(',')}]`);
+    const entries: unknown[] = JSON.parse(page.entries);
     return { ...head, entries, data: page.data === null ? null : (JSON.parse(page.data) as Record<string, unknown>) };
 }
 
@@ -202,11 +202,11 @@ export async function readCategory(store: IngestStore, query: CategoryQuery, rea
 export async function readCategoryJson(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits> = {}): Promise<string> {
     const { head, page } = await categoryPage(store, query, reader, limits);
     const text = JSON.stringify(head);
-    return `${text.slice(0, -1)},"entries":[${page.rows.map((row) => row.entry ?? 'null').join(',')}],"data":${page.data ?? 'null'}}`;
+    return `${text.slice(0, -1)},"entries":${page.entries},"data":${page.data ?? 'null'}}`;
 }
 
 /** Pages of rows read at once, per store: more readers wait their turn in line, costing imports nothing meanwhile. */
-const PAGES_AT_ONCE = 2;
+const PAGES_AT_ONCE = 1;
 const pageTurns = new WeakMap<IngestStore, { running: number; waiting: Array<() => void> }>();
 
 async function inPageTurn<T>(store: IngestStore, work: () => Promise<T>): Promise<T> {
@@ -237,7 +237,7 @@ async function categoryPage(store: IngestStore, query: CategoryQuery, reader: Re
     if (!(await store.knowsInstallation(installationId))) throw new BoatDataError('INSTALLATION_UNKNOWN', `no export from installation ${installationId} has been imported`, 404);
     const maxRowBytes = limits.maxRowBytes ?? DEFAULT_LIMITS.maxRowBytes;
     const page = await inPageTurn(store, () => store.categoryRows(installationId, category, { after, offset, limit, maxBytes: PAGE_BYTES, maxRowBytes }));
-    const oversized = page.rows.filter((row) => row.entry === null).map((row) => ({ position: row.seq, bytes: row.bytes }));
+    const oversized = page.rows.filter((row) => row.bytes > maxRowBytes).map((row) => ({ position: row.seq, bytes: row.bytes }));
     const count = page.rows.length;
     const last = page.rows[count - 1];
     const next = offset + count;

@@ -152,18 +152,20 @@ export class PostgresStore implements IngestStore {
         ]).catch(unavailable);
         const chosen = cutByBytes(sizes.rows.slice(0, page.limit), page.maxBytes, page.maxRowBytes);
         const more = sizes.rows.length > chosen.length;
-        let rows: CategoryPage['rows'] = [];
+        let entries = '[]';
         if (chosen.length > 0) {
+            // The page's JSON is put together by the server: Node-RED gets one string, not a thousand rows.
             const read = await this.readers
-                .query<{ seq: string; entry: string | null; bytes: number }>(
-                    `SELECT seq, CASE WHEN entry_bytes > $1 THEN NULL ELSE entry END AS entry, entry_bytes AS bytes FROM category_rows
-                     WHERE installation_id = $2 AND category = $3 AND seq >= $4 AND seq <= $5 ORDER BY seq`,
+                .query<{ entries: string }>(
+                    `SELECT '[' || coalesce(string_agg(CASE WHEN entry_bytes > $1 THEN 'null' ELSE entry END, ',' ORDER BY seq), '') || ']' AS entries
+                     FROM category_rows WHERE installation_id = $2 AND category = $3 AND seq >= $4 AND seq <= $5`,
                     [page.maxRowBytes, installationId, category, chosen[0].seq, chosen[chosen.length - 1].seq],
                 )
                 .catch(unavailable);
-            rows = read.rows.map((row) => ({ seq: Number(row.seq), entry: row.entry, bytes: row.bytes }));
+            entries = read.rows[0]?.entries ?? '[]';
         }
-        return { total: total.rows[0]?.rows ?? 0, rows, more, data: data.rows[0]?.data ?? null };
+        const rows = chosen.map((row) => ({ seq: Number(row.seq), bytes: row.bytes }));
+        return { total: total.rows[0]?.rows ?? 0, rows, entries, more, data: data.rows[0]?.data ?? null };
     }
 
     async importedExports(exportId: string): Promise<ImportedExport[]> {

@@ -38,16 +38,17 @@ export interface InstallationSummary {
     last_export_id: string;
 }
 
-/** One stored entry of a category: its arrival position, and its JSON (null when it is over the read cap). */
+/** One stored entry of a category: its arrival position and size. */
 export interface StoredEntry {
     seq: number;
-    entry: string | null;
     bytes: number;
 }
 
 export interface CategoryPage {
     total: number;
+    /** The page's rows in arrival order, and their entries as one JSON array (an entry over the read cap as null). */
     rows: StoredEntry[];
+    entries: string;
     /** Rows follow this page. */
     more: boolean;
     /** The category's current data object, as JSON text. */
