@@ -48,7 +48,7 @@ export function checkBeforeReading(headers: UploadHeaders, maxBytes: number): bo
 /**
  * An upload as it was sent, received whole before its import starts, so a
  * slow link never holds the database while its bytes trickle in: small
- * ones in memory, larger ones in a temp file (never more than 4 MB of it
+ * ones in memory, larger ones in a temp file (never more than 1 MB of it
  * in memory). `discard` removes the file.
  */
 export class Spool {

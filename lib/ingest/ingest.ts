@@ -29,7 +29,7 @@ export interface Upload {
  * POST /api/v1/data/import: who is sending is checked from the headers, a
  * declared size over the cap refused, and an Idempotency-Key already
  * imported answered, before this reads the body; the body is received
- * whole (in a temp file past 4 MB), then parsed once as a stream into the
+ * whole (in a temp file past 1 MB), then parsed once as a stream into the
  * store in batches, in one transaction. An import refused after its sender
  * was let in is kept for the fleet health answer. Only a stream keeps the
  * first promise: behind an http-in node with body parsing off, Node-RED
