@@ -45,7 +45,8 @@ const BATCH_ROWS = 2000;
 
 // One statement per batch: the rows travel as one JSON array of [category, row key, entry] (the entry as the
 // export's own JSON, which a json value keeps byte for byte), and the answer is how many were new per category:
-// a new row's seq is past the mark the import took at its start (the boat's earlier imports drew theirs before it).
+// a new row's seq is past the mark the import took at its start (the boat's earlier imports drew theirs before it)
+// and past every seq of its own earlier batches (a row sent twice in one export is counted once).
 const UPSERT_ROWS_SQL = `
     WITH stored AS (
         INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at)
@@ -53,8 +54,8 @@ const UPSERT_ROWS_SQL = `
         ON CONFLICT (installation_id, category, row_key) DO UPDATE
         SET entry = excluded.entry, entry_bytes = excluded.entry_bytes, export_id = excluded.export_id, exported_at = excluded.exported_at
         WHERE excluded.exported_at >= category_rows.exported_at
-        RETURNING category, seq >= $5 AS inserted)
-    SELECT category, count(*)::int AS inserted FROM stored WHERE inserted GROUP BY category`;
+        RETURNING category, seq)
+    SELECT category, (count(*) FILTER (WHERE seq > $5))::int AS inserted, max(seq) AS top FROM stored GROUP BY category`;
 
 const parseIntegers = (row: Record<string, unknown>, names: string[]) => {
     for (const name of names) if (row[name] != null) row[name] = Number(row[name]);
@@ -225,7 +226,12 @@ class PostgresSession implements ImportSession {
             for (const row of batch.values()) json += `${json.length > 1 ? ',' : ''}[${JSON.stringify(row.category)},${JSON.stringify(row.key)},${row.entry}]`;
             json += ']';
             const { rows: counts } = await this.query(UPSERT_ROWS_SQL, [id.installation_id, id.export_id, this.exportedAt, json, this.newRowsFrom]);
-            for (const { category, inserted } of counts as Array<{ category: string; inserted: number }>) this.inserted.set(category, (this.inserted.get(category) ?? 0) + inserted);
+            let top = BigInt(this.newRowsFrom);
+            for (const row of counts as Array<{ category: string; inserted: number; top: string }>) {
+                this.inserted.set(row.category, (this.inserted.get(row.category) ?? 0) + row.inserted);
+                if (BigInt(row.top) > top) top = BigInt(row.top);
+            }
+            this.newRowsFrom = top.toString();
         }
     }
 

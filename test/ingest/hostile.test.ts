@@ -157,6 +157,16 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         assert.equal(page.oversized?.[0].bytes, huge.length);
     });
 
+    it('a row sent twice in one export, batches apart, is stored and counted once, as its last copy', async () => {
+        const json = JSON.parse(smallExport(BOAT, 'export_twice', 2500));
+        json.data.boatlog.entries[2499] = { entry_id: 1, note: 'the second copy' };
+        await sendJson(JSON.stringify(json));
+        const page = await readCategory(store, { installation_id: BOAT, category: 'boatlog', limit: 5000 }, FLEET_READER);
+        assert.equal(page.total, 2499);
+        assert.equal(page.entries.length, 2499);
+        assert.deepEqual(page.entries[0], { entry_id: 1, note: 'the second copy' });
+    });
+
     it('installations are listed a page at a time, by installation_id', async () => {
         const ids = ['0000000000000003', '0000000000000001', '0000000000000002'];
         for (const id of ids) await sendJson(smallExport(id, `export_${id}`), id);
