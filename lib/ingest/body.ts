@@ -56,18 +56,21 @@ export class Spool {
     private chunks: Buffer[] = [];
     private file: string | undefined;
     private handle: fs.FileHandle | undefined;
+    private discarded = false;
 
     get head(): Buffer {
         return this.chunks[0] ?? Buffer.alloc(0);
     }
 
     async add(chunk: Buffer): Promise<void> {
-        if (chunk.length === 0) return;
+        if (chunk.length === 0 || this.discarded) return;
         if (this.bytes === 0) this.chunks.push(Buffer.from(chunk.subarray(0, 2)));
         this.bytes += chunk.length;
         if (!this.handle && this.bytes > SPOOL_MEMORY_BYTES) {
             this.file = path.join(os.tmpdir(), `d3kos-upload-${crypto.randomUUID()}`);
             this.handle = await fs.open(this.file, 'wx', 0o600);
+            // Refused while the file was being made: it goes again at once.
+            if (this.discarded) return this.discard();
             for (const kept of this.chunks.slice(1)) await this.handle.write(kept);
             this.chunks = this.chunks.slice(0, 1);
         }
@@ -87,6 +90,7 @@ export class Spool {
     }
 
     async discard(): Promise<void> {
+        this.discarded = true;
         this.chunks = [];
         await this.finish().catch(() => undefined);
         if (this.file) await fs.rm(this.file, { force: true });

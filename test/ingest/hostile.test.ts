@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Readable } from 'stream';
 import * as zlib from 'zlib';
@@ -107,6 +110,18 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         const silent = new Readable({ read() {} });
         await rejectsWith(receiveUpload(store, small, { headers: { authorization: `Bearer ${BOAT}`, 'content-length': String(body.length) }, body: silent }), 413, /the upload is 100 kB, more than the 64 kB/);
         await rejectsWith(receiveUpload(store, small, { headers: { authorization: `Bearer ${BOAT}` }, body }), 413, /larger than the 64 kB this ingest accepts/);
+    });
+
+    it('uploads past 1 MB wait in a temp file, which is gone after the import, a refusal, or the cap', async () => {
+        const spools = () => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('d3kos-upload-'));
+        const before = spools();
+        // Random hex compresses about 2:1, so these are over 1 MB as sent.
+        const big = zlib.gzipSync(smallExport(BOAT, 'export_spooled', 800, 4000));
+        assert.ok(big.length > 1024 * 1024, `${big.length} bytes as sent`);
+        assert.equal((await send(big)).already_imported, false);
+        await rejectsWith(send(Buffer.concat([big.subarray(0, 2), crypto.randomBytes(2 * 1024 * 1024)])), 400, /not valid gzip data/);
+        await rejectsWith(receiveUpload(store, { ...settings, maxBodyBytes: 1536 * 1024 }, { headers: { authorization: `Bearer ${BOAT}`, 'content-encoding': 'gzip' }, body: big }), 413, /larger than the 1\.5 MB/);
+        assert.deepEqual(spools(), before);
     });
 
     it('an Idempotency-Key already imported is answered before the body is read', async () => {
