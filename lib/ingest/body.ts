@@ -1,48 +1,35 @@
+import { createReadStream, promises as fs } from 'fs';
+import * as crypto from 'crypto';
+import * as os from 'os';
+import * as path from 'path';
 import { Readable } from 'stream';
 import * as zlib from 'zlib';
 import { BoatDataError } from '../errors';
+import { formatMegabytes } from './limits';
 
-/** 256 MB decompressed: a full export of a busy boat fits; V8 cannot hold a string much past 512 MB anyway. */
+/** 256 MB as sent (gzip): some 2.5 GB of export JSON, several years of a busy boat; nothing of it is held in memory. */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 
-/** Slices fed to gunzip from a body already in memory, so a cap can stop it part way. */
-const FEED_BYTES = 64 * 1024;
+/**
+ * An export inflates some 5 to 30 times; past this (and past 256 MB), the body is a gzip bomb, not an
+ * export. Nothing of it is held in memory either way: this only bounds the time spent reading it.
+ */
+export const MAX_INFLATION = 200;
+const INFLATED_FLOOR_BYTES = 256 * 1024 * 1024;
+
+/** An upload up to this size waits in memory for its turn; a larger one in a file under the system temp folder. */
+const SPOOL_MEMORY_BYTES = 1024 * 1024;
+
+/** Slices fed to the parser at a time: gunzip's output chunk, and the slices of a body already in memory. */
+const CHUNK_BYTES = 64 * 1024;
 
 export interface UploadHeaders {
     'content-encoding'?: string | string[];
     [name: string]: string | string[] | undefined;
 }
 
-/**
- * The export JSON of an upload, as UTF-8 bytes: SQLite reads them as text
- * itself, so no string of the whole export is ever built in JavaScript. The body is gzip (Content-Encoding:
- * gzip, as the boat sends it) or plain JSON (an operator's curl). A declared
- * Content-Length over the cap is refused before a byte is read; the
- * decompressed size is counted as it comes and decompression stops the
- * moment it passes `maxBytes`, so a gzip bomb never fills memory. After a
- * refusal the rest of a stream flows on unread into nothing.
- *
- * `body` is the request stream (the ingest node's own route), or raw bytes
- * an http-in node has already read whole (Node-RED 4.1 does that, unbounded,
- * when body parsing is off: the reason the ingest serves its route itself).
- */
-export async function readUploadBody(body: Readable | Buffer, headers: UploadHeaders, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
-    let encoding: string;
-    try {
-        encoding = checkBeforeReading(headers, maxBytes);
-    } catch (err) {
-        if (!Buffer.isBuffer(body)) body.resume();
-        throw err;
-    }
-    const source = Buffer.isBuffer(body) ? Readable.from(slices(body), { highWaterMark: 1 }) : body;
-    const bytes = await readCapped(source, encoding === 'gzip' || encoding === 'x-gzip', maxBytes);
-    if (bytes.length === 0) throw new BoatDataError('UPLOAD_EMPTY', 'the body is empty; send the export file, gzip-compressed', 400);
-    const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-    return bom ? bytes.subarray(3) : bytes;
-}
-
-/** What the headers alone rule out: an unknown encoding, a declared size over the cap. Answers the encoding. */
-function checkBeforeReading(headers: UploadHeaders, maxBytes: number): string {
+/** What the headers alone rule out: an unknown encoding, a declared size over the cap. Answers whether it says gzip. */
+export function checkBeforeReading(headers: UploadHeaders, maxBytes: number): boolean {
     const encoding = headerValue(headers['content-encoding']).toLowerCase();
     if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') {
         throw new BoatDataError('UPLOAD_ENCODING', `Content-Encoding "${encoding}" is not supported; send the export gzip-compressed (Content-Encoding: gzip)`, 400);
@@ -55,28 +42,163 @@ function checkBeforeReading(headers: UploadHeaders, maxBytes: number): string {
             413,
         );
     }
-    return encoding;
+    return encoding === 'gzip' || encoding === 'x-gzip';
+}
+
+/**
+ * An upload as it was sent, received whole before its import starts, so a
+ * slow link never holds the database while its bytes trickle in: small
+ * ones in memory, larger ones in a temp file (never more than 1 MB of it
+ * in memory). `discard` removes the file.
+ */
+export class Spool {
+    bytes = 0;
+    private chunks: Buffer[] = [];
+    private file: string | undefined;
+    private handle: fs.FileHandle | undefined;
+    private discarded = false;
+
+    get head(): Buffer {
+        return this.chunks[0] ?? Buffer.alloc(0);
+    }
+
+    async add(chunk: Buffer): Promise<void> {
+        if (chunk.length === 0 || this.discarded) return;
+        if (this.bytes === 0) this.chunks.push(Buffer.from(chunk.subarray(0, 2)));
+        this.bytes += chunk.length;
+        if (!this.handle && this.bytes > SPOOL_MEMORY_BYTES) {
+            this.file = path.join(os.tmpdir(), `d3kos-upload-${crypto.randomUUID()}`);
+            this.handle = await fs.open(this.file, 'wx', 0o600);
+            // Refused while the file was being made: it goes again at once.
+            if (this.discarded) return this.discard();
+            for (const kept of this.chunks.slice(1)) await this.handle.write(kept);
+            this.chunks = this.chunks.slice(0, 1);
+        }
+        if (this.handle) await this.handle.write(chunk);
+        else this.chunks.push(chunk);
+    }
+
+    /** The upload again, in slices. */
+    stream(): Readable {
+        if (this.file) return createReadStream(this.file, { highWaterMark: CHUNK_BYTES });
+        return Readable.from(slices(this.chunks.slice(1)), { objectMode: false });
+    }
+
+    async finish(): Promise<void> {
+        await this.handle?.close();
+        this.handle = undefined;
+    }
+
+    async discard(): Promise<void> {
+        this.discarded = true;
+        this.chunks = [];
+        await this.finish().catch(() => undefined);
+        if (this.file) await fs.rm(this.file, { force: true });
+    }
+}
+
+/**
+ * Receives the body of an upload (the request stream, or bytes an http-in
+ * node already read whole) into a Spool, refusing it (413) the moment more
+ * than `maxBytes` have come. After a refusal the rest of a stream flows on
+ * unread into nothing; how much of it to take before cutting the
+ * connection is the HTTP side's choice (see import-route.ts).
+ */
+export function spoolUpload(body: Readable | Buffer, maxBytes: number): Promise<Spool> {
+    const spool = new Spool();
+    const source = Buffer.isBuffer(body) ? Readable.from(slices([body]), { objectMode: false }) : body;
+    return new Promise<Spool>((resolve, reject) => {
+        let finished = false;
+        let writing: Promise<void> = Promise.resolve();
+        const stop = (err?: Error) => {
+            if (finished) return;
+            finished = true;
+            source.off('data', onData);
+            if (err) {
+                source.resume();
+                return void spool.discard().then(() => reject(err), () => reject(err));
+            }
+            writing.then(() => spool.finish()).then(() => resolve(spool), (e) => spool.discard().then(() => reject(e)));
+        };
+        const onData = (data: Buffer | string) => {
+            const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data);
+            if (spool.bytes + chunk.length > maxBytes) return stop(tooLarge(maxBytes));
+            // One write at a time: the request waits while the file catches up.
+            source.pause();
+            writing = writing.then(() => spool.add(chunk)).then(
+                () => {
+                    if (!finished) source.resume();
+                },
+                (err) => stop(new BoatDataError('INGEST_SPOOL', `the upload could not be set aside for its turn (${(err as Error).message})`, 507)),
+            );
+        };
+        source.on('data', onData);
+        source.once('end', () => writing.then(() => stop()));
+        source.once('error', (err) => stop(cutOff(err)));
+        source.once('close', () => {
+            if (!source.readableEnded) stop(cutOff());
+        });
+    });
+}
+
+/**
+ * The export's bytes, gunzipped when the upload is gzip (said or not, it
+ * starts with gzip's magic bytes), in slices of 64 kB. A body that inflates
+ * past MAX_INFLATION times its size is refused (413) as it does so.
+ */
+export async function* uploadBytes(spool: Spool, declaredGzip: boolean): AsyncGenerator<Buffer> {
+    const head = spool.head;
+    const gzipped = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+    if (spool.bytes === 0) throw new BoatDataError('UPLOAD_EMPTY', 'the body is empty; send the export file, gzip-compressed', 400);
+    if (declaredGzip && !gzipped) throw new BoatDataError('UPLOAD_NOT_GZIP', 'the body is not gzip data, although Content-Encoding says gzip', 400);
+    const source = spool.stream();
+    if (!gzipped) {
+        try {
+            yield* source as AsyncIterable<Buffer>;
+        } finally {
+            source.destroy();
+        }
+        return;
+    }
+    const gunzip = zlib.createGunzip({ chunkSize: CHUNK_BYTES });
+    source.on('error', (err) => gunzip.destroy(err));
+    source.pipe(gunzip);
+    const cap = Math.max(spool.bytes * MAX_INFLATION, INFLATED_FLOOR_BYTES);
+    let inflated = 0;
+    try {
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+            inflated += chunk.length;
+            if (inflated > cap) {
+                throw new BoatDataError('UPLOAD_TOO_LARGE', `the body inflates more than ${MAX_INFLATION} times its size (a gzip bomb, not an export); nothing of it was stored`, 413);
+            }
+            yield chunk;
+        }
+    } catch (err) {
+        if (err instanceof BoatDataError) throw err;
+        throw gunzipFailed(err as NodeJS.ErrnoException);
+    } finally {
+        source.unpipe(gunzip);
+        source.destroy();
+        gunzip.destroy();
+    }
 }
 
 function tooLarge(maxBytes: number): BoatDataError {
     return new BoatDataError(
         'UPLOAD_TOO_LARGE',
-        `the export is larger than the ${formatMegabytes(maxBytes)} this ingest accepts (decompressed); send incremental exports or raise the ingest node's limit`,
+        `the upload is larger than the ${formatMegabytes(maxBytes)} this ingest accepts (as sent); send incremental exports or raise the ingest node's limit`,
         413,
     );
-}
-
-function formatMegabytes(bytes: number): string {
-    const mb = bytes / (1024 * 1024);
-    return mb >= 1 ? `${Math.round(mb * 10) / 10} MB` : `${bytes} bytes`;
 }
 
 function headerValue(value: string | string[] | undefined): string {
     return (Array.isArray(value) ? value.join(',') : value ?? '').trim();
 }
 
-function* slices(buffer: Buffer): Generator<Buffer> {
-    for (let at = 0; at < buffer.length; at += FEED_BYTES) yield buffer.subarray(at, at + FEED_BYTES);
+function* slices(buffers: Buffer[]): Generator<Buffer> {
+    for (const buffer of buffers) {
+        for (let at = 0; at < buffer.length; at += CHUNK_BYTES) yield buffer.subarray(at, at + CHUNK_BYTES);
+    }
 }
 
 function cutOff(err?: Error): BoatDataError {
@@ -89,63 +211,4 @@ function gunzipFailed(err: NodeJS.ErrnoException): BoatDataError {
         return new BoatDataError('UPLOAD_TRUNCATED', 'the gzip body ends before the export does (truncated upload)', 400);
     }
     return new BoatDataError('UPLOAD_NOT_GZIP', `the body is not valid gzip data (${err.message})`, 400);
-}
-
-/**
- * Reads the body, gunzipping it when it starts with gzip's magic bytes, and
- * stops the moment more than `maxBytes` come out. After a refusal the rest
- * of the stream flows on into nothing; how much of it to take before cutting
- * the connection is the HTTP side's choice (see import-route.ts).
- */
-function readCapped(source: Readable, declaredGzip: boolean, maxBytes: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        let total = 0;
-        let gunzip: zlib.Gunzip | undefined;
-        let started = false;
-        let finished = false;
-
-        const stop = (err?: Error) => {
-            if (finished) return;
-            finished = true;
-            source.off('data', onData);
-            gunzip?.destroy();
-            if (err) {
-                source.resume();
-                return reject(err);
-            }
-            resolve(Buffer.concat(chunks, total));
-        };
-        const keep = (chunk: Buffer) => {
-            total += chunk.length;
-            if (total > maxBytes) return stop(tooLarge(maxBytes));
-            chunks.push(chunk);
-        };
-        const startGunzip = () => {
-            const inflating = zlib.createGunzip();
-            inflating.on('data', keep);
-            inflating.once('end', () => stop());
-            inflating.once('error', (err) => stop(gunzipFailed(err)));
-            // Backpressure: the request waits while gunzip catches up, so the cap can stop it early.
-            inflating.on('drain', () => source.resume());
-            return inflating;
-        };
-        const onData = (data: Buffer | string) => {
-            const chunk = Buffer.from(data);
-            if (!started) {
-                started = true;
-                const gzipped = chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b;
-                if (declaredGzip && !gzipped) return stop(new BoatDataError('UPLOAD_NOT_GZIP', 'the body is not gzip data, although Content-Encoding says gzip', 400));
-                if (gzipped) gunzip = startGunzip();
-            }
-            if (!gunzip) return keep(chunk);
-            if (!gunzip.write(chunk)) source.pause();
-        };
-        source.on('data', onData);
-        source.once('end', () => (gunzip ? gunzip.end() : stop()));
-        source.once('error', (err) => stop(cutOff(err)));
-        source.once('close', () => {
-            if (!source.readableEnded) stop(cutOff());
-        });
-    });
 }

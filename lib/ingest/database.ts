@@ -7,7 +7,20 @@ import { BoatDataError, errorCode, errorMessage } from '../errors';
  * waits for answers.
  */
 export class Connection {
+    /**
+     * The statement under way: one at a time. The driver would start every statement on a thread of libuv's
+     * pool (4 threads, shared with gunzip and file I/O), where all but one would only wait for this connection's
+     * lock; eight readers could then hold every thread and leave the writer's statements queued behind them.
+     */
+    private turn: Promise<unknown> = Promise.resolve();
+
     private constructor(private readonly db: sqlite3.Database) {}
+
+    private inTurn<T>(work: () => Promise<T>): Promise<T> {
+        const run = this.turn.then(work, work);
+        this.turn = run.catch(() => undefined);
+        return run;
+    }
 
     static async open(file: string, setup: string): Promise<Connection> {
         const db = await new Promise<sqlite3.Database>((resolve, reject) => {
@@ -26,28 +39,56 @@ export class Connection {
     }
 
     exec(sql: string): Promise<void> {
-        return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(described(err)) : resolve())));
+        return this.inTurn(() => new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(described(err)) : resolve()))));
     }
 
     run(sql: string, params: unknown[] = []): Promise<{ changes: number }> {
-        return new Promise((resolve, reject) =>
-            this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
-                if (err) reject(described(err));
-                else resolve({ changes: this.changes });
-            }),
+        return this.inTurn(
+            () =>
+                new Promise((resolve, reject) =>
+                    this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+                        if (err) reject(described(err));
+                        else resolve({ changes: this.changes });
+                    }),
+                ),
         );
     }
 
     get<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {
-        return new Promise((resolve, reject) => this.db.get(sql, params, (err, row) => (err ? reject(described(err)) : resolve(row as T | undefined))));
+        return this.inTurn(() => new Promise((resolve, reject) => this.db.get(sql, params, (err, row) => (err ? reject(described(err)) : resolve(row as T | undefined)))));
     }
 
     all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-        return new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(described(err)) : resolve(rows as T[]))));
+        return this.inTurn(() => new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(described(err)) : resolve(rows as T[])))));
+    }
+
+    /** A statement prepared once and run many times (the row batches of an import). */
+    prepare(sql: string): Promise<Prepared> {
+        return this.inTurn(
+            () =>
+                new Promise<Prepared>((resolve, reject) => {
+                    const statement: sqlite3.Statement = this.db.prepare(sql, (err) => (err ? reject(described(err)) : resolve(new Prepared(statement, (work) => this.inTurn(work)))));
+                }),
+        );
     }
 
     close(): Promise<void> {
-        return new Promise((resolve) => this.db.close(() => resolve()));
+        return this.inTurn(() => new Promise<void>((resolve) => this.db.close(() => resolve())));
+    }
+}
+
+export class Prepared {
+    constructor(
+        private readonly statement: sqlite3.Statement,
+        private readonly inTurn: <T>(work: () => Promise<T>) => Promise<T>,
+    ) {}
+
+    all<T>(params: unknown[]): Promise<T[]> {
+        return this.inTurn(() => new Promise<T[]>((resolve, reject) => this.statement.all(params, (err, rows) => (err ? reject(described(err)) : resolve(rows as T[])))));
+    }
+
+    finalize(): Promise<void> {
+        return new Promise((resolve) => this.statement.finalize(() => resolve()));
     }
 }
 

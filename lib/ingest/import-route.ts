@@ -32,7 +32,10 @@ export function importRoute(target: () => Promise<ImportTarget>, report: (outcom
             .then(({ store, settings }) => receiveUpload(store, settings, { headers: req.headers, body: unreadBody(req) }))
             .then(
                 (answer) => {
-                    answerJson(res, 200, answer);
+                    // An Idempotency-Key already imported is answered before the body is read.
+                    const bodyStillComing = !req.readableEnded && !req.destroyed;
+                    if (bodyStillComing) closeAfterAnswer(req, res);
+                    answerJson(res, 200, answer, bodyStillComing ? { Connection: 'close' } : {});
                     report({ answer });
                 },
                 (err: unknown) => {
@@ -53,8 +56,15 @@ function unreadBody(req: IncomingMessage & { body?: unknown }): IncomingMessage 
     throw new BoatDataError('INGEST_BODY_READ', 'the upload was read before the ingest saw it: another node or middleware parses POST bodies on this path', 500);
 }
 
+/** Removes what a CORS middleware in front (Node-RED's editor app) set, so no other origin's page may read the answer. */
+export function withoutCors(res: { getHeaderNames(): string[]; removeHeader(name: string): void; headersSent?: boolean }): void {
+    if (res.headersSent) return;
+    for (const name of res.getHeaderNames()) if (name.toLowerCase().startsWith('access-control-')) res.removeHeader(name);
+}
+
 function answerJson(res: ServerResponse, statusCode: number, body: unknown, headers: Record<string, string> = {}): void {
     if (res.headersSent || res.destroyed) return;
+    withoutCors(res);
     const text = JSON.stringify(body);
     res.writeHead(statusCode, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);

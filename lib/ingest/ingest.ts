@@ -1,17 +1,22 @@
-import * as path from 'path';
 import type { Readable } from 'stream';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { CATEGORY_KEYS, isCategoryKey } from '../categories';
-import { BoatDataError } from '../errors';
-import { admitReader, admitUploader, bearerToken, checkExportOwner, checkReads, IngestMode, Reader } from './access';
-import { readUploadBody, UploadHeaders } from './body';
-import { ImportAnswer, ImportedExport, IngestStore, InstallationSummary } from './store';
+import { BoatDataError, errorMessage } from '../errors';
+import { admitReader, admitUploader, bearerToken, checkExportOwner, checkReads, IngestMode, Reader, Uploader } from './access';
+import { checkBeforeReading, spoolUpload, uploadBytes, UploadHeaders } from './body';
+import { answer, importExport } from './import-export';
+import { DEFAULT_LIMITS, ExportLimits, PAGE_BYTES } from './limits';
+import type { FleetHealth, ImportAnswer, ImportedExport, IngestStore, InstallationSummary } from './store';
+import type { ExportIdentity } from './validate';
 
-/** How one ingest answers: its data folder, who it lets in, how big an export may be. */
+/** How one ingest answers: its data folder, who it lets in, how big an upload may be. */
 export interface IngestSettings {
     dataDir: string;
     mode: IngestMode;
+    /** The most an upload may be as sent (gzip): nothing of it is held in memory, it only bounds the temp file. */
     maxBodyBytes: number;
+    /** What one export may hold; the defaults unless a test or an operator says otherwise. */
+    limits?: Partial<ExportLimits>;
 }
 
 export interface Upload {
@@ -21,29 +26,64 @@ export interface Upload {
 }
 
 /**
- * POST /api/v1/data/import: who is sending is checked from the headers, and a
- * declared size over the cap refused, before this reads the body; the body
- * is decompressed under the size cap, checked, and stored once per export_id.
- * Only a stream keeps that promise: behind an http-in node with body parsing
- * off, Node-RED 4.1 has read the whole body into memory before this runs.
+ * POST /api/v1/data/import: who is sending is checked from the headers, a
+ * declared size over the cap refused, and an Idempotency-Key already
+ * imported answered, before this reads the body; the body is received
+ * whole (in a temp file past 1 MB), then parsed once as a stream into the
+ * store in batches, in one transaction. An import refused after its sender
+ * was let in is kept for the fleet health answer. Only a stream keeps the
+ * first promise: behind an http-in node with body parsing off, Node-RED
+ * 4.1 has read the whole body into memory before this runs.
  */
 export async function receiveUpload(store: IngestStore, settings: IngestSettings, upload: Upload): Promise<ImportAnswer> {
-    let uploader;
+    let uploader: Uploader;
+    let declaredGzip: boolean;
+    const idempotencyKey = firstHeader(upload.headers['idempotency-key']);
     try {
         uploader = await admitUploader(settings.mode, bearerToken(upload.headers.authorization), settings.dataDir);
+        declaredGzip = checkBeforeReading(upload.headers, settings.maxBodyBytes);
     } catch (err) {
         // The unread body flows on into nothing; the HTTP side decides how much of it to take before cutting.
         if (!Buffer.isBuffer(upload.body)) upload.body.resume();
         throw err;
     }
-    const idempotencyKey = firstHeader(upload.headers['idempotency-key']);
-    const json = await readUploadBody(upload.body, upload.headers, settings.maxBodyBytes);
-    return store.importExport(json, (header) => {
-        checkExportOwner(uploader, settings.mode, header.installation_id);
-        if (idempotencyKey && idempotencyKey !== header.export_id) {
-            throw new BoatDataError('EXPORT_INVALID', `the Idempotency-Key ${JSON.stringify(idempotencyKey)} is not the export's export_id ${JSON.stringify(header.export_id)}`, 400);
+    let identity: ExportIdentity | undefined;
+    try {
+        if (idempotencyKey) {
+            const prior = await store.findImport(uploader.installation_id, idempotencyKey);
+            if (prior) {
+                if (!Buffer.isBuffer(upload.body)) upload.body.resume();
+                return answer({ installation_id: uploader.installation_id, export_id: idempotencyKey }, prior, true);
+            }
         }
-    });
+        const spool = await spoolUpload(upload.body, settings.maxBodyBytes);
+        try {
+            return await importExport(
+                store,
+                uploadBytes(spool, declaredGzip),
+                (seen) => {
+                    identity = seen;
+                    checkExportOwner(uploader, settings.mode, seen.installation_id);
+                    if (idempotencyKey && idempotencyKey !== seen.export_id) {
+                        throw new BoatDataError('EXPORT_INVALID', `the Idempotency-Key ${JSON.stringify(idempotencyKey)} is not the export's export_id ${JSON.stringify(seen.export_id)}`, 400);
+                    }
+                },
+                spool.bytes,
+                { ...DEFAULT_LIMITS, ...settings.limits },
+            );
+        } finally {
+            await spool.discard();
+        }
+    } catch (err) {
+        const statusCode = err instanceof BoatDataError ? err.statusCode : 500;
+        if (statusCode !== 401 && statusCode !== 403) {
+            const exportId = identity?.export_id ?? (idempotencyKey || '(unknown)');
+            await store
+                .recordFailure({ installation_id: uploader.installation_id, export_id: exportId.slice(0, 128), failed_at: new Date().toISOString(), status: statusCode, error: errorMessage(err).slice(0, 500) })
+                .catch(() => undefined);
+        }
+        throw err;
+    }
 }
 
 /** What anyone may learn from the health check in tokens mode: the ingest is there, and how boats get in. */
@@ -55,6 +95,7 @@ export interface BriefHealth {
 export interface HealthAnswer extends BriefHealth {
     service: 'd3kos-ingest';
     database: string;
+    store: 'sqlite' | 'postgres';
     installations: number;
     exports: number;
     max_body_bytes: number;
@@ -66,9 +107,40 @@ export interface HealthAnswer extends BriefHealth {
  * operator) learns the counts; everyone else gets status and mode.
  */
 export async function health(store: IngestStore, settings: IngestSettings, reader?: Reader): Promise<HealthAnswer | BriefHealth> {
-    const counts = await store.counts();
+    const counts = await recentCounts(store);
     if (settings.mode === 'tokens' && reader?.scope !== 'fleet') return { status: 'ok', mode: settings.mode };
-    return { status: 'ok', service: 'd3kos-ingest', mode: settings.mode, database: path.basename(store.file), ...counts, max_body_bytes: settings.maxBodyBytes };
+    return { status: 'ok', service: 'd3kos-ingest', mode: settings.mode, database: store.label, store: store.kind, ...counts, max_body_bytes: settings.maxBodyBytes };
+}
+
+const COUNTS_FRESH_MS = 1000;
+const countsOf = new WeakMap<IngestStore, { value?: { installations: number; exports: number }; at: number; error?: unknown; refreshing?: Promise<void> }>();
+
+/**
+ * The fleet's counts as the database gave them at most a second ago. The health check answers from them at
+ * once and asks the database again behind the answer, so a boat's connectivity check never waits in line
+ * behind imports and reads (SQLite's statements share four threads with gunzip and file I/O); a database
+ * that stopped answering still fails the next check.
+ */
+async function recentCounts(store: IngestStore): Promise<{ installations: number; exports: number }> {
+    let entry = countsOf.get(store);
+    if (!entry) countsOf.set(store, (entry = { at: 0 }));
+    const known = entry;
+    if (!known.refreshing && Date.now() - known.at > COUNTS_FRESH_MS) {
+        known.refreshing = store.counts().then(
+            (value) => {
+                known.value = value;
+                known.error = undefined;
+                known.at = Date.now();
+            },
+            (err) => {
+                known.error = err;
+                known.at = Date.now();
+            },
+        ).finally(() => (known.refreshing = undefined));
+    }
+    if (known.value === undefined && known.error === undefined) await known.refreshing;
+    if (known.error !== undefined) throw known.error;
+    return known.value!;
 }
 
 /** The reader of a request that is let in without one (the health check): undefined for no or an unknown token. */
@@ -77,10 +149,25 @@ export async function readerIfAny(settings: IngestSettings, authorization: strin
     return admitReader(settings.mode, authorization, settings.dataDir).catch(() => undefined);
 }
 
-/** GET /api/v1/installations: a device token sees its own installation only. */
-export async function listInstallations(store: IngestStore, reader: Reader): Promise<{ success: true; count: number; installations: InstallationSummary[] }> {
-    const installations = (await store.installations()).filter((i) => reader.scope === 'fleet' || i.installation_id === reader.installation_id);
-    return { success: true, count: installations.length, installations };
+export const DEFAULT_INSTALLATIONS_PAGE = 1000;
+export const MAX_INSTALLATIONS_PAGE = 10000;
+
+/**
+ * GET /api/v1/installations: the boats the central side has heard from, by
+ * installation_id, a page at a time (?after=<installation_id>&limit=); a
+ * device token sees its own installation only.
+ */
+export async function listInstallations(
+    store: IngestStore,
+    reader: Reader,
+    query: { after?: unknown; limit?: unknown } = {},
+): Promise<{ success: true; count: number; installations: InstallationSummary[]; next_after?: string }> {
+    const limit = wholeNumber(query.limit, 'limit', 1, MAX_INSTALLATIONS_PAGE, DEFAULT_INSTALLATIONS_PAGE);
+    const after = query.after === undefined || query.after === '' ? undefined : String(query.after).toLowerCase();
+    const only = reader.scope === 'fleet' ? undefined : reader.installation_id;
+    const installations = (await store.installations({ after, limit, only })).map((i) => ({ ...i, records_imported: Number(i.records_imported) }));
+    const last = installations[installations.length - 1];
+    return { success: true, count: installations.length, installations, ...(installations.length === limit && last ? { next_after: last.installation_id } : {}) };
 }
 
 export const DEFAULT_PAGE_ROWS = 10000;
@@ -91,31 +178,95 @@ export interface CategoryQuery {
     category?: unknown;
     offset?: unknown;
     limit?: unknown;
+    after?: unknown;
 }
 
-/** GET /api/v1/installations/:id/:category: stored rows in arrival order, a page at a time (?offset=&limit=). */
-export async function readCategory(store: IngestStore, query: CategoryQuery, reader: Reader) {
+/**
+ * GET /api/v1/installations/:id/:category: stored rows in arrival order, a
+ * page at a time. `?after=<next_after of the page before>` costs the same
+ * at any depth; `?offset=` still works for older callers. A page stops at
+ * `limit` rows or about 4 MB of entries, whichever comes first, so no
+ * stored data makes a read hold more than a few MB; a row over the row cap
+ * (stored before there was one) reads as null, named in `oversized`.
+ */
+export async function readCategory(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits> = {}) {
+    const { head, page } = await categoryPage(store, query, reader, limits);
+    const entries: unknown[] = JSON.parse(page.entries);
+    return { ...head, entries, data: page.data === null ? null : (JSON.parse(page.data) as Record<string, unknown>) };
+}
+
+/**
+ * The same answer as readCategory, as JSON text built around the entries as they are stored: an HTTP read
+ * neither parses nor re-serialises its rows, so readers cost the process little time that imports need.
+ */
+export async function readCategoryJson(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits> = {}): Promise<string> {
+    const { head, page } = await categoryPage(store, query, reader, limits);
+    const text = JSON.stringify(head);
+    return `${text.slice(0, -1)},"entries":${page.entries},"data":${page.data ?? 'null'}}`;
+}
+
+/** Pages of rows read at once, per store: more readers wait their turn in line, costing imports nothing meanwhile. */
+const PAGES_AT_ONCE = 1;
+const pageTurns = new WeakMap<IngestStore, { running: number; waiting: Array<() => void> }>();
+
+async function inPageTurn<T>(store: IngestStore, work: () => Promise<T>): Promise<T> {
+    let turns = pageTurns.get(store);
+    if (!turns) pageTurns.set(store, (turns = { running: 0, waiting: [] }));
+    const gate = turns;
+    if (gate.running >= PAGES_AT_ONCE) await new Promise<void>((resolve) => gate.waiting.push(resolve));
+    else gate.running++;
+    try {
+        return await work();
+    } finally {
+        const next = gate.waiting.shift();
+        if (next) next();
+        else gate.running--;
+    }
+}
+
+async function categoryPage(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits>) {
     const installationId = String(query.installation_id ?? '').toLowerCase();
     if (!INSTALLATION_ID_PATTERN.test(installationId)) throw new BoatDataError('INSTALLATION_INVALID', `installation ${JSON.stringify(query.installation_id ?? '')} is not an installation_id (16 hexadecimal characters)`, 400);
     checkReads(reader, installationId);
     const category = String(query.category ?? '');
     if (!isCategoryKey(category)) throw new BoatDataError('CATEGORY_UNKNOWN', `category ${JSON.stringify(category)} is not known; use one of ${CATEGORY_KEYS.join(', ')}`, 404);
-    const offset = wholeNumber(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
+    const hasAfter = query.after !== undefined && query.after !== '';
+    const after = hasAfter ? wholeNumber(query.after, 'after', 0, Number.MAX_SAFE_INTEGER, 0) : undefined;
+    const offset = hasAfter ? 0 : wholeNumber(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
     const limit = wholeNumber(query.limit, 'limit', 1, MAX_PAGE_ROWS, DEFAULT_PAGE_ROWS);
     if (!(await store.knowsInstallation(installationId))) throw new BoatDataError('INSTALLATION_UNKNOWN', `no export from installation ${installationId} has been imported`, 404);
-    const page = await store.categoryRows(installationId, category, { offset, limit });
-    const next = offset + page.entries.length;
-    return {
+    const maxRowBytes = limits.maxRowBytes ?? DEFAULT_LIMITS.maxRowBytes;
+    const page = await inPageTurn(store, () => store.categoryRows(installationId, category, { after, offset, limit, maxBytes: PAGE_BYTES, maxRowBytes }));
+    const oversized = page.rows.filter((row) => row.bytes > maxRowBytes).map((row) => ({ position: row.seq, bytes: row.bytes }));
+    const count = page.rows.length;
+    const last = page.rows[count - 1];
+    const next = offset + count;
+    const head = {
         success: true as const,
         installation_id: installationId,
         category,
-        count: page.entries.length,
+        count,
         total: page.total,
-        offset,
-        ...(next < page.total ? { next_offset: next } : {}),
-        entries: page.entries,
-        data: page.data,
+        ...(hasAfter ? { after } : { offset }),
+        ...(!hasAfter && next < page.total ? { next_offset: next } : {}),
+        ...(page.more && last ? { next_after: last.seq } : {}),
+        ...(oversized.length > 0 ? { oversized } : {}),
     };
+    return { head, page };
+}
+
+/**
+ * GET /api/v1/fleet/health (an operator's): the boats not heard from in
+ * `days` days (7 unless told), oldest first, and the imports refused after
+ * their boat was let in, newest first; up to 1,000 of each.
+ */
+export async function fleetHealth(store: IngestStore, reader: Reader, query: { days?: unknown; limit?: unknown } = {}): Promise<{ success: true; days: number; quiet_since: string } & FleetHealth & { installations: number; exports: number }> {
+    if (reader.scope !== 'fleet') throw new BoatDataError('INGEST_FORBIDDEN', 'the fleet health is for an operator token (operators.json), not a device token', 403);
+    const days = wholeNumber(query.days, 'days', 0, 36500, 7);
+    const limit = wholeNumber(query.limit, 'limit', 1, 1000, 1000);
+    const quietSince = new Date(Date.now() - days * 86400000).toISOString();
+    const [fleet, counts] = await Promise.all([store.fleetHealth(quietSince, limit), store.counts()]);
+    return { success: true, days, quiet_since: quietSince, ...counts, ...fleet };
 }
 
 /**

@@ -13,6 +13,9 @@ import type { CategoryKey } from '../categories';
  * - system alerts: source and id (issues.db rows and alerts.json entries
  *   number themselves independently)
  * Entries without such a field are keyed by their content.
+ *
+ * The keys are the ones the SQLite-only ingest computed in SQL before (an entry_id 7 and "7" are one row,
+ * true is "1"), so a database from then takes new exports of the same rows as the same rows.
  */
 const KEY_FIELDS: Partial<Record<CategoryKey, string[]>> = {
     boatlog: ['entry_id'],
@@ -21,21 +24,29 @@ const KEY_FIELDS: Partial<Record<CategoryKey, string[]>> = {
     qr_codes: ['id', 'code_id', 'code'],
     engine_benchmark: ['id'],
     telemetry: ['id'],
+    system_alerts: ['source', 'id'],
 };
 
-/** An entry of json_each as JSON text: objects and arrays come as JSON already, scalars need quoting. */
-export const ENTRY_JSON_SQL = `CASE e.type WHEN 'object' THEN e.value WHEN 'array' THEN e.value
-    WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE json_quote(e.value) END`;
+/** The fields of an entry of `category` its row key is made of. */
+export function keyFieldsOf(category: CategoryKey): string[] {
+    return KEY_FIELDS[category] ?? [];
+}
 
 /**
- * The row key of entry `e` (a json_each row) in category `c` (the json_each
- * row of its category), as SQL. Numbers and text compare as text, so an
- * entry_id 7 and "7" are one row.
+ * The row key of an entry: `found` holds the key fields' scalar values as text (null for JSON null),
+ * `entry` the entry as minified JSON, the key of an entry with none of its fields.
  */
-export function rowKeySql(): string {
-    const field = (name: string) => `nullif(CAST(json_extract(e.value, '$.${name}') AS TEXT), '')`;
-    const cases = Object.entries(KEY_FIELDS).map(([category, fields]) => `WHEN '${category}' THEN ${fields.length > 1 ? `coalesce(${fields.map(field).join(', ')})` : field(fields[0])}`);
-    const alert = `CASE WHEN json_extract(e.value, '$.id') IS NOT NULL THEN coalesce(json_extract(e.value, '$.source'), 'alerts') || ':' || ${field('id')} END`;
-    const natural = `CASE WHEN e.type = 'object' THEN CASE c.key ${cases.join(' ')} WHEN 'system_alerts' THEN ${alert} END END`;
-    return `coalesce(${natural}, 'content:' || ${ENTRY_JSON_SQL})`;
+export function rowKeyOf(category: CategoryKey, object: boolean, found: Map<string, string | null>, entry: string): string {
+    if (object) {
+        if (category === 'system_alerts') {
+            const id = found.get('id');
+            if (id != null && id !== '') return `${found.get('source') ?? 'alerts'}:${id}`;
+        } else {
+            for (const field of keyFieldsOf(category)) {
+                const value = found.get(field);
+                if (value != null && value !== '') return value;
+            }
+        }
+    }
+    return `content:${entry}`;
 }

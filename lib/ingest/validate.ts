@@ -1,7 +1,7 @@
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { CATEGORY_KEYS } from '../categories';
 import { BoatDataError } from '../errors';
-import type { Connection } from './database';
+import type { ExportShape } from './export-parser';
 
 export const FORMAT_VERSION = '1.0';
 
@@ -20,111 +20,109 @@ export interface ExportHeader {
     categories: Record<string, number>;
 }
 
-interface TopLevel {
-    type: string | null;
-    export_id: unknown;
-    export_id_type: string | null;
-    installation_id: unknown;
-    format_version: unknown;
-    mode: unknown;
-    tier: unknown;
-    tier_type: string | null;
-    export_timestamp: unknown;
-    data_type: string | null;
+/** Who the export is from and which it is: known before its rows, since a boat writes them first. */
+export interface ExportIdentity {
+    export_id: string;
+    installation_id: string;
+    export_timestamp: string | null;
 }
 
-interface CategoryShape {
-    key: string;
-    type: string;
-    entries_type: string | null;
-    entries: number | null;
-    data_type: string | null;
+const EXPORT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * Checks the fields that must be known before any row is stored, when the
+ * export's `data` begins. Every problem among the fields seen is named.
+ */
+export function checkIdentity(shape: ExportShape): ExportIdentity {
+    const problems = headerProblems(shape);
+    if (!shape.header.has('installation_id') || !shape.header.has('export_id')) {
+        problems.push('export_id and installation_id must come before data, as a d3kOS boat writes them');
+    }
+    if (problems.length > 0) throw invalid(`the export is not valid: ${problems.join('; ')}`);
+    const stamp = shape.header.get('export_timestamp')?.value;
+    return {
+        export_id: String(shape.header.get('export_id')!.value),
+        installation_id: String(shape.header.get('installation_id')!.value).toLowerCase(),
+        export_timestamp: typeof stamp === 'string' ? stamp : null,
+    };
 }
 
 /**
- * Checks the export held in `temp.upload` without bringing it into
- * JavaScript: SQLite parses it on the driver's thread. Every problem found
- * is named in one 400 answer, so a boat's installer fixes them in one go.
+ * Checks the whole export once it has been read. Every problem found is
+ * named in one 400 answer, so a boat's installer fixes them in one go.
  */
-export async function validateUpload(db: Connection): Promise<ExportHeader> {
-    const parsed = await db.get<{ error_at: number }>('SELECT json_error_position(doc) AS error_at FROM temp.upload');
-    if (parsed && parsed.error_at > 0) throw invalid(`the body is not valid JSON (error at character ${parsed.error_at})`);
-
-    const top = await db.get<TopLevel>(
-        `SELECT json_type(doc) AS type,
-                json_extract(doc, '$.export_id') AS export_id, json_type(doc, '$.export_id') AS export_id_type,
-                json_extract(doc, '$.installation_id') AS installation_id,
-                json_extract(doc, '$.format_version') AS format_version,
-                json_extract(doc, '$.mode') AS mode,
-                json_extract(doc, '$.tier') AS tier, json_type(doc, '$.tier') AS tier_type,
-                json_extract(doc, '$.export_timestamp') AS export_timestamp,
-                json_type(doc, '$.data') AS data_type
-         FROM temp.upload`,
-    );
-    if (!top || top.type !== 'object') throw invalid('the body is JSON but not an export object');
-
-    const problems: string[] = [];
-    if (top.format_version !== FORMAT_VERSION) {
-        problems.push(top.format_version == null ? 'format_version is missing' : `format_version ${JSON.stringify(top.format_version)} is not supported (this ingest reads "${FORMAT_VERSION}")`);
+export function checkExport(shape: ExportShape): ExportHeader {
+    if (shape.topType !== 'object') throw invalid('the body is JSON but not an export object');
+    const field = (name: string) => shape.header.get(name);
+    const problems = headerProblems(shape);
+    const formatVersion = field('format_version')?.value;
+    if (formatVersion !== FORMAT_VERSION) {
+        problems.push(formatVersion == null ? 'format_version is missing' : `format_version ${JSON.stringify(formatVersion)} is not supported (this ingest reads "${FORMAT_VERSION}")`);
     }
-    if (typeof top.installation_id !== 'string' || !INSTALLATION_ID_PATTERN.test(top.installation_id)) {
-        problems.push(top.installation_id == null ? 'installation_id is missing' : `installation_id ${JSON.stringify(top.installation_id)} is not 16 hexadecimal characters`);
-    }
-    if (top.export_id_type !== 'text' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(String(top.export_id))) {
-        problems.push(top.export_id == null ? 'export_id is missing' : 'export_id must be up to 128 letters, digits, "_", "-", "." or ":"');
-    }
-    if (top.mode != null && top.mode !== 'full' && top.mode !== 'incremental') problems.push(`mode ${JSON.stringify(top.mode)} is neither "full" nor "incremental"`);
-    const tierProblem = checkTier(top);
+    if (!field('installation_id')) problems.push('installation_id is missing');
+    if (!field('export_id')) problems.push('export_id is missing');
+    const mode = field('mode')?.value;
+    if (mode != null && mode !== 'full' && mode !== 'incremental') problems.push(`mode ${JSON.stringify(mode)} is neither "full" nor "incremental"`);
+    const tierProblem = checkTier(shape);
     if (tierProblem) problems.push(tierProblem);
 
     const categories: Record<string, number> = {};
     let records = 0;
-    if (top.data_type !== 'object') {
-        problems.push(top.data_type == null ? 'data is missing' : 'data is not an object of categories');
+    if (shape.dataType !== 'object') {
+        problems.push(shape.dataType == null ? 'data is missing' : 'data is not an object of categories');
     } else {
-        const shapes = await db.all<CategoryShape>(
-            `SELECT c.key AS key, c.type AS type,
-                    json_type(c.value, '$.entries') AS entries_type, json_array_length(c.value, '$.entries') AS entries,
-                    json_type(c.value, '$.data') AS data_type
-             FROM temp.upload AS u, json_each(u.doc, '$.data') AS c`,
-        );
-        const byKey = new Map(shapes.map((shape) => [shape.key, shape]));
         for (const key of CATEGORY_KEYS) {
-            const shape = byKey.get(key);
-            if (!shape) {
+            const category = shape.categories.get(key);
+            if (!category) {
                 problems.push(`data.${key} is missing (an export carries all nine categories)`);
-            } else if (shape.type !== 'object') {
+            } else if (category.type !== 'object') {
                 problems.push(`data.${key} is not an object`);
-            } else if (shape.entries_type != null && shape.entries_type !== 'array') {
+            } else if (category.entriesType != null && category.entriesType !== 'array') {
                 problems.push(`data.${key}.entries is not an array`);
-            } else if (shape.entries_type == null && shape.data_type !== 'object') {
+            } else if (category.entriesType == null && category.dataType !== 'object') {
                 problems.push(`data.${key} has neither an entries array nor a data object`);
             } else {
-                categories[key] = shape.entries ?? 0;
-                records += (shape.entries ?? 0) + (shape.data_type === 'object' ? 1 : 0);
+                categories[key] = category.entries;
+                records += category.entries + (category.dataType === 'object' ? 1 : 0);
             }
         }
     }
     if (problems.length > 0) throw invalid(`the export is not valid: ${problems.join('; ')}`);
 
+    const stamp = field('export_timestamp')?.value;
     return {
-        export_id: String(top.export_id),
-        installation_id: String(top.installation_id).toLowerCase(),
+        export_id: String(field('export_id')!.value),
+        installation_id: String(field('installation_id')!.value).toLowerCase(),
         format_version: FORMAT_VERSION,
-        mode: typeof top.mode === 'string' ? top.mode : null,
-        tier: Number(top.tier),
-        export_timestamp: typeof top.export_timestamp === 'string' ? top.export_timestamp : null,
+        mode: typeof mode === 'string' ? mode : null,
+        tier: Number(field('tier')!.value),
+        export_timestamp: typeof stamp === 'string' ? stamp : null,
         records,
         categories,
     };
 }
 
+/** Problems of the identifying fields that are present (a missing one is named by the caller). */
+function headerProblems(shape: ExportShape): string[] {
+    const problems: string[] = [];
+    const installation = shape.header.get('installation_id');
+    if (installation && (installation.type !== 'text' || !INSTALLATION_ID_PATTERN.test(String(installation.value)))) {
+        problems.push(installation.value == null ? 'installation_id is missing' : `installation_id ${JSON.stringify(installation.value)} is not 16 hexadecimal characters`);
+    }
+    const exportId = shape.header.get('export_id');
+    if (exportId && (exportId.type !== 'text' || !EXPORT_ID_PATTERN.test(String(exportId.value)))) {
+        problems.push(exportId.value == null ? 'export_id is missing' : 'export_id must be up to 128 letters, digits, "_", "-", "." or ":"');
+    }
+    return problems;
+}
+
 /** A boat exports at tier 1, 2 or 3; tier 0 has no export path at all, and anything outside 0..3 is no tier. */
-function checkTier(top: TopLevel): string | undefined {
-    if (top.tier_type == null) return 'tier is missing';
-    if (top.tier_type !== 'integer') return `tier ${JSON.stringify(top.tier)} is not a whole number`;
-    if (top.tier === 0) return 'tier 0 never exports: a tier-0 boat has no export path';
-    if (typeof top.tier !== 'number' || top.tier < 1 || top.tier > 3) return `tier ${top.tier} is not a tier that exports (1, 2 or 3)`;
+function checkTier(shape: ExportShape): string | undefined {
+    const tier = shape.header.get('tier');
+    if (!tier || tier.type === 'null') return 'tier is missing';
+    if (tier.type !== 'integer') return `tier ${JSON.stringify(tier.value)} is not a whole number`;
+    if (tier.value === 0) return 'tier 0 never exports: a tier-0 boat has no export path';
+    if (typeof tier.value !== 'number' || tier.value < 1 || tier.value > 3) return `tier ${tier.value} is not a tier that exports (1, 2 or 3)`;
     return undefined;
 }
 

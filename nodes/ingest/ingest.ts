@@ -4,14 +4,14 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { BoatDataError, errorMessage } from '../../lib/errors';
 import { admitReader, FLEET_READER, parseIngestMode, Reader } from '../../lib/ingest/access';
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/ingest/body';
-import { health, IngestSettings, listInstallations, readCategory, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
-import { ImportOutcome, importRoute, ImportTarget } from '../../lib/ingest/import-route';
-import { IngestStore, useSharedStore } from '../../lib/ingest/store';
+import { fleetHealth, health, IngestSettings, listInstallations, readCategory, readCategoryJson, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
+import { ImportOutcome, importRoute, ImportTarget, withoutCors } from '../../lib/ingest/import-route';
+import { checkDatabaseSetting, IngestStore, useSharedStore } from '../../lib/ingest/store';
 import { handleInput, status } from '../shared/adapter';
 import { resolveEnv } from '../shared/boat-config';
 import { servePost, ServedRoute } from './http-route';
 
-const OPERATIONS = ['import', 'health', 'installations', 'category', 'export'] as const;
+const OPERATIONS = ['import', 'health', 'installations', 'category', 'export', 'fleet-health'] as const;
 type Operation = (typeof OPERATIONS)[number];
 
 interface IngestDef extends NodeDef {
@@ -21,6 +21,11 @@ interface IngestDef extends NodeDef {
     dataDir: string;
     /** `${D3KOS_INGEST_MODE}` in the shipped flow: open or tokens; empty: tokens. */
     mode: string;
+    /**
+     * `${D3KOS_INGEST_DATABASE_URL}` in the shipped flow: a postgres:// URL (any number of ingest instances on
+     * one database), or empty for the SQLite file in the data folder. Absent in flows from before it existed.
+     */
+    database?: string;
     maxBodyMB: string | number;
     /**
      * import only: the path this node serves POST on itself, so the upload
@@ -39,8 +44,10 @@ export = function (RED: NodeAPI): void {
 
         // A setting that cannot work fails every message with its reason, and shows it, rather than guessing.
         let settings: IngestSettings | undefined;
+        let database = '';
         let settingsError: Error | undefined;
         try {
+            database = checkDatabaseSetting(resolveEnv(def.database ?? ''));
             settings = {
                 dataDir: resolveEnv(def.dataDir).trim() || path.join(RED.settings.userDir ?? '.', 'd3kos-ingest'),
                 mode: parseIngestMode(resolveEnv(def.mode)),
@@ -51,7 +58,7 @@ export = function (RED: NodeAPI): void {
             status.error(node, err);
         }
 
-        const shared = settings ? useSharedStore(settings.dataDir) : undefined;
+        const shared = settings ? useSharedStore(settings.dataDir, database) : undefined;
         const route = def.operation === 'import' ? routePath(def.route) : '';
         if (shared && settings) {
             const mode = settings.mode;
@@ -69,6 +76,8 @@ export = function (RED: NodeAPI): void {
             : undefined;
 
         handleInput(node, async (msg, send) => {
+            // No web page may read an ingest answer: Node-RED's editor app allows every origin on every route.
+            if (msg.res?._res) withoutCors(msg.res._res);
             if (!settings || !shared) throw settingsError;
             const store = await shared.opening;
             const operation = operationOf(def.operation, msg);
@@ -125,15 +134,21 @@ export = function (RED: NodeAPI): void {
             case 'health':
                 return health(store, settings, msg.req ? await readerIfAny(settings, authorization) : FLEET_READER);
             case 'installations':
-                return listInstallations(store, await reader());
+                return listInstallations(store, await reader(), { after: params.after, limit: params.limit });
+            case 'fleet-health':
+                return fleetHealth(store, await reader(), { days: params.days ?? msg.days, limit: params.limit });
             case 'category': {
                 const query = {
                     installation_id: params.id ?? params.installation_id ?? msg.installation_id,
                     category: params.category ?? msg.category,
                     offset: params.offset,
                     limit: params.limit,
+                    after: params.after,
                 };
-                return readCategory(store, query, await reader());
+                if (!msg.req) return readCategory(store, query, await reader(), settings.limits);
+                // An HTTP read is answered as the JSON text built around the stored rows, parsed by nobody on the way.
+                msg.headers = { ...(msg.headers ?? {}), 'content-type': 'application/json; charset=utf-8' };
+                return readCategoryJson(store, query, await reader(), settings.limits);
             }
             case 'export':
                 return readImportedExport(store, params.export_id ?? msg.export_id, await reader());
@@ -170,6 +185,6 @@ function routePath(setting: string | undefined): string {
 function maxBodyBytes(setting: string | number | undefined): number {
     if (setting === undefined || setting === '') return DEFAULT_MAX_BODY_BYTES;
     const mb = Number(resolveEnv(String(setting)));
-    if (!Number.isFinite(mb) || mb <= 0 || mb > 512) throw new BoatDataError('INGEST_LIMIT', `the upload limit must be a number of MB from 1 to 512, not ${JSON.stringify(setting)}`, 500);
+    if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) throw new BoatDataError('INGEST_LIMIT', `the upload limit must be a number of MB (as sent, gzip) from 1 to 4096, not ${JSON.stringify(setting)}`, 500);
     return Math.round(mb * 1024 * 1024);
 }

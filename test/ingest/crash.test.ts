@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'child_process';
 import * as path from 'path';
+import { importJson } from '../../lib/ingest/import-export';
 import { IngestStore } from '../../lib/ingest/store';
 import { scratchFolder } from '../support/folders';
 import { queryRows, runSql } from '../support/sqlite';
@@ -40,7 +41,7 @@ describe('central ingest: a crash mid-import', function () {
         const referenceDir = path.join(scratch.dir, 'reference');
         const reference = await IngestStore.open(referenceDir);
         const started = Date.now();
-        await reference.importExport(upload.text);
+        await importJson(reference, upload.text);
         const importMs = Date.now() - started;
         await reference.close();
         const whole = await stored(referenceDir);
@@ -70,7 +71,7 @@ describe('central ingest: a crash mid-import', function () {
             }
             // The boat sends it again; the restarted ingest stores it, or says it already has it.
             const again = await IngestStore.open(dataDir);
-            const answer = await again.importExport(upload.text);
+            const answer = await importJson(again, upload.text);
             await again.close();
             assert.equal(answer.already_imported, after.exports === 1);
             assert.deepEqual(await stored(dataDir), whole);

@@ -9,6 +9,7 @@ const PARTS: Record<string, string> = {
     backup: './backup',
     media: './media',
     dashboard: './dashboard',
+    ingest: './ingest',
 };
 
 async function main(): Promise<void> {
