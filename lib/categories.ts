@@ -1,17 +1,7 @@
 import * as crypto from 'crypto';
 
 /** The nine categories of an export, in the order the export file lists them. */
-export const CATEGORY_KEYS = [
-    'engine_benchmark',
-    'boatlog',
-    'marine_vision_captures',
-    'marine_vision_snapshots',
-    'qr_codes',
-    'settings',
-    'system_alerts',
-    'onboarding',
-    'telemetry',
-] as const;
+export const CATEGORY_KEYS = ['engine_benchmark', 'boatlog', 'marine_vision_captures', 'marine_vision_snapshots', 'qr_codes', 'settings', 'system_alerts', 'onboarding', 'telemetry'] as const;
 
 export type CategoryKey = (typeof CATEGORY_KEYS)[number];
 

@@ -166,7 +166,7 @@ async function waitForDrain(boatRed: RunningNodeRed, queueFile: string, exportId
 /** Every boatlog row the central side holds for the installation, page by page. */
 async function centralBoatlog(central: RunningNodeRed, installationId: string): Promise<Array<{ entry_id: unknown }>> {
     const rows: Array<{ entry_id: unknown }> = [];
-    for (let offset = 0; ; ) {
+    for (let offset = 0; ;) {
         const page = await (await fetch(`${central.url}/api/v1/installations/${installationId}/boatlog?offset=${offset}&limit=100000`)).json();
         if (!Array.isArray(page.entries)) throw new Error(`the central side did not answer with rows: ${JSON.stringify(page)}`);
         rows.push(...page.entries);
@@ -179,9 +179,7 @@ function boatlogIds(dbFile: string): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
         const db = new sqlite3.Database(dbFile, sqlite3.OPEN_READONLY, (err) => {
             if (err) return reject(err);
-            db.all('SELECT entry_id FROM boatlog_entries ORDER BY rowid', (err2, rows: Array<{ entry_id: unknown }>) =>
-                db.close(() => (err2 ? reject(err2) : resolve(rows.map((r) => r.entry_id)))),
-            );
+            db.all('SELECT entry_id FROM boatlog_entries ORDER BY rowid', (err2, rows: Array<{ entry_id: unknown }>) => db.close(() => (err2 ? reject(err2) : resolve(rows.map((r) => r.entry_id)))));
         });
     });
 }

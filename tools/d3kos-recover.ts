@@ -55,7 +55,14 @@ async function ask(question: string): Promise<string> {
 }
 
 async function secret(args: Record<string, string>, fileArg: string, envName: string, prompt: string): Promise<string> {
-    if (args[fileArg]) return fs.readFileSync(args[fileArg], 'utf8').split(/\r?\n/).find((l) => l.trim() !== '' && !l.startsWith('#'))?.trim() ?? '';
+    if (args[fileArg])
+        return (
+            fs
+                .readFileSync(args[fileArg], 'utf8')
+                .split(/\r?\n/)
+                .find((l) => l.trim() !== '' && !l.startsWith('#'))
+                ?.trim() ?? ''
+        );
     const fromEnv = process.env[envName];
     if (fromEnv) return fromEnv.trim();
     return (await ask(prompt)).trim();

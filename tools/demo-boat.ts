@@ -119,7 +119,11 @@ export async function buildDemoBoat(options: DemoBoatOptions): Promise<DemoBoat>
 
 /** A deterministic secret-looking value: distinctive enough that finding it in an export means a leak. */
 function secret(label: string, installationId: string): string {
-    return `${label}-${crypto.createHash('sha256').update(label + installationId).digest('hex').slice(0, 32)}`;
+    return `${label}-${crypto
+        .createHash('sha256')
+        .update(label + installationId)
+        .digest('hex')
+        .slice(0, 32)}`;
 }
 
 async function writeText(file: string, text: string): Promise<void> {
@@ -419,9 +423,13 @@ async function buildCaptures(file: string, rows: number, oldSchema: boolean, med
             SELECT ${isoAt(`${startSeconds} + i * 3600`)}, ? || 'capture_' || i || '.jpg',
                 i % 5 = 0, ${fish}, (i % 100) / 100.0, ((i * 37) % 100) / 100.0,
                 CASE WHEN ${fish} THEN 'Atlantic cod' END, CASE WHEN ${fish} THEN ((i * 13) % 100) / 100.0 END
-                ${oldSchema ? '' : `, CASE WHEN ${fish} THEN json_array('Atlantic cod', 'Pollock', 'Haddock') END,
+                ${
+                    oldSchema
+                        ? ''
+                        : `, CASE WHEN ${fish} THEN json_array('Atlantic cod', 'Pollock', 'Haddock') END,
                     printf('%.4f,%.4f', 57.7 + (i % 50) * 0.001, 11.9 + (i % 50) * 0.001), i % 4,
-                    CASE WHEN ${fish} THEN 'Gadus morhua' END, CASE WHEN ${fish} THEN 'Looks like an Atlantic cod, about ' || (40 + i % 30) || ' cm' END`}
+                    CASE WHEN ${fish} THEN 'Gadus morhua' END, CASE WHEN ${fish} THEN 'Looks like an Atlantic cod, about ' || (40 + i % 30) || ' cm' END`
+                }
             FROM n`,
             [path.join(mediaDir, 'captures') + path.sep],
         );

@@ -44,8 +44,19 @@ export async function listBackups(settings: BackupSettings): Promise<BackupList>
         const file = path.join(dir, b.name);
         const stat = await fs.lstat(file).catch(() => null);
         if (!stat?.isFile()) continue;
-        const hasChecksum = await fs.lstat(sidecarOf(file)).then((st) => st.isFile(), () => false);
-        backups.push({ name: b.name, size_bytes: stat.size, created_at: b.created.toISOString(), has_checksum: hasChecksum, pre_restore: b.preRestore, encrypted: b.encrypted, kind: b.preRestore ? 'safety' : 'backup' });
+        const hasChecksum = await fs.lstat(sidecarOf(file)).then(
+            (st) => st.isFile(),
+            () => false,
+        );
+        backups.push({
+            name: b.name,
+            size_bytes: stat.size,
+            created_at: b.created.toISOString(),
+            has_checksum: hasChecksum,
+            pre_restore: b.preRestore,
+            encrypted: b.encrypted,
+            kind: b.preRestore ? 'safety' : 'backup',
+        });
     }
     const newest = backups[0];
     const last_backup = newest ? { name: newest.name, created_at: newest.created_at, size_bytes: newest.size_bytes } : null;

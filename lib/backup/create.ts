@@ -63,10 +63,12 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
     const recipients = await backupRecipients(s.layout.root, s.encrypt);
     const { name, staging: claim } = await reserveName(dir, started, Boolean(options.preRestore), recipients !== null);
     // An encrypted backup's plaintext (secrets included) is staged on the boat's own disk, never on a backup drive.
-    const staging = recipients ? await privateStaging(s.layout.root, claim, s.now()).catch(async (err) => {
-        await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
-        throw err;
-    }) : claim;
+    const staging = recipients
+        ? await privateStaging(s.layout.root, claim, s.now()).catch(async (err) => {
+              await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
+              throw err;
+          })
+        : claim;
     const archive = path.join(dir, name);
     const temp = tempPathFor(archive);
     try {
@@ -257,4 +259,3 @@ async function hashAndScan(file: string, needles: SecretNeedle[]): Promise<{ sha
     }
     return { sha256: hash.digest('hex'), size, found: [...scanner.found].sort() };
 }
-

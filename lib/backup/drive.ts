@@ -71,9 +71,5 @@ export function isDiskFull(err: unknown): boolean {
 }
 
 export function driveFull(dir: string): BoatDataError {
-    return new BoatDataError(
-        'BACKUP_DRIVE_FULL',
-        `the backup drive is full (${dir}); no backup was written. Delete old backups or use a bigger drive`,
-        507,
-    );
+    return new BoatDataError('BACKUP_DRIVE_FULL', `the backup drive is full (${dir}); no backup was written. Delete old backups or use a bigger drive`, 507);
 }

@@ -33,11 +33,7 @@ export async function checkSidecar(archive: string, name: string): Promise<strin
     const expected = match[1].toLowerCase();
     const actual = (await hashFile(archive)).sha256;
     if (actual !== expected) {
-        throw new BoatDataError(
-            'BACKUP_DAMAGED',
-            `backup ${name} is damaged: the archive's sha256 is ${actual} but its checksum file says ${expected} (the file was changed or cut short)`,
-            422,
-        );
+        throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: the archive's sha256 is ${actual} but its checksum file says ${expected} (the file was changed or cut short)`, 422);
     }
     return actual;
 }
@@ -61,37 +57,41 @@ export async function inspectArchive(archive: string, name: string, identities?:
     let duplicate: string | null = null;
 
     try {
-        await readArchive(archive, async (entry: ArchiveEntry) => {
-            const type = String(entry.type);
-            const typeProblem = checkEntryType(type);
-            const pathProblem = typeProblem ? null : checkEntryPath(entry.path, type === 'Directory');
-            const problem = typeProblem ?? pathProblem;
-            if (problem) {
-                const to = entry.linkpath ? ` to ${entry.linkpath}` : '';
-                unsafe ??= new BoatDataError('BACKUP_UNSAFE', `backup ${name} contains an unsafe entry ${entry.path} (${problem}${to})`, 422);
-                entry.resume();
-                return;
-            }
-            if (type === 'Directory') {
-                entry.resume();
-                return;
-            }
-            if (found.has(entry.path) || (entry.path === MANIFEST_NAME && manifestText !== null)) duplicate ??= entry.path;
-            const hash = crypto.createHash('sha256');
-            const keep: Buffer[] = [];
-            let size = 0;
-            for await (const chunk of entry) {
-                hash.update(chunk as Buffer);
-                size += (chunk as Buffer).length;
-                if (entry.path === MANIFEST_NAME && size <= MAX_MANIFEST_BYTES) keep.push(chunk as Buffer);
-            }
-            if (entry.path === MANIFEST_NAME) {
-                if (size > MAX_MANIFEST_BYTES) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: its manifest is implausibly large`, 422);
-                manifestText = Buffer.concat(keep).toString('utf8');
-            } else {
-                found.set(entry.path, { sha256: hash.digest('hex'), size });
-            }
-        }, identities);
+        await readArchive(
+            archive,
+            async (entry: ArchiveEntry) => {
+                const type = String(entry.type);
+                const typeProblem = checkEntryType(type);
+                const pathProblem = typeProblem ? null : checkEntryPath(entry.path, type === 'Directory');
+                const problem = typeProblem ?? pathProblem;
+                if (problem) {
+                    const to = entry.linkpath ? ` to ${entry.linkpath}` : '';
+                    unsafe ??= new BoatDataError('BACKUP_UNSAFE', `backup ${name} contains an unsafe entry ${entry.path} (${problem}${to})`, 422);
+                    entry.resume();
+                    return;
+                }
+                if (type === 'Directory') {
+                    entry.resume();
+                    return;
+                }
+                if (found.has(entry.path) || (entry.path === MANIFEST_NAME && manifestText !== null)) duplicate ??= entry.path;
+                const hash = crypto.createHash('sha256');
+                const keep: Buffer[] = [];
+                let size = 0;
+                for await (const chunk of entry) {
+                    hash.update(chunk as Buffer);
+                    size += (chunk as Buffer).length;
+                    if (entry.path === MANIFEST_NAME && size <= MAX_MANIFEST_BYTES) keep.push(chunk as Buffer);
+                }
+                if (entry.path === MANIFEST_NAME) {
+                    if (size > MAX_MANIFEST_BYTES) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: its manifest is implausibly large`, 422);
+                    manifestText = Buffer.concat(keep).toString('utf8');
+                } else {
+                    found.set(entry.path, { sha256: hash.digest('hex'), size });
+                }
+            },
+            identities,
+        );
     } catch (err) {
         if (err instanceof BoatDataError) throw err;
         throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: the archive cannot be read (${errorMessage(err)})`, 422);

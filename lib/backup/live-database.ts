@@ -168,9 +168,7 @@ function exec(db: sqlite3.Database, sql: string): Promise<void> {
  */
 function changeCounter(file: string): Promise<number> {
     const script = "const fs=require('fs');const fd=fs.openSync(process.argv[1],'r');const b=Buffer.alloc(4);fs.readSync(fd,b,0,4,24);process.stdout.write(String(b.readUInt32BE(0)))";
-    return new Promise((resolve, reject) =>
-        execFile(process.execPath, ['-e', script, file], { timeout: WRITER_WAIT_MS }, (err, stdout) => (err ? reject(err) : resolve(Number(stdout)))),
-    );
+    return new Promise((resolve, reject) => execFile(process.execPath, ['-e', script, file], { timeout: WRITER_WAIT_MS }, (err, stdout) => (err ? reject(err) : resolve(Number(stdout)))));
 }
 
 /** Changes whenever another connection commits to the database; never for this connection's own writes. */

@@ -130,7 +130,7 @@ export function readmeText(m: Omit<Manifest, 'files' | 'total_size_bytes' | 'ite
         '  Secrets: config/cloud-credentials.json and config/api-keys.env stay on the boat, and so do the',
         '  token fields of vessel.env, user-preferences.json and onboarding.json (SIGNALK_TOKEN, api_token...).',
         '  Where a secret value appeared it reads [[d3kos-secret:<file>:<key>]]; a restore on the same boat',
-        '  puts the value back from the boat\'s live files, a restore onto a new card lists it to enter again.',
+        "  puts the value back from the boat's live files, a restore onto a new card lists it to enter again.",
         ...(m.skipped.length > 0 ? ['', 'Left out when this backup was made', ...m.skipped.map((s) => `  ${s.item}${s.path ? ` ${s.path}` : ''}: ${s.reason}`)] : []),
         ...(m.warnings.length > 0 ? ['', 'Warnings', ...m.warnings.map((w) => `  ${w}`)] : []),
         '',

@@ -40,9 +40,7 @@ export function isBackupName(name: string): boolean {
 /** The name for a backup started at `when`, the `sequence`-th of that second. */
 export function backupName(when: Date, sequence = 1, preRestore = false, encrypted = false): string {
     const p = (n: number, w = 2) => String(n).padStart(w, '0');
-    const stamp =
-        `${p(when.getUTCFullYear(), 4)}${p(when.getUTCMonth() + 1)}${p(when.getUTCDate())}_` +
-        `${p(when.getUTCHours())}${p(when.getUTCMinutes())}${p(when.getUTCSeconds())}`;
+    const stamp = `${p(when.getUTCFullYear(), 4)}${p(when.getUTCMonth() + 1)}${p(when.getUTCDate())}_` + `${p(when.getUTCHours())}${p(when.getUTCMinutes())}${p(when.getUTCSeconds())}`;
     return `d3kos_backup_${stamp}${sequence > 1 ? `_${sequence}` : ''}${preRestore ? '_pre-restore' : ''}${ARCHIVE_SUFFIX}${encrypted ? '.age' : ''}`;
 }
 

@@ -99,7 +99,10 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
         if (unsafe) notRestored.push({ path: file.path, reason: unsafe });
         else plan.push({ file, ...where, staged: path.join(staging, `f${String(i).padStart(6, '0')}`) });
     }
-    await checkFreeSpace(root, plan.reduce((sum, p) => sum + p.file.size, 0));
+    await checkFreeSpace(
+        root,
+        plan.reduce((sum, p) => sum + p.file.size, 0),
+    );
 
     await fs.mkdir(staging, { mode: 0o700 });
     try {
@@ -146,8 +149,17 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
                     }
                 } catch (err) {
                     const done = changed.length;
-                    if (isDiskFull(err)) throw new BoatDataError('DISK_FULL', `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`, 507);
-                    throw new BoatDataError('RESTORE_INCOMPLETE', `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`, 500);
+                    if (isDiskFull(err))
+                        throw new BoatDataError(
+                            'DISK_FULL',
+                            `the disk holding ${item.target} is full; the restore stopped after ${done} of ${plan.length} files. Restore ${safety.name} to go back`,
+                            507,
+                        );
+                    throw new BoatDataError(
+                        'RESTORE_INCOMPLETE',
+                        `the restore stopped at ${item.file.path} after ${done} of ${plan.length} files (${errorMessage(err)}). Restore ${safety.name} to go back`,
+                        500,
+                    );
                 }
                 changed.push(item.file.path);
                 touched.add(path.dirname(target));
@@ -221,7 +233,11 @@ async function safetyBackupHolding(s: ResolvedSettings, plan: PlannedFile[]): Pr
                 return { safety, startedAt, held };
             }
             if (attempt >= HOLD_ATTEMPTS) {
-                throw new BoatDataError('RESTORE_BUSY', `another program kept writing to ${busy.join(', ')} at the moment of the restore, ${HOLD_ATTEMPTS} times; nothing was restored. Try again`, 503);
+                throw new BoatDataError(
+                    'RESTORE_BUSY',
+                    `another program kept writing to ${busy.join(', ')} at the moment of the restore, ${HOLD_ATTEMPTS} times; nothing was restored. Try again`,
+                    503,
+                );
             }
         } finally {
             if (!ready) {
@@ -241,30 +257,34 @@ async function stage(archive: string, name: string, plan: PlannedFile[], identit
     const byPath = new Map(plan.map((p) => [p.file.path, p]));
     const written = new Set<string>();
     try {
-        await readArchive(archive, async (entry: ArchiveEntry) => {
-            const type = String(entry.type);
-            if (checkEntryType(type) || checkEntryPath(entry.path, type === 'Directory')) throw changedUnderUs(name);
-            const item = type === 'Directory' ? undefined : byPath.get(entry.path);
-            if (!item) {
-                entry.resume();
-                return;
-            }
-            if (written.has(entry.path)) throw changedUnderUs(name);
-            written.add(entry.path);
-            const handle = await fs.open(item.staged, 'wx', 0o600);
-            const hash = crypto.createHash('sha256');
-            try {
-                for await (const chunk of entry) {
-                    hash.update(chunk as Buffer);
-                    await handle.write(chunk as Buffer);
+        await readArchive(
+            archive,
+            async (entry: ArchiveEntry) => {
+                const type = String(entry.type);
+                if (checkEntryType(type) || checkEntryPath(entry.path, type === 'Directory')) throw changedUnderUs(name);
+                const item = type === 'Directory' ? undefined : byPath.get(entry.path);
+                if (!item) {
+                    entry.resume();
+                    return;
                 }
-                await handle.sync();
-            } finally {
-                await handle.close();
-            }
-            if (hash.digest('hex') !== item.file.sha256) throw changedUnderUs(name);
-            await fs.chmod(item.staged, restoredMode(item.file));
-        }, identities);
+                if (written.has(entry.path)) throw changedUnderUs(name);
+                written.add(entry.path);
+                const handle = await fs.open(item.staged, 'wx', 0o600);
+                const hash = crypto.createHash('sha256');
+                try {
+                    for await (const chunk of entry) {
+                        hash.update(chunk as Buffer);
+                        await handle.write(chunk as Buffer);
+                    }
+                    await handle.sync();
+                } finally {
+                    await handle.close();
+                }
+                if (hash.digest('hex') !== item.file.sha256) throw changedUnderUs(name);
+                await fs.chmod(item.staged, restoredMode(item.file));
+            },
+            identities,
+        );
     } catch (err) {
         if (err instanceof BoatDataError || isDiskFull(err)) throw err;
         throw changedUnderUs(name, errorMessage(err));
@@ -399,10 +419,9 @@ function summary(name: string, changed: number, services: string[], notes: strin
     const parts = [`Restored ${name}: ${changed} file(s) changed.`];
     if (left > 0) parts.push(`${left} file(s) of the backup were not restored; not_restored says why.`);
     if (services.length > 0) parts.push(`Restart ${services.join(', ')} (or reboot) so they use the restored data.`);
-    if (services.includes('node-red')) parts.push('Restart Node-RED before deploying from the editor, or the editor\'s flows will overwrite the restored ones.');
+    if (services.includes('node-red')) parts.push("Restart Node-RED before deploying from the editor, or the editor's flows will overwrite the restored ones.");
     for (const note of notes) parts.push(note.charAt(0).toUpperCase() + note.slice(1) + '.');
     if (secretsMissing.length > 0) parts.push(`Enter these secrets again: ${secretsMissing.join(', ')}.`);
     parts.push(`To undo, restore ${safety}.`);
     return parts.join(' ');
 }
-

@@ -6,17 +6,7 @@ import { promises as fs } from 'fs';
  * manifest can be made to match anything), so a restore never takes these
  * from it while the boat has a license of its own.
  */
-export const ENTITLEMENT_FIELDS = [
-    'tier',
-    'features',
-    'subscription_status',
-    'subscription_expires_at',
-    'is_paid_tier',
-    'paid_tier_level',
-    'upgrade_method',
-    'reset_count',
-    'max_resets',
-] as const;
+export const ENTITLEMENT_FIELDS = ['tier', 'features', 'subscription_status', 'subscription_expires_at', 'is_paid_tier', 'paid_tier_level', 'upgrade_method', 'reset_count', 'max_resets'] as const;
 
 export interface SettledLicense {
     /** The license.json to write, or null when the backup's goes in unchanged. */
@@ -31,12 +21,7 @@ export interface SettledLicense {
  * its installation_id. A boat without a readable license (a fresh card)
  * takes the backup's license as it is.
  */
-export function settleLicense(
-    current: Record<string, unknown> | null,
-    restored: Record<string, unknown> | null,
-    manifestInstallationId: string | null,
-    keepInstallationId: boolean,
-): SettledLicense {
+export function settleLicense(current: Record<string, unknown> | null, restored: Record<string, unknown> | null, manifestInstallationId: string | null, keepInstallationId: boolean): SettledLicense {
     const idOf = (license: Record<string, unknown> | null) => (typeof license?.installation_id === 'string' ? license.installation_id : null);
     const tierOf = (license: Record<string, unknown> | null) => (typeof license?.tier === 'number' ? license.tier : null);
     const currentId = idOf(current);
@@ -70,10 +55,7 @@ export function settleLicense(
         idNote = `this boat had no readable installation id, so the backup's ${inBackup} was restored`;
     } else {
         kept = currentId;
-        idNote =
-            currentId === inBackup
-                ? `the boat keeps its installation id ${currentId}`
-                : `the backup was made on installation ${inBackup}; this boat keeps its own installation id ${currentId}`;
+        idNote = currentId === inBackup ? `the boat keeps its installation id ${currentId}` : `the backup was made on installation ${inBackup}; this boat keeps its own installation id ${currentId}`;
     }
     if (kept === null) delete merged.installation_id;
     else merged.installation_id = kept;

@@ -38,10 +38,9 @@ export function backupsToPrune(all: BackupName[], keep: number, now: Date): Back
     const ordinary = all.filter((b) => !b.preRestore);
     const safety = all.filter((b) => b.preRestore);
     const oldestKept = now.getTime() - SAFETY_MIN_AGE_DAYS * 24 * 60 * 60 * 1000;
-    return [
-        ...ordinary.slice(0, Math.max(0, ordinary.length - keep)),
-        ...safety.slice(0, Math.max(0, safety.length - SAFETY_KEEP)).filter((b) => b.created.getTime() < oldestKept),
-    ].sort(compareBackupNames);
+    return [...ordinary.slice(0, Math.max(0, ordinary.length - keep)), ...safety.slice(0, Math.max(0, safety.length - SAFETY_KEEP)).filter((b) => b.created.getTime() < oldestKept)].sort(
+        compareBackupNames,
+    );
 }
 
 /**

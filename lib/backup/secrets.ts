@@ -18,10 +18,12 @@ export type { SecretRef };
  */
 export async function readBackupSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
     const seen = new Set<string>();
-    return (await readSecretRefs(layout))
-        .filter((r) => r.value.length >= MIN_SECRET_LENGTH && !seen.has(r.value) && seen.add(r.value))
-        // Longest first, so a secret that contains another is replaced whole.
-        .sort((a, b) => b.value.length - a.value.length);
+    return (
+        (await readSecretRefs(layout))
+            .filter((r) => r.value.length >= MIN_SECRET_LENGTH && !seen.has(r.value) && seen.add(r.value))
+            // Longest first, so a secret that contains another is replaced whole.
+            .sort((a, b) => b.value.length - a.value.length)
+    );
 }
 
 /** The byte sequences to look for: the raw value, and its JSON-escaped form where that differs. */

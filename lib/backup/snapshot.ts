@@ -5,7 +5,6 @@ import { ReadOnlyDatabase, quoteIdentifier } from '../sqlite/read-only-database'
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
-
 /** True when the file starts like an SQLite database (whatever its name). */
 export async function isSqliteFile(file: string): Promise<boolean> {
     if (await isHeldDatabase(file)) return true;
@@ -60,11 +59,7 @@ export async function replaceInDatabase(file: string, pairs: Array<[string, stri
             for (const column of columns) {
                 const col = quoteIdentifier(column.name);
                 for (const [from, to] of pairs) {
-                    changed += await runChanges(
-                        db,
-                        `UPDATE ${quoteIdentifier(name)} SET ${col} = replace(${col}, ?, ?) WHERE typeof(${col}) = 'text' AND instr(${col}, ?) > 0`,
-                        [from, to, from],
-                    );
+                    changed += await runChanges(db, `UPDATE ${quoteIdentifier(name)} SET ${col} = replace(${col}, ?, ?) WHERE typeof(${col}) = 'text' AND instr(${col}, ?) > 0`, [from, to, from]);
                 }
             }
         }

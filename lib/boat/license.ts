@@ -52,19 +52,11 @@ export function validateLicense(value: unknown, file = 'license.json'): License 
     const license = value as Record<string, unknown>;
     const tier = license.tier;
     if (typeof tier !== 'number' || !Number.isInteger(tier) || tier < 0 || tier > 3) {
-        throw new BoatDataError(
-            'TIER_INVALID',
-            `license.json has tier ${JSON.stringify(tier)}, which is not a d3kOS tier (a whole number from 0 to 3)`,
-            500,
-        );
+        throw new BoatDataError('TIER_INVALID', `license.json has tier ${JSON.stringify(tier)}, which is not a d3kOS tier (a whole number from 0 to 3)`, 500);
     }
     const id = license.installation_id;
     if (typeof id !== 'string' || !INSTALLATION_ID_PATTERN.test(id)) {
-        throw new BoatDataError(
-            'INSTALLATION_ID_INVALID',
-            `license.json has installation_id ${JSON.stringify(id)}; it must be 16 hexadecimal characters`,
-            500,
-        );
+        throw new BoatDataError('INSTALLATION_ID_INVALID', `license.json has installation_id ${JSON.stringify(id)}; it must be 16 hexadecimal characters`, 500);
     }
     return license as License;
 }

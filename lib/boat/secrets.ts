@@ -84,8 +84,14 @@ function envLines(text: string): Array<[string, string]> {
     for (const line of text.split(/\r?\n/)) {
         const eq = line.indexOf('=');
         if (eq <= 0 || line.trim().startsWith('#')) continue;
-        const key = line.slice(0, eq).trim().replace(/^export\s+/, '');
-        const value = line.slice(eq + 1).trim().replace(/^(["'])(.*)\1$/, '$2');
+        const key = line
+            .slice(0, eq)
+            .trim()
+            .replace(/^export\s+/, '');
+        const value = line
+            .slice(eq + 1)
+            .trim()
+            .replace(/^(["'])(.*)\1$/, '$2');
         pairs.push([key, value]);
     }
     return pairs;

@@ -77,7 +77,10 @@ export function parseEnvFile(text: string): Record<string, string> {
         if (!line || line.startsWith('#')) continue;
         const eq = line.indexOf('=');
         if (eq <= 0) continue;
-        const key = line.slice(0, eq).replace(/^export\s+/, '').trim();
+        const key = line
+            .slice(0, eq)
+            .replace(/^export\s+/, '')
+            .trim();
         let value = line.slice(eq + 1).trim();
         if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) value = value.slice(1, -1);
         values[key] = value;

@@ -26,6 +26,4 @@ const UNLIMITED: Record<CategoryKey, Collector> = {
 };
 
 /** The collector of each category; none can keep an export waiting for ever (see stall-limit). */
-export const COLLECTORS = Object.fromEntries(
-    Object.entries(UNLIMITED).map(([key, collector]) => [key, stallLimited(key as CategoryKey, collector)]),
-) as Record<CategoryKey, Collector>;
+export const COLLECTORS = Object.fromEntries(Object.entries(UNLIMITED).map(([key, collector]) => [key, stallLimited(key as CategoryKey, collector)])) as Record<CategoryKey, Collector>;

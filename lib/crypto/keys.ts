@@ -94,7 +94,11 @@ export async function recoveryRecipient(root: string): Promise<RecoveryRecipient
         if (errorCode(err) === 'ENOENT') return null;
         throw new BoatDataError('BACKUP_KEY_UNREADABLE', `the recovery key's public part ${file} cannot be read: ${errorMessage(err)}`, 500);
     }
-    const recipient = text.split(/\r?\n/).find((l) => l.startsWith('age1'))?.trim() ?? '';
+    const recipient =
+        text
+            .split(/\r?\n/)
+            .find((l) => l.startsWith('age1'))
+            ?.trim() ?? '';
     const created = /^# created: (\S+)/m.exec(text)?.[1] ?? null;
     if (!isRecipientText(recipient)) {
         throw new BoatDataError('BACKUP_KEY_UNREADABLE', `the recovery key's public part ${file} is damaged; make a new recovery key`, 500);

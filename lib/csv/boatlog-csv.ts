@@ -57,10 +57,11 @@ export async function writeBoatlogCsv(dbFile: string, out: Writable, options: { 
             // Keyed on rowid: each batch is one indexed range read, however far into the log.
             let after = Number.MIN_SAFE_INTEGER;
             for (;;) {
-                const batch = await db.all<Record<string, unknown>>(
-                    `SELECT rowid AS "__row", ${select} FROM ${table} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`,
-                    [after, last.last ?? 0, batchRows],
-                );
+                const batch = await db.all<Record<string, unknown>>(`SELECT rowid AS "__row", ${select} FROM ${table} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`, [
+                    after,
+                    last.last ?? 0,
+                    batchRows,
+                ]);
                 if (batch.length === 0) break;
                 await write(batch.map((row) => csvRecord(Object.values(row).slice(1))).join(''));
                 rows += batch.length;

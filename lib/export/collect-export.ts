@@ -3,17 +3,7 @@ import { readLicense } from '../boat/license';
 import { knownSecretValues } from '../boat/secrets';
 import { CATEGORY_KEYS, CategoryKey } from '../categories';
 import { COLLECTORS } from '../collect';
-import {
-    abandonExport,
-    appendCategory,
-    CategorySummary,
-    ExportInProgress,
-    ExportMode,
-    finishExport,
-    FinishedExport,
-    missingCategories,
-    startExport,
-} from './export-file';
+import { abandonExport, appendCategory, CategorySummary, ExportInProgress, ExportMode, finishExport, FinishedExport, missingCategories, startExport } from './export-file';
 
 /** Collects one category into an export being built. */
 export async function collectCategory(layout: BoatLayout, exp: ExportInProgress, key: CategoryKey, now = new Date()): Promise<CategorySummary> {

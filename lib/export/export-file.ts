@@ -231,8 +231,7 @@ function summarise(key: CategoryKey, result: CollectedCategory, bytes: number): 
 
 /** A category with nothing in it, in the shape its collector would have written. */
 export function emptyCategory(key: CategoryKey, error?: string): Record<string, unknown> {
-    const body: Record<string, unknown> =
-        key === 'settings' || key === 'onboarding' ? { category: key, entry_count: 0, data: {} } : { category: key, entry_count: 0, entries: [] };
+    const body: Record<string, unknown> = key === 'settings' || key === 'onboarding' ? { category: key, entry_count: 0, data: {} } : { category: key, entry_count: 0, entries: [] };
     if (error) body.error = error;
     return body;
 }

@@ -39,7 +39,10 @@ const locks = new Map<string, Promise<unknown>>();
 function serialised<T>(file: string, work: () => Promise<T>): Promise<T> {
     const previous = locks.get(file) ?? Promise.resolve();
     const next = previous.then(work, work);
-    locks.set(file, next.catch(() => undefined));
+    locks.set(
+        file,
+        next.catch(() => undefined),
+    );
     return next;
 }
 

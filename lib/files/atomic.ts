@@ -7,11 +7,7 @@ import * as crypto from 'crypto';
  * or the new one under the final name, never a torn mix: temp file beside the
  * target, fsync, rename, fsync of the folder.
  */
-export async function writeFileAtomic(
-    target: string,
-    data: string | Buffer,
-    options: { mode?: number } = {},
-): Promise<void> {
+export async function writeFileAtomic(target: string, data: string | Buffer, options: { mode?: number } = {}): Promise<void> {
     const dir = path.dirname(target);
     await fs.mkdir(dir, { recursive: true });
     const temp = tempPathFor(target);

@@ -36,7 +36,14 @@ export function parseHostList(text: string | undefined, where: string): string[]
     const names: string[] = [];
     for (const item of (text ?? '').split(/[\s,]+/).filter(Boolean)) {
         const host = hostName(item);
-        if (!host || host !== item.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '')) {
+        if (
+            !host ||
+            host !==
+                item
+                    .toLowerCase()
+                    .replace(/^\[(.*)\]$/, '$1')
+                    .replace(/\.$/, '')
+        ) {
             throw new BoatDataError('ALLOWED_HOSTS_INVALID', `${where}: "${item}" is not a host name or address (write names like d3kos.local or 192.168.1.20, without scheme or port)`, 500);
         }
         names.push(host);

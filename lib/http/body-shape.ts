@@ -79,7 +79,10 @@ function typeOf(text: string): FieldType | null {
 /** Reads a declaration; a BoatDataError naming the part it cannot read. */
 export function parseBodyShape(declaration: string | undefined): BodyShape {
     const fields: BodyField[] = [];
-    for (const part of (declaration ?? '').split(/[,\n]/).map((p) => p.trim()).filter(Boolean)) {
+    for (const part of (declaration ?? '')
+        .split(/[,\n]/)
+        .map((p) => p.trim())
+        .filter(Boolean)) {
         const m = /^([^:?\s]+)\s*(\?)?\s*:\s*(.+)$/.exec(part);
         const type = m ? typeOf(m[3].trim().replace(/\s+/g, ' ')) : null;
         if (!m || !FIELD_NAME.test(m[1]) || !type) {

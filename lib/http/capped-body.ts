@@ -57,10 +57,7 @@ export function readCappedBody(stream: Readable, limits: BodyLimits = BODY_LIMIT
         };
         const onEnd = () => finish(null);
         const onClose = () => finish(new BoatDataError('BODY_ABORTED', 'the sender closed the connection before the body was complete', 400));
-        const timer = setTimeout(
-            () => finish(new BoatDataError('BODY_TOO_SLOW', `the request body did not arrive within ${limits.deadlineMs / 1000} s`, 408)),
-            limits.deadlineMs,
-        );
+        const timer = setTimeout(() => finish(new BoatDataError('BODY_TOO_SLOW', `the request body did not arrive within ${limits.deadlineMs / 1000} s`, 408)), limits.deadlineMs);
         stream.on('data', onData);
         stream.on('end', onEnd);
         stream.on('error', onClose);

@@ -22,7 +22,10 @@ export function fromHelm(remoteAddress: string | undefined, headers: Record<stri
     add(headers['x-real-ip'], (text) => [text]);
     add(headers['forwarded'], (text) => [...text.matchAll(/for=("?)\[?([^\]";,]*)\]?(?::\d+)?\1/gi)].map((m) => m[2]));
     return said.every((address) => {
-        const plain = address.trim().toLowerCase().replace(/^\[(.*)\](?::\d+)?$/, '$1');
+        const plain = address
+            .trim()
+            .toLowerCase()
+            .replace(/^\[(.*)\](?::\d+)?$/, '$1');
         return isLoopback(plain);
     });
 }

@@ -81,7 +81,12 @@ export function originHost(origin: string): string | null {
  * allowedOrigins.
  */
 function hostOf(request: GuardRequest): string | undefined {
-    return header(request, 'host')?.trim().toLowerCase().replace(/:(80|443)$/, '') || undefined;
+    return (
+        header(request, 'host')
+            ?.trim()
+            .toLowerCase()
+            .replace(/:(80|443)$/, '') || undefined
+    );
 }
 
 function sameOrigin(request: GuardRequest, origin: string, options: GuardOptions): boolean {

@@ -31,7 +31,7 @@ export const FLEET_READER: Reader = { scope: 'fleet' };
 
 /** The bearer of an Authorization header, or a 401 naming what is missing. */
 export function bearerToken(header: string | string[] | undefined, what = 'device token'): string {
-    const value = (Array.isArray(header) ? header[0] : header ?? '').trim();
+    const value = (Array.isArray(header) ? header[0] : (header ?? '')).trim();
     if (value === '') throw unauthorized(`no Authorization header was sent; send "Authorization: Bearer <${what}>"`);
     const match = /^Bearer\s+(\S+)$/i.exec(value);
     if (!match) throw unauthorized(`the Authorization header is not "Bearer <${what}>"`);

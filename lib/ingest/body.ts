@@ -116,21 +116,31 @@ export function spoolUpload(body: Readable | Buffer, maxBytes: number): Promise<
             source.off('data', onData);
             if (err) {
                 source.resume();
-                return void spool.discard().then(() => reject(err), () => reject(err));
+                return void spool.discard().then(
+                    () => reject(err),
+                    () => reject(err),
+                );
             }
-            writing.then(() => spool.finish()).then(() => resolve(spool), (e) => spool.discard().then(() => reject(e)));
+            writing
+                .then(() => spool.finish())
+                .then(
+                    () => resolve(spool),
+                    (e) => spool.discard().then(() => reject(e)),
+                );
         };
         const onData = (data: Buffer | string) => {
             const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data);
             if (spool.bytes + chunk.length > maxBytes) return stop(tooLarge(maxBytes));
             // One write at a time: the request waits while the file catches up.
             source.pause();
-            writing = writing.then(() => spool.add(chunk)).then(
-                () => {
-                    if (!finished) source.resume();
-                },
-                (err) => stop(new BoatDataError('INGEST_SPOOL', `the upload could not be set aside for its turn (${(err as Error).message})`, 507)),
-            );
+            writing = writing
+                .then(() => spool.add(chunk))
+                .then(
+                    () => {
+                        if (!finished) source.resume();
+                    },
+                    (err) => stop(new BoatDataError('INGEST_SPOOL', `the upload could not be set aside for its turn (${(err as Error).message})`, 507)),
+                );
         };
         source.on('data', onData);
         source.once('end', () => writing.then(() => stop()));
@@ -192,7 +202,7 @@ function tooLarge(maxBytes: number): BoatDataError {
 }
 
 function headerValue(value: string | string[] | undefined): string {
-    return (Array.isArray(value) ? value.join(',') : value ?? '').trim();
+    return (Array.isArray(value) ? value.join(',') : (value ?? '')).trim();
 }
 
 function* slices(buffers: Buffer[]): Generator<Buffer> {

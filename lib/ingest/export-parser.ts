@@ -22,10 +22,7 @@ export interface ExportShape {
 }
 
 /** Something the store must do, in the order the export says it. */
-export type ParsedItem =
-    | { kind: 'data-start' }
-    | { kind: 'row'; category: CategoryKey; index: number; entry: string; key: string }
-    | { kind: 'data'; category: CategoryKey; data: string };
+export type ParsedItem = { kind: 'data-start' } | { kind: 'row'; category: CategoryKey; index: number; entry: string; key: string } | { kind: 'data'; category: CategoryKey; data: string };
 
 /** The top-level fields the ingest keeps; everything else at the top (statistics, timestamp) is only checked. */
 export const HEADER_FIELDS = new Set(['export_id', 'installation_id', 'format_version', 'mode', 'tier', 'export_timestamp']);
@@ -270,7 +267,22 @@ export class ExportParser {
 
     private startValue(chunk: Buffer, i: number, b: number): void {
         const parent = this.stack[this.stack.length - 1];
-        const type: JsonType | null = b === 0x7b ? 'object' : b === 0x5b ? 'array' : b === 0x22 ? 'text' : b === 0x74 ? 'true' : b === 0x66 ? 'false' : b === 0x6e ? 'null' : b === 0x2d || (b >= 0x30 && b <= 0x39) ? 'integer' : null;
+        const type: JsonType | null =
+            b === 0x7b
+                ? 'object'
+                : b === 0x5b
+                  ? 'array'
+                  : b === 0x22
+                    ? 'text'
+                    : b === 0x74
+                      ? 'true'
+                      : b === 0x66
+                        ? 'false'
+                        : b === 0x6e
+                          ? 'null'
+                          : b === 0x2d || (b >= 0x30 && b <= 0x39)
+                            ? 'integer'
+                            : null;
         if (type === null) this.broken(i, 'a value that is not JSON');
         let role = OTHER;
         let category: CategoryKey | undefined;
@@ -346,7 +358,11 @@ export class ExportParser {
     private countString(bytes: number): void {
         this.stringBytes += bytes;
         if (this.stringBytes > this.limits.maxStringBytes) {
-            throw new BoatDataError('EXPORT_TOO_LARGE', `${this.where()} holds a string of more than ${formatMegabytes(this.limits.maxStringBytes)}, the most this ingest stores in one string; nothing of this export was stored`, 413);
+            throw new BoatDataError(
+                'EXPORT_TOO_LARGE',
+                `${this.where()} holds a string of more than ${formatMegabytes(this.limits.maxStringBytes)}, the most this ingest stores in one string; nothing of this export was stored`,
+                413,
+            );
         }
     }
 
@@ -416,10 +432,18 @@ export class ExportParser {
         if (parent.role === ENTRIES) {
             this.rows++;
             if (parent.count > this.limits.maxRowsPerCategory) {
-                throw new BoatDataError('EXPORT_TOO_LARGE', `data.${parent.category}.entries holds more than ${this.limits.maxRowsPerCategory} rows, more than this ingest takes in one export; send incremental exports`, 413);
+                throw new BoatDataError(
+                    'EXPORT_TOO_LARGE',
+                    `data.${parent.category}.entries holds more than ${this.limits.maxRowsPerCategory} rows, more than this ingest takes in one export; send incremental exports`,
+                    413,
+                );
             }
             if (this.rows > this.limits.maxRowsPerExport) {
-                throw new BoatDataError('EXPORT_TOO_LARGE', `the export holds more than ${this.limits.maxRowsPerExport} rows, more than this ingest takes in one export; send incremental exports`, 413);
+                throw new BoatDataError(
+                    'EXPORT_TOO_LARGE',
+                    `the export holds more than ${this.limits.maxRowsPerExport} rows, more than this ingest takes in one export; send incremental exports`,
+                    413,
+                );
             }
         }
         this.state = AFTER;
@@ -461,7 +485,11 @@ export class ExportParser {
     private countCaptured(capture: Capture, bytes: number): void {
         capture.bytes += bytes;
         if (capture.bytes > this.limits.maxRowBytes) {
-            throw new BoatDataError('EXPORT_TOO_LARGE', `${this.captureName(capture)} is larger than ${formatMegabytes(this.limits.maxRowBytes)}, the most this ingest stores in one row; nothing of this export was stored`, 413);
+            throw new BoatDataError(
+                'EXPORT_TOO_LARGE',
+                `${this.captureName(capture)} is larger than ${formatMegabytes(this.limits.maxRowBytes)}, the most this ingest stores in one row; nothing of this export was stored`,
+                413,
+            );
         }
     }
 

@@ -79,7 +79,13 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
         if (statusCode !== 401 && statusCode !== 403) {
             const exportId = identity?.export_id ?? (idempotencyKey || '(unknown)');
             await store
-                .recordFailure({ installation_id: uploader.installation_id, export_id: exportId.slice(0, 128), failed_at: new Date().toISOString(), status: statusCode, error: errorMessage(err).slice(0, 500) })
+                .recordFailure({
+                    installation_id: uploader.installation_id,
+                    export_id: exportId.slice(0, 128),
+                    failed_at: new Date().toISOString(),
+                    status: statusCode,
+                    error: errorMessage(err).slice(0, 500),
+                })
                 .catch(() => undefined);
         }
         throw err;
@@ -126,17 +132,20 @@ async function recentCounts(store: IngestStore): Promise<{ installations: number
     if (!entry) countsOf.set(store, (entry = { at: 0 }));
     const known = entry;
     if (!known.refreshing && Date.now() - known.at > COUNTS_FRESH_MS) {
-        known.refreshing = store.counts().then(
-            (value) => {
-                known.value = value;
-                known.error = undefined;
-                known.at = Date.now();
-            },
-            (err) => {
-                known.error = err;
-                known.at = Date.now();
-            },
-        ).finally(() => (known.refreshing = undefined));
+        known.refreshing = store
+            .counts()
+            .then(
+                (value) => {
+                    known.value = value;
+                    known.error = undefined;
+                    known.at = Date.now();
+                },
+                (err) => {
+                    known.error = err;
+                    known.at = Date.now();
+                },
+            )
+            .finally(() => (known.refreshing = undefined));
     }
     if (known.value === undefined && known.error === undefined) await known.refreshing;
     if (known.error !== undefined) throw known.error;
@@ -226,7 +235,8 @@ async function inPageTurn<T>(store: IngestStore, work: () => Promise<T>): Promis
 
 async function categoryPage(store: IngestStore, query: CategoryQuery, reader: Reader, limits: Partial<ExportLimits>) {
     const installationId = String(query.installation_id ?? '').toLowerCase();
-    if (!INSTALLATION_ID_PATTERN.test(installationId)) throw new BoatDataError('INSTALLATION_INVALID', `installation ${JSON.stringify(query.installation_id ?? '')} is not an installation_id (16 hexadecimal characters)`, 400);
+    if (!INSTALLATION_ID_PATTERN.test(installationId))
+        throw new BoatDataError('INSTALLATION_INVALID', `installation ${JSON.stringify(query.installation_id ?? '')} is not an installation_id (16 hexadecimal characters)`, 400);
     checkReads(reader, installationId);
     const category = String(query.category ?? '');
     if (!isCategoryKey(category)) throw new BoatDataError('CATEGORY_UNKNOWN', `category ${JSON.stringify(category)} is not known; use one of ${CATEGORY_KEYS.join(', ')}`, 404);
@@ -260,7 +270,11 @@ async function categoryPage(store: IngestStore, query: CategoryQuery, reader: Re
  * `days` days (7 unless told), oldest first, and the imports refused after
  * their boat was let in, newest first; up to 1,000 of each.
  */
-export async function fleetHealth(store: IngestStore, reader: Reader, query: { days?: unknown; limit?: unknown } = {}): Promise<{ success: true; days: number; quiet_since: string } & FleetHealth & { installations: number; exports: number }> {
+export async function fleetHealth(
+    store: IngestStore,
+    reader: Reader,
+    query: { days?: unknown; limit?: unknown } = {},
+): Promise<{ success: true; days: number; quiet_since: string } & FleetHealth & { installations: number; exports: number }> {
     if (reader.scope !== 'fleet') throw new BoatDataError('INGEST_FORBIDDEN', 'the fleet health is for an operator token (operators.json), not a device token', 403);
     const days = wholeNumber(query.days, 'days', 0, 36500, 7);
     const limit = wholeNumber(query.limit, 'limit', 1, 1000, 1000);
@@ -293,5 +307,5 @@ function wholeNumber(value: unknown, name: string, min: number, max: number, fal
 }
 
 function firstHeader(value: string | string[] | undefined): string {
-    return (Array.isArray(value) ? value[0] : value ?? '').trim();
+    return (Array.isArray(value) ? value[0] : (value ?? '')).trim();
 }

@@ -45,13 +45,14 @@ export function whereJsonBreaks(text: string): JsonBreak | undefined {
     const value = (): void => {
         skipSpace();
         const char = text[at];
-        if (char === '{') return members('}', () => {
-            skipSpace();
-            if (text[at] !== '"') broken();
-            string();
-            expect(':');
-            value();
-        });
+        if (char === '{')
+            return members('}', () => {
+                skipSpace();
+                if (text[at] !== '"') broken();
+                string();
+                expect(':');
+                value();
+            });
         if (char === '[') return members(']', value);
         if (char === '"') return string();
         const number = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;

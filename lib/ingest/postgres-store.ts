@@ -108,7 +108,9 @@ export class PostgresStore implements IngestStore {
     }
 
     async findImport(installationId: string, exportId: string): Promise<PriorImport | undefined> {
-        const { rows } = await this.readers.query<PriorImport>('SELECT import_id, records_imported FROM imported_exports WHERE installation_id = $1 AND export_id = $2', [installationId, exportId]).catch(unavailable);
+        const { rows } = await this.readers
+            .query<PriorImport>('SELECT import_id, records_imported FROM imported_exports WHERE installation_id = $1 AND export_id = $2', [installationId, exportId])
+            .catch(unavailable);
         return rows[0];
     }
 
@@ -148,7 +150,11 @@ export class PostgresStore implements IngestStore {
         const startParams = page.after !== undefined ? [page.after, page.limit + 1] : [page.limit + 1, page.offset ?? 0];
         const [total, sizes, data] = await Promise.all([
             this.readers.query('SELECT rows::float8 AS rows FROM category_counts WHERE installation_id = $1 AND category = $2', [installationId, category]),
-            this.readers.query<{ seq: string; bytes: number }>(`SELECT seq, entry_bytes AS bytes FROM category_rows WHERE installation_id = $1 AND category = $2 ${start}`, [installationId, category, ...startParams]),
+            this.readers.query<{ seq: string; bytes: number }>(`SELECT seq, entry_bytes AS bytes FROM category_rows WHERE installation_id = $1 AND category = $2 ${start}`, [
+                installationId,
+                category,
+                ...startParams,
+            ]),
             this.readers.query<{ data: string }>('SELECT data FROM category_data WHERE installation_id = $1 AND category = $2', [installationId, category]),
         ]).catch(unavailable);
         const chosen = cutByBytes(sizes.rows.slice(0, page.limit), page.maxBytes, page.maxRowBytes);
@@ -262,7 +268,21 @@ class PostgresSession implements ImportSession {
                      INSERT INTO category_counts (installation_id, category, rows) SELECT $1, c, n FROM unnest($12::text[], $13::bigint[]) AS u(c, n)
                      ON CONFLICT (installation_id, category) DO UPDATE SET rows = category_counts.rows + excluded.rows)
                  DELETE FROM failed_imports WHERE installation_id = $1 AND export_id = $2`,
-                [header.installation_id, header.export_id, record.import_id, header.mode, header.tier, header.format_version, record.exported_at, record.imported_at, header.records, record.body_bytes, JSON.stringify(header.categories), [...this.inserted.keys()], [...this.inserted.values()]],
+                [
+                    header.installation_id,
+                    header.export_id,
+                    record.import_id,
+                    header.mode,
+                    header.tier,
+                    header.format_version,
+                    record.exported_at,
+                    record.imported_at,
+                    header.records,
+                    record.body_bytes,
+                    JSON.stringify(header.categories),
+                    [...this.inserted.keys()],
+                    [...this.inserted.values()],
+                ],
             );
             await this.query('COMMIT');
             this.open = false;

@@ -110,7 +110,10 @@ export class SqliteStore implements IngestStore {
         let release!: () => void;
         const done = new Promise<void>((resolve) => (release = resolve));
         const turn = this.writing.then(() => new SqliteSession(this.writer, () => this.batchStatement(), release));
-        this.writing = turn.then(() => done, () => undefined);
+        this.writing = turn.then(
+            () => done,
+            () => undefined,
+        );
         return turn;
     }
 
@@ -163,7 +166,11 @@ export class SqliteStore implements IngestStore {
         const startParams = page.after !== undefined ? [page.after, page.limit + 1] : [page.limit + 1, page.offset ?? 0];
         const [total, sizes, data] = await Promise.all([
             this.reader.get<{ rows: number }>(`SELECT rows FROM category_counts WHERE ${where}`, [installationId, category]),
-            this.reader.all<{ seq: number; bytes: number }>(`SELECT rowid AS seq, entry_bytes AS bytes FROM category_rows INDEXED BY category_rows_by_arrival WHERE ${where} ${start}`, [installationId, category, ...startParams]),
+            this.reader.all<{ seq: number; bytes: number }>(`SELECT rowid AS seq, entry_bytes AS bytes FROM category_rows INDEXED BY category_rows_by_arrival WHERE ${where} ${start}`, [
+                installationId,
+                category,
+                ...startParams,
+            ]),
             this.reader.get<{ data: string }>(`SELECT data FROM category_data WHERE ${where}`, [installationId, category]),
         ]);
         const chosen = cutByBytes(sizes.slice(0, page.limit), page.maxBytes, page.maxRowBytes);
@@ -192,7 +199,10 @@ export class SqliteStore implements IngestStore {
 
     async fleetHealth(quietSince: string, limit: number): Promise<FleetHealth> {
         const [quiet, failed] = await Promise.all([
-            this.reader.all<FleetHealth['quiet'][number]>('SELECT installation_id, last_import_at, last_export_id FROM installations WHERE last_import_at < ? ORDER BY last_import_at LIMIT ?', [quietSince, limit]),
+            this.reader.all<FleetHealth['quiet'][number]>('SELECT installation_id, last_import_at, last_export_id FROM installations WHERE last_import_at < ? ORDER BY last_import_at LIMIT ?', [
+                quietSince,
+                limit,
+            ]),
             this.reader.all<FleetHealth['failed'][number]>('SELECT installation_id, export_id, failed_at, status, error, attempts FROM failed_imports ORDER BY failed_at DESC LIMIT ?', [limit]),
         ]);
         return { quiet, failed };
@@ -210,8 +220,6 @@ export class SqliteStore implements IngestStore {
         await this.writer.close();
     }
 }
-
-
 
 /** The rows of a page that fit `maxBytes`, at least one; a row over `maxRowBytes` is answered as null, 4 bytes. */
 export function cutByBytes<T extends { bytes: number }>(rows: T[], maxBytes: number, maxRowBytes: number): T[] {
@@ -239,7 +247,10 @@ class SqliteSession implements ImportSession {
     async claim(identity: ExportIdentity, exportedAt: string): Promise<PriorImport | undefined> {
         await this.db.exec('BEGIN IMMEDIATE');
         this.open = true;
-        const before = await this.db.get<PriorImport>('SELECT import_id, records_imported FROM imported_exports WHERE installation_id = ? AND export_id = ?', [identity.installation_id, identity.export_id]);
+        const before = await this.db.get<PriorImport>('SELECT import_id, records_imported FROM imported_exports WHERE installation_id = ? AND export_id = ?', [
+            identity.installation_id,
+            identity.export_id,
+        ]);
         if (before) return before;
         this.identity = identity;
         this.exportedAt = exportedAt;
@@ -292,7 +303,19 @@ class SqliteSession implements ImportSession {
             await this.db.run(
                 `INSERT INTO imported_exports (installation_id, export_id, import_id, mode, tier, format_version, exported_at, imported_at, records_imported, body_bytes, categories)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-                [header.installation_id, header.export_id, record.import_id, header.mode, header.tier, header.format_version, record.exported_at, record.imported_at, header.records, record.body_bytes, JSON.stringify(header.categories)],
+                [
+                    header.installation_id,
+                    header.export_id,
+                    record.import_id,
+                    header.mode,
+                    header.tier,
+                    header.format_version,
+                    record.exported_at,
+                    record.imported_at,
+                    header.records,
+                    record.body_bytes,
+                    JSON.stringify(header.categories),
+                ],
             );
             await this.db.run(
                 `INSERT INTO installations (installation_id, export_count, records_imported, first_import_at, last_import_at, last_export_id) VALUES (?, 1, ?, ?, ?, ?)

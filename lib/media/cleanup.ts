@@ -135,14 +135,7 @@ interface Outcome {
     stopped: boolean;
 }
 
-async function deleteForReal(
-    scan: MediaScan,
-    byAge: number[],
-    target: number | null,
-    recentSince: number,
-    now: () => number,
-    signal: AbortSignal | undefined,
-): Promise<Outcome> {
+async function deleteForReal(scan: MediaScan, byAge: number[], target: number | null, recentSince: number, now: () => number, signal: AbortSignal | undefined): Promise<Outcome> {
     const aged = await removeRecordings(scan, byAge, { now, signal });
     const outcome: Outcome = { byAge: aged.removed, forSpace: [], freedBytes: aged.freedBytes, usageAfter: 0, failed: aged.failed, stopped: false };
     let usage = await diskUsageFor(scan.root).then((measured) => measured.usage);
@@ -196,10 +189,7 @@ function planOnly(scan: MediaScan, byAge: number[], before: DiskUsage, target: n
 /** The alert a disk over a threshold deserves: what the level was, what was done, where usage ended. */
 export function alertFor(report: CleanupReport): StorageAlert | null {
     if (report.level === 'ok') return null;
-    const opening =
-        report.level === 'critical'
-            ? `Camera disk critically full: ${report.usage_before_percent} % used.`
-            : `Camera disk nearly full: ${report.usage_before_percent} % used.`;
+    const opening = report.level === 'critical' ? `Camera disk critically full: ${report.usage_before_percent} % used.` : `Camera disk nearly full: ${report.usage_before_percent} % used.`;
     const did = !report.media_dir_exists
         ? `The media folder ${report.media_dir} does not exist, so there are no recordings to delete.`
         : report.dry_run
@@ -211,4 +201,3 @@ export function alertFor(report: CleanupReport): StorageAlert | null {
             : '';
     return { level: report.level, message: `${opening} ${did}${still}` };
 }
-

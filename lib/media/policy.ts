@@ -52,9 +52,7 @@ export function parseExtensions(value: unknown): string[] {
     if (extensions.length === 0 || bad.length > 0) {
         throw new BoatDataError(
             'EXTENSIONS_INVALID',
-            bad.length > 0
-                ? `media file types must be plain extensions such as jpg or mp4; "${bad.join('", "')}" is not one`
-                : 'no media file types are set; name at least one, such as jpg or mp4',
+            bad.length > 0 ? `media file types must be plain extensions such as jpg or mp4; "${bad.join('", "')}" is not one` : 'no media file types are set; name at least one, such as jpg or mp4',
             400,
         );
     }

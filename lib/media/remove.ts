@@ -26,17 +26,19 @@ const FOLDER_RECHECK = 32;
  * Stops taking new files once `signal` is aborted; files already being
  * deleted finish.
  */
-export async function removeRecordings(
-    scan: MediaScan,
-    numbers: ArrayLike<number>,
-    options: { now: () => number; signal?: AbortSignal },
-): Promise<Removed> {
+export async function removeRecordings(scan: MediaScan, numbers: ArrayLike<number>, options: { now: () => number; signal?: AbortSignal }): Promise<Removed> {
     const result: Removed = { removed: [], freedBytes: 0, spared: 0, failed: [] };
     const folders = new Map<string, { inside: Promise<boolean>; uses: number }>();
     const folderStillInside = (folder: string): Promise<boolean> => {
         let known = folders.get(folder);
         if (!known || known.uses >= FOLDER_RECHECK) {
-            known = { inside: fs.promises.realpath(folder).then((real) => real === folder, () => false), uses: 0 };
+            known = {
+                inside: fs.promises.realpath(folder).then(
+                    (real) => real === folder,
+                    () => false,
+                ),
+                uses: 0,
+            };
             folders.set(folder, known);
         }
         known.uses++;

@@ -77,6 +77,9 @@ export function updateOffboatState<T>(root: string, change: (state: OffboatState
         await writeJsonAtomic(stateFile(root), state, { mode: 0o600 });
         return result;
     });
-    chains.set(root, run.catch(() => undefined));
+    chains.set(
+        root,
+        run.catch(() => undefined),
+    );
     return run;
 }

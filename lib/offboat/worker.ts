@@ -29,11 +29,7 @@ export interface OffboatOptions {
     chunkSize?: number;
 }
 
-export type RoundResult =
-    | { result: 'idle' }
-    | { result: 'sent'; name: string }
-    | { result: 'waiting'; reason: string; tryCounted: boolean }
-    | { result: 'given_up'; reason: string };
+export type RoundResult = { result: 'idle' } | { result: 'sent'; name: string } | { result: 'waiting'; reason: string; tryCounted: boolean } | { result: 'given_up'; reason: string };
 
 export const DEFAULT_MAX_TRIES = 8;
 
@@ -85,7 +81,12 @@ export class OffboatWorker {
             const maxTries = this.options.maxTries ?? DEFAULT_MAX_TRIES;
             if (pending.tries >= maxTries) return { result: 'given_up', reason: pending.last_error ?? 'too many refusals' };
             const file = path.join(this.options.backupDir(), pending.name);
-            if (!(await fs.stat(file).then((s) => s.isFile(), () => false))) {
+            if (
+                !(await fs.stat(file).then(
+                    (s) => s.isFile(),
+                    () => false,
+                ))
+            ) {
                 await this.update((s) => {
                     if (s.pending?.name === pending.name) s.pending = null;
                 });

@@ -233,9 +233,7 @@ export class ExportQueue {
             .run((queue) => {
                 // An older incremental export back in pending (a retry, "retry failed") is replaced here as at enqueue.
                 const { superseded, history, deleteFiles } = this.supersede(queue, now);
-                const next = queue.pending
-                    .filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now)))
-                    .sort(uploadOrder)[0];
+                const next = queue.pending.filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now))).sort(uploadOrder)[0];
                 if (!next) return { result: null, changed: superseded.length > 0, history, deleteFiles };
                 queue.pending = queue.pending.filter((e) => e !== next);
                 next.status = 'uploading';

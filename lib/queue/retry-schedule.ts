@@ -17,11 +17,7 @@ export function parseRetrySchedule(text: string | undefined | null): number[] {
     const parts = trimmed.split(',').map((part) => part.trim());
     const seconds = parts.map(Number);
     if (parts.some((part) => part === '') || seconds.some((s) => !Number.isFinite(s) || s < 0)) {
-        throw new BoatDataError(
-            'RETRY_SCHEDULE_INVALID',
-            `The retry schedule "${trimmed}" is not a list of seconds; write it like "0,300,900" (at once, after 5 min, after 15 min)`,
-            400,
-        );
+        throw new BoatDataError('RETRY_SCHEDULE_INVALID', `The retry schedule "${trimmed}" is not a list of seconds; write it like "0,300,900" (at once, after 5 min, after 15 min)`, 400);
     }
     return seconds;
 }

@@ -48,7 +48,11 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
     const copies = await listCentralCopies(request);
     const copy = request.name ? copies.find((c) => c.name === request.name) : copies[0];
     if (!copy) {
-        throw new BoatDataError('RECOVER_NO_COPY', request.name ? `the central side has no copy named ${request.name} for installation ${id}` : `the central side holds no backup of installation ${id} yet`, 404);
+        throw new BoatDataError(
+            'RECOVER_NO_COPY',
+            request.name ? `the central side has no copy named ${request.name} for installation ${id}` : `the central side holds no backup of installation ${id} yet`,
+            404,
+        );
     }
     checkCopyName(copy.name);
     await fs.mkdir(request.backupDir, { recursive: true });
@@ -57,7 +61,10 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
     const url = `${request.centralUrl}/api/v1/installations/${id}/backups/${encodeURIComponent(copy.name)}`;
     const resumes = request.resumes ?? 50;
     for (let attempt = 0; ; attempt++) {
-        const have = await fs.stat(partial).then((s) => s.size, () => 0);
+        const have = await fs.stat(partial).then(
+            (s) => s.size,
+            () => 0,
+        );
         if (have >= copy.size_bytes) break;
         try {
             const res = await get(url, request.token, have > 0 ? { Range: `bytes=${have}-`, 'If-Range': `"${copy.sha256}"` } : {});
@@ -71,7 +78,8 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
             throw centralRefused(res.statusCode ?? 0, text, `download ${copy.name}`);
         } catch (err) {
             if (err instanceof BoatDataError) throw err;
-            if (attempt >= resumes) throw new BoatDataError('RECOVER_DOWNLOAD_FAILED', `the download of ${copy.name} kept breaking off (${errorMessage(err)}); run the recovery again to go on from where it stopped`, 502);
+            if (attempt >= resumes)
+                throw new BoatDataError('RECOVER_DOWNLOAD_FAILED', `the download of ${copy.name} kept breaking off (${errorMessage(err)}); run the recovery again to go on from where it stopped`, 502);
             await new Promise((r) => setTimeout(r, Math.min(5000, 200 * (attempt + 1))));
         }
     }
@@ -87,7 +95,8 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
 }
 
 function checkInstallationId(id: string): string {
-    if (!INSTALLATION_ID_PATTERN.test(id ?? '')) throw new BoatDataError('INSTALLATION_ID_INVALID', `"${id}" is not an installation id (16 hexadecimal characters, on the boat's papers or in the central dashboard)`, 400);
+    if (!INSTALLATION_ID_PATTERN.test(id ?? ''))
+        throw new BoatDataError('INSTALLATION_ID_INVALID', `"${id}" is not an installation id (16 hexadecimal characters, on the boat's papers or in the central dashboard)`, 400);
     return id.toLowerCase();
 }
 
@@ -120,4 +129,3 @@ function centralRefused(status: number, body: string, what: string): BoatDataErr
     const hint = status === 401 || status === 403 ? ' (check the installation id and the device token)' : '';
     return new BoatDataError('RECOVER_CENTRAL_REFUSED', `the central side would not ${what}: ${status}${reason ? ` ${reason}` : ''}${hint}`, status === 404 ? 404 : 502);
 }
-

@@ -30,8 +30,8 @@ export async function recoverFromCentral(request: RecoverRequest): Promise<Recov
     if (!isIdentityText(key)) {
         throw new BoatDataError('RECOVERY_KEY_INVALID', 'the recovery key is the line starting AGE-SECRET-KEY-1 on the sheet kept ashore (74 characters); check it was typed or scanned whole', 400);
     }
-    if (!request.centralUrl) throw new BoatDataError('CENTRAL_URL_MISSING', 'no central API address is set; give the address of the fleet\'s central side', 400);
-    if (!request.deviceToken) throw new BoatDataError('DEVICE_TOKEN_MISSING', 'give the boat\'s device token (as listed for it on the central side)', 400);
+    if (!request.centralUrl) throw new BoatDataError('CENTRAL_URL_MISSING', "no central API address is set; give the address of the fleet's central side", 400);
+    if (!request.deviceToken) throw new BoatDataError('DEVICE_TOKEN_MISSING', "give the boat's device token (as listed for it on the central side)", 400);
     const copy = await downloadCentralCopy({
         centralUrl: request.centralUrl.replace(/\/+$/, ''),
         installationId: request.installationId,

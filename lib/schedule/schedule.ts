@@ -67,7 +67,9 @@ export function parseSchedule(cron: string, timeZone?: string): CronTime {
 
 /** The next scheduled time strictly after `from`. */
 export function nextRun(cron: string, timeZone: string | undefined, from: Date): Date {
-    return parseSchedule(cron, timeZone).getNextDateFrom(from, timeZone?.trim() || undefined).toJSDate();
+    return parseSchedule(cron, timeZone)
+        .getNextDateFrom(from, timeZone?.trim() || undefined)
+        .toJSDate();
 }
 
 /**

@@ -66,15 +66,21 @@ export class ReadOnlyDatabase {
     }
 
     async all<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-        return this.withLockRetries(() => new Promise<T[]>((resolve, reject) => {
-            this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
-        }));
+        return this.withLockRetries(
+            () =>
+                new Promise<T[]>((resolve, reject) => {
+                    this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+                }),
+        );
     }
 
     async get<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T | undefined> {
-        return this.withLockRetries(() => new Promise<T | undefined>((resolve, reject) => {
-            this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined)));
-        }));
+        return this.withLockRetries(
+            () =>
+                new Promise<T | undefined>((resolve, reject) => {
+                    this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined)));
+                }),
+        );
     }
 
     /**

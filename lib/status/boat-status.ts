@@ -78,7 +78,11 @@ export async function healthStatus(layout: BoatLayout) {
         diskProblems(layout.exportsDir, layout.root),
     ]);
     if (!root.ok) {
-        problems.push('silentForMs' in root ? `the data root has not answered for ${Math.round(root.silentForMs / 1000)} s (a hung drive or mount?)` : `the data root cannot be read: ${errorCode(root.error) ?? errorMessage(root.error)}`);
+        problems.push(
+            'silentForMs' in root
+                ? `the data root has not answered for ${Math.round(root.silentForMs / 1000)} s (a hung drive or mount?)`
+                : `the data root cannot be read: ${errorCode(root.error) ?? errorMessage(root.error)}`,
+        );
     }
     let tier: number | null = null;
     if (license.ok) tier = license.value.tier;

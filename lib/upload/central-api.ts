@@ -152,7 +152,12 @@ function judgeAnswer(res: AxiosResponse<string>, token: string, bytesSent: numbe
         return { kind: 'accepted', status, import_id: typeof body.import_id === 'string' ? body.import_id : null, records_imported: null, already_imported: true, bytes_sent: bytesSent };
     }
     if (status >= 300 && status < 400) {
-        return { kind: 'rejected', status, reason: `the central API redirected the upload to ${res.headers.location ?? 'another address'}; set the central URL to the address it names`, bytes_sent: bytesSent };
+        return {
+            kind: 'rejected',
+            status,
+            reason: `the central API redirected the upload to ${res.headers.location ?? 'another address'}; set the central URL to the address it names`,
+            bytes_sent: bytesSent,
+        };
     }
     if (status === 408 || status === 429 || status >= 500) {
         return {

@@ -59,7 +59,8 @@ export function vaultHandler(options: VaultOptions, mountPath = ''): VaultHandle
             } catch (err) {
                 throw { status_code: 400, body: JSON.stringify({ success: false, error: errorMessage(err) }) };
             }
-            if (!/^[0-9a-f]{64}$/i.test(upload.metadata?.sha256 ?? '')) throw { status_code: 400, body: JSON.stringify({ success: false, error: 'the upload must carry the backup\'s sha256 in its metadata' }) };
+            if (!/^[0-9a-f]{64}$/i.test(upload.metadata?.sha256 ?? ''))
+                throw { status_code: 400, body: JSON.stringify({ success: false, error: "the upload must carry the backup's sha256 in its metadata" }) };
             return res;
         },
         onUploadFinish: async (req, res, upload) => {
@@ -88,7 +89,8 @@ export function vaultHandler(options: VaultOptions, mountPath = ''): VaultHandle
         if (!url.startsWith(mountPath)) return next();
         const local = url.slice(mountPath.length);
         if (local === UPLOAD_ROUTE || local.startsWith(UPLOAD_ROUTE + '/')) {
-            if (req.method === 'GET') return answer(res, 405, { success: false, error: 'uploads are written with the tus protocol (POST, HEAD, PATCH); read copies at /api/v1/installations/<id>/backups' });
+            if (req.method === 'GET')
+                return answer(res, 405, { success: false, error: 'uploads are written with the tus protocol (POST, HEAD, PATCH); read copies at /api/v1/installations/<id>/backups' });
             // Admitted first: the upload's id is named after the bearer's installation as it is made.
             admitDevice(options, req).then(
                 (installation) => {

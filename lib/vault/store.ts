@@ -88,7 +88,10 @@ export async function listCopies(dataDir: string, installationId: string): Promi
         throw err;
     }
     const copies: VaultCopy[] = [];
-    const parsed = names.map(parseBackupName).filter((b) => b !== null && b.encrypted).sort((a, b) => compareBackupNames(b!, a!));
+    const parsed = names
+        .map(parseBackupName)
+        .filter((b) => b !== null && b.encrypted)
+        .sort((a, b) => compareBackupNames(b!, a!));
     for (const b of parsed) {
         const file = path.join(dir, b!.name);
         const stat = await fs.lstat(file).catch(() => null);
@@ -131,7 +134,6 @@ export async function* storedFiles(dataDir: string): AsyncGenerator<string> {
         yield* walk(top);
     }
 }
-
 
 /** Uploads a boat started and never finished (it sent a newer backup instead) are removed after this long. */
 export const STALE_UPLOAD_MS = 7 * 24 * 60 * 60 * 1000;

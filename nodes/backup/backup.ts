@@ -119,7 +119,9 @@ export = function (RED: NodeAPI): void {
         );
 
         handleInput(node, async (msg, send) => {
-            const action = String(msg.action ?? msg.topic ?? '').trim().toLowerCase() as Action;
+            const action = String(msg.action ?? msg.topic ?? '')
+                .trim()
+                .toLowerCase() as Action;
             if (!ACTIONS.includes(action)) {
                 throw new BoatDataError('ACTION_UNKNOWN', `the backup node does not know the action ${JSON.stringify(msg.action ?? msg.topic ?? '')}; use one of ${ACTIONS.join(', ')}`, 400);
             }

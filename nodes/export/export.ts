@@ -85,4 +85,3 @@ export = function (RED: NodeAPI): void {
 
     RED.nodes.registerType('d3kos-export', ExportNode);
 };
-

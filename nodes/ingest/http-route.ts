@@ -45,7 +45,12 @@ export function servePost(RED: NodeAPI, path: string, handler: Handler): ServedR
     };
     root.use(keepUnread);
     const rootStack = layers(root);
-    rootStack.unshift(...rootStack.splice(rootStack.findIndex((layer) => layer.handle === keepUnread), 1));
+    rootStack.unshift(
+        ...rootStack.splice(
+            rootStack.findIndex((layer) => layer.handle === keepUnread),
+            1,
+        ),
+    );
 
     const middleware = (RED.settings as { httpNodeMiddleware?: unknown }).httpNodeMiddleware;
     const before = typeof middleware === 'function' || Array.isArray(middleware) ? [middleware] : [];
@@ -71,5 +76,8 @@ function rootOf(app: ExpressApp): ExpressApp {
 
 /** As Express matches a path: case aside, one slash between parts, no trailing slash. */
 function normalise(path: string): string {
-    return path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1').toLowerCase();
+    return path
+        .replace(/\/{2,}/g, '/')
+        .replace(/(.)\/$/, '$1')
+        .toLowerCase();
 }

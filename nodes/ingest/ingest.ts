@@ -99,7 +99,11 @@ export = function (RED: NodeAPI): void {
             node.warn(RED._('ingest.errors.no-http', { route }));
             return undefined;
         }
-        const served = servePost(RED, route, importRoute(target, (outcome) => reportImport(node, outcome)));
+        const served = servePost(
+            RED,
+            route,
+            importRoute(target, (outcome) => reportImport(node, outcome)),
+        );
         if (served.taken) node.warn(RED._('ingest.errors.route-taken', { route }));
         return served;
     }
@@ -185,6 +189,7 @@ function routePath(setting: string | undefined): string {
 function maxBodyBytes(setting: string | number | undefined): number {
     if (setting === undefined || setting === '') return DEFAULT_MAX_BODY_BYTES;
     const mb = Number(resolveEnv(String(setting)));
-    if (!Number.isFinite(mb) || mb <= 0 || mb > 4096) throw new BoatDataError('INGEST_LIMIT', `the upload limit must be a number of MB (as sent, gzip) from 1 to 4096, not ${JSON.stringify(setting)}`, 500);
+    if (!Number.isFinite(mb) || mb <= 0 || mb > 4096)
+        throw new BoatDataError('INGEST_LIMIT', `the upload limit must be a number of MB (as sent, gzip) from 1 to 4096, not ${JSON.stringify(setting)}`, 500);
     return Math.round(mb * 1024 * 1024);
 }

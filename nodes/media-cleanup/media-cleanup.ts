@@ -3,19 +3,7 @@ import { boatConfig, handleInput, Send, status } from '../shared/adapter';
 import { reportToCatch } from '../shared/report-to-catch';
 import { BoatDataError } from '../../lib/errors';
 import { formatBytes } from '../../lib/format';
-import {
-    checkDisk,
-    cleanUpMedia,
-    CleanupReport,
-    DiskLevel,
-    mediaStateFile,
-    mediaStatus,
-    parseMaxAgeDays,
-    readLastCleanup,
-    recordCleanup,
-    resolvePolicy,
-    RetentionPolicy,
-} from '../../lib/media';
+import { checkDisk, cleanUpMedia, CleanupReport, DiskLevel, mediaStateFile, mediaStatus, parseMaxAgeDays, readLastCleanup, recordCleanup, resolvePolicy, RetentionPolicy } from '../../lib/media';
 
 interface MediaCleanupDef extends NodeDef {
     boat: string;
@@ -110,7 +98,11 @@ export = function (RED: NodeAPI): void {
                 const report = await cleanUpMedia({ mediaDir, policy: asked, dryRun, trigger, signal: stopping.signal });
                 await recordCleanup(mediaStateFile(root), report);
                 if (report.stopped) {
-                    throw new BoatDataError('MEDIA_CLEANUP_STOPPED', `the media cleanup was stopped part way (flow redeployed or Node-RED stopping) after deleting ${report.deleted_count} recording(s)`, 503);
+                    throw new BoatDataError(
+                        'MEDIA_CLEANUP_STOPPED',
+                        `the media cleanup was stopped part way (flow redeployed or Node-RED stopping) after deleting ${report.deleted_count} recording(s)`,
+                        503,
+                    );
                 }
                 return report;
             });

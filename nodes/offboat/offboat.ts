@@ -45,7 +45,12 @@ export = function (RED: NodeAPI): void {
             root,
             backupDir,
             centralUrl: () => boat.centralUrl(),
-            token: async () => boat.deviceToken() ?? (await boat.license().then((l) => l.installation_id, () => null)),
+            token: async () =>
+                boat.deviceToken() ??
+                (await boat.license().then(
+                    (l) => l.installation_id,
+                    () => null,
+                )),
             chunkSize: Number(def.chunkKB) > 0 ? Math.floor(Number(def.chunkKB) * 1024) : undefined,
             onChange: (state) => show(state),
             onProgress: (sent, total) => {
@@ -111,7 +116,9 @@ export = function (RED: NodeAPI): void {
                 if (msg.action === 'create' && msg.automatic && made?.backup?.encrypted) await queueIf('every', made.backup.name);
                 return;
             }
-            const action = String(msg.action ?? msg.topic ?? '').trim().toLowerCase() as Action;
+            const action = String(msg.action ?? msg.topic ?? '')
+                .trim()
+                .toLowerCase() as Action;
             if (!ACTIONS.includes(action)) {
                 throw new BoatDataError('ACTION_UNKNOWN', `the off-boat node does not know the action ${JSON.stringify(msg.action ?? msg.topic ?? '')}; use one of ${ACTIONS.join(', ')}`, 400);
             }
@@ -127,7 +134,8 @@ export = function (RED: NodeAPI): void {
                         recipient: made.recipient,
                         created_at: made.created_at,
                         ...(await recoverySheet(made.recovery_key)),
-                        message: 'Keep this recovery key ashore (print it, or write it down): it opens every backup made from now on, and it is not shown again. Backups made before keep the key they were made with.',
+                        message:
+                            'Keep this recovery key ashore (print it, or write it down): it opens every backup made from now on, and it is not shown again. Backups made before keep the key they were made with.',
                     };
                     break;
                 }
@@ -159,11 +167,18 @@ export = function (RED: NodeAPI): void {
                     // A new SD card: the newest central copy into the backup folder, checked; the backup node restores it
                     // (second output) with the recovery key, which goes no further than that restore.
                     const key = typeof params.recovery_key === 'string' ? params.recovery_key.trim() : '';
-                    if (!isIdentityText(key)) throw new BoatDataError('RECOVERY_KEY_INVALID', 'the recovery key is the line starting AGE-SECRET-KEY-1 on the sheet kept ashore; check it was typed or scanned whole', 400);
+                    if (!isIdentityText(key))
+                        throw new BoatDataError('RECOVERY_KEY_INVALID', 'the recovery key is the line starting AGE-SECRET-KEY-1 on the sheet kept ashore; check it was typed or scanned whole', 400);
                     const token = String(params.device_token ?? '').trim() || boat.deviceToken() || '';
                     status.working(node, RED._('offboat.status.downloading'));
                     const copy = await inFlight.track(
-                        downloadCentralCopy({ centralUrl: boat.centralUrl(), installationId: String(params.installation_id ?? ''), token, backupDir: backupDir(), name: typeof params.name === 'string' ? params.name : undefined }),
+                        downloadCentralCopy({
+                            centralUrl: boat.centralUrl(),
+                            installationId: String(params.installation_id ?? ''),
+                            token,
+                            backupDir: backupDir(),
+                            name: typeof params.name === 'string' ? params.name : undefined,
+                        }),
                     );
                     await keepRecoveryRecipient(root, key);
                     status.ok(node, RED._('offboat.status.downloaded', { name: copy.name.slice(13, 28) }));
@@ -180,7 +195,10 @@ export = function (RED: NodeAPI): void {
             closing = true;
             clearInterval(timer);
             weekly.stop();
-            void worker.stop().then(() => inFlight.settled()).then(() => done());
+            void worker
+                .stop()
+                .then(() => inFlight.settled())
+                .then(() => done());
         });
     }
 

@@ -51,10 +51,7 @@ interface GuardedRoute {
     guards: RouteGuard[];
 }
 
-type Match =
-    | { kind: 'guarded'; route: GuardedRoute; path: string }
-    | { kind: 'method-not-served'; allow: string[]; path: string }
-    | { kind: 'bad-escape'; path: string };
+type Match = { kind: 'guarded'; route: GuardedRoute; path: string } | { kind: 'method-not-served'; allow: string[]; path: string } | { kind: 'bad-escape'; path: string };
 
 const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
 
@@ -122,7 +119,10 @@ class BoatRoutes {
         const routes = new Map<string, GuardedRoute>();
         (this.RED.nodes as unknown as { eachNode(cb: (n: Record<string, any>) => void): void }).eachNode((n) => {
             if (n.type !== 'http in' || typeof n.url !== 'string' || !n.url || !Array.isArray(n.wires)) return;
-            const guards = (n.wires as unknown[]).flat().map((id) => this.guards.get(String(id))).filter((g): g is RouteGuard => g !== undefined);
+            const guards = (n.wires as unknown[])
+                .flat()
+                .map((id) => this.guards.get(String(id)))
+                .filter((g): g is RouteGuard => g !== undefined);
             if (guards.length === 0) return;
             const url = n.url.startsWith('/') ? n.url : '/' + n.url;
             const method = String(n.method || 'get').toLowerCase();
@@ -262,7 +262,11 @@ class BoatRoutes {
         root.use(this.resumeAfterCapture);
         root.use(this.answerErrors);
         const stack = root._router!.stack;
-        const take = (handle: unknown) => stack.splice(stack.findIndex((layer) => layer.handle === handle), 1)[0];
+        const take = (handle: unknown) =>
+            stack.splice(
+                stack.findIndex((layer) => layer.handle === handle),
+                1,
+            )[0];
         const guard = take(this.guardRequest);
         const resume = take(this.resumeAfterCapture);
         // First in line, before Node-RED's raw-body capture; the resume right after that capture.

@@ -32,7 +32,7 @@ export = function (RED: NodeAPI): void {
         let listed: string[] = [];
         try {
             shape = parseBodyShape(def.body);
-            listed = [...parseHostList(def.allowedHosts, 'the request guard\'s allowed names'), ...parseHostList(process.env[ALLOWED_HOSTS_ENV], ALLOWED_HOSTS_ENV)];
+            listed = [...parseHostList(def.allowedHosts, "the request guard's allowed names"), ...parseHostList(process.env[ALLOWED_HOSTS_ENV], ALLOWED_HOSTS_ENV)];
         } catch (err) {
             setup = err as BoatDataError;
             node.error(errorMessage(err));

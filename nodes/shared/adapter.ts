@@ -37,10 +37,7 @@ export type Done = (err?: Error) => void;
  * message for a Catch node and can throw on a message it cannot clone. What
  * cannot go to done() is logged, and an HTTP request still gets a JSON answer.
  */
-export function handleInput(
-    node: Node,
-    work: (msg: NodeMessage & Record<string, any>, send: Send) => Promise<void>,
-): void {
+export function handleInput(node: Node, work: (msg: NodeMessage & Record<string, any>, send: Send) => Promise<void>): void {
     node.on('input', (msg: NodeMessage & Record<string, any>, send: Send, done: Done) => {
         const failed = (err: unknown) => {
             const error = err instanceof Error ? err : new Error(String(err));
@@ -80,7 +77,11 @@ function answerAfterAll(msg: Record<string, any>, error: Error): void {
     const known = error instanceof BoatDataError;
     const statusCode = known && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     try {
-        res.status(statusCode).json({ success: false, error: known ? publicMessage(error.message) : "the boat's data service failed on this request; the Node-RED log says why", code: known ? error.code : undefined });
+        res.status(statusCode).json({
+            success: false,
+            error: known ? publicMessage(error.message) : "the boat's data service failed on this request; the Node-RED log says why",
+            code: known ? error.code : undefined,
+        });
     } catch {
         // The connection is gone: nothing left to answer.
     }

@@ -27,4 +27,3 @@ export function resolveEnv(value: string | undefined): string {
     if (!value) return '';
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => process.env[name] ?? '');
 }
-

@@ -221,11 +221,7 @@ export = function (RED: NodeAPI): void {
                 const hasAction = msg.action !== undefined && msg.action !== null && msg.action !== '';
                 if (hasAction) return act(String(msg.action));
                 if (msg.export !== undefined) return enqueue(msg);
-                throw new BoatDataError(
-                    'QUEUE_NOTHING_TO_DO',
-                    `The upload queue needs msg.export (an export to queue) or msg.action (one of ${ACTIONS.join(', ')})`,
-                    400,
-                );
+                throw new BoatDataError('QUEUE_NOTHING_TO_DO', `The upload queue needs msg.export (an export to queue) or msg.action (one of ${ACTIONS.join(', ')})`, 400);
             })();
             inputsAtWork.add(work);
             try {

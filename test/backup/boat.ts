@@ -28,7 +28,17 @@ export async function backupTestBoat(label: string, options: Partial<DemoBoatOpt
     const signalkPluginConfig = path.join(home, '.signalk', 'plugin-config-data');
     fs.mkdirSync(path.dirname(flowsFile), { recursive: true });
     fs.mkdirSync(signalkPluginConfig, { recursive: true });
-    fs.writeFileSync(flowsFile, JSON.stringify([{ id: 'tab1', type: 'tab', label: 'Helm' }, { id: 'n1', type: 'inject', z: 'tab1' }], null, 4));
+    fs.writeFileSync(
+        flowsFile,
+        JSON.stringify(
+            [
+                { id: 'tab1', type: 'tab', label: 'Helm' },
+                { id: 'n1', type: 'inject', z: 'tab1' },
+            ],
+            null,
+            4,
+        ),
+    );
     fs.writeFileSync(signalkSettings, JSON.stringify({ interfaces: {}, pipedProviders: [{ id: 'nmea2000', enabled: true }] }, null, 2));
     fs.writeFileSync(path.join(signalkPluginConfig, 'anchoralarm.json'), JSON.stringify({ enabled: true, configuration: { radius: 40 } }));
     const settings: BackupSettings = { layout: boat.layout, flowsFile, signalkSettings, signalkPluginConfig, requireMountedDrive: false };

@@ -83,7 +83,7 @@ describe('a hand-made archive with a matching manifest and checksum', function (
             }
         });
 
-        it('cannot write into the exports folder: the queue and watermarks stay the running boat\'s', async () => {
+        it("cannot write into the exports folder: the queue and watermarks stay the running boat's", async () => {
             const queue = '{"version":1,"entries":[{"export_id":"live-1","status":"pending"}]}\n';
             const watermarks = '{"boatlog":"2026-11-20T00:00:00Z"}\n';
             fs.mkdirSync(t.boat.layout.exportsDir, { recursive: true });
@@ -121,7 +121,7 @@ describe('a hand-made archive with a matching manifest and checksum', function (
         });
     });
 
-    it('onto a fresh card with no license, the backup\'s license goes in as it is', async () => {
+    it("onto a fresh card with no license, the backup's license goes in as it is", async () => {
         t = await backupTestBoat('backup-crafted-fresh', { tier: 0 });
         const crafted = raisedLicense(t);
         fs.rmSync(t.boat.layout.license);

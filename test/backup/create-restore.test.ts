@@ -61,7 +61,10 @@ describe('backup and restore of a boat', function () {
         assert.equal(report.restored, made.backup.name);
         // Token fields of the config files are not in the backup either, and the wiped card has no live copy to take them from.
         assert.deepEqual(report.secrets_missing, ['user-preferences.json:integrations.weather.api_token', 'vessel.env:SIGNALK_TOKEN']);
-        for (const [file, ref] of [['config/user-preferences.json', 'integrations.weather.api_token'], ['services/dashboard/config/vessel.env', 'SIGNALK_TOKEN']]) {
+        for (const [file, ref] of [
+            ['config/user-preferences.json', 'integrations.weather.api_token'],
+            ['services/dashboard/config/vessel.env', 'SIGNALK_TOKEN'],
+        ]) {
             const text = fs.readFileSync(path.join(t.boat.root, file), 'utf8');
             assert.ok(text.includes(`[[d3kos-secret:${path.basename(file)}:${ref}]]`), `${file} does not mark its missing token`);
             for (const token of Object.values(tokens)) assert.ok(!text.includes(token), `${file} holds a token the backup should have left out`);
@@ -116,7 +119,11 @@ describe('backup and restore of a boat', function () {
         const manifest = execFileSync('tar', ['-xzOf', made.backup.path, 'manifest.json'], { encoding: 'utf8' });
         const readme = execFileSync('tar', ['-xzOf', made.backup.path, 'README.txt'], { encoding: 'utf8' });
         for (const secret of t.boat.secrets) {
-            for (const [what, text] of [['manifest', manifest], ['README', readme], ['report', JSON.stringify(made)]]) {
+            for (const [what, text] of [
+                ['manifest', manifest],
+                ['README', readme],
+                ['report', JSON.stringify(made)],
+            ]) {
                 assert.ok(!text.includes(secret), `the ${what} holds a secret value`);
             }
         }
@@ -158,7 +165,7 @@ describe('backup and restore of a boat', function () {
         assert.equal(JSON.parse(fs.readFileSync(t.boat.layout.license, 'utf8')).installation_id, t.boat.installationId);
     });
 
-    it('the boat keeps its own installation_id through a restore, unless asked to take the backup\'s', async () => {
+    it("the boat keeps its own installation_id through a restore, unless asked to take the backup's", async () => {
         const made = await createBackup(t.settings);
         const license = JSON.parse(fs.readFileSync(t.boat.layout.license, 'utf8'));
         fs.writeFileSync(t.boat.layout.license, JSON.stringify({ ...license, installation_id: '0123456789abcdef' }));
@@ -175,7 +182,10 @@ describe('backup and restore of a boat', function () {
     it('the safety backup a restore takes first brings back the boat as it was before the restore', async () => {
         const made = await createBackup(t.settings);
         // The boat moves on after the backup: new boatlog rows, a changed preference, a new manual.
-        execFileSync('sqlite3', [t.boat.layout.boatlogDb, "INSERT INTO boatlog_entries (entry_id, timestamp, entry_type, content) VALUES ('after-1', '2027-01-01T00:00:00Z', 'text', 'written after the backup')"]);
+        execFileSync('sqlite3', [
+            t.boat.layout.boatlogDb,
+            "INSERT INTO boatlog_entries (entry_id, timestamp, entry_type, content) VALUES ('after-1', '2027-01-01T00:00:00Z', 'text', 'written after the backup')",
+        ]);
         fs.writeFileSync(path.join(t.boat.layout.manualsDir, 'windlass.txt'), 'Windlass: 12 V, 1000 W.\n');
         const moved = boatFiles(t);
         const movedDatabases: Record<string, Record<string, unknown[]>> = {};
@@ -198,7 +208,10 @@ describe('backup and restore of a boat', function () {
         const second = await createBackup({ ...t.settings, now: () => new Date('2026-11-21T02:00:00Z') });
         const listed = await listBackups(t.settings);
         assert.equal(listed.count, 2);
-        assert.deepEqual(listed.backups.map((b) => b.name), ['d3kos_backup_20261121_020000.tar.gz', 'd3kos_backup_20261120_020000.tar.gz']);
+        assert.deepEqual(
+            listed.backups.map((b) => b.name),
+            ['d3kos_backup_20261121_020000.tar.gz', 'd3kos_backup_20261120_020000.tar.gz'],
+        );
         assert.deepEqual(listed.last_backup, { name: second.backup.name, created_at: '2026-11-21T02:00:00.000Z', size_bytes: second.backup.size_bytes });
         assert.equal(listed.backups[1].size_bytes, fs.statSync(first.backup.path).size);
         const verified = await verifyBackup(t.settings, first.backup.name);

@@ -130,11 +130,10 @@ describe('backups over time', function () {
             await createBackup({ ...t.settings, keep, now: () => new Date(`2026-11-0${day}T02:00:00Z`) });
         }
         const listed = await listBackups(t.settings);
-        assert.deepEqual(listed.backups.map((b) => b.name), [
-            'd3kos_backup_20261105_020000.tar.gz',
-            'd3kos_backup_20261104_020000.tar.gz',
-            'd3kos_backup_20261103_020000.tar.gz',
-        ]);
+        assert.deepEqual(
+            listed.backups.map((b) => b.name),
+            ['d3kos_backup_20261105_020000.tar.gz', 'd3kos_backup_20261104_020000.tar.gz', 'd3kos_backup_20261103_020000.tar.gz'],
+        );
         assert.ok(listed.backups.every((b) => b.has_checksum));
         assert.equal(fs.readdirSync(t.boat.backupDir).filter((f) => f.endsWith('.sha256')).length, keep);
 

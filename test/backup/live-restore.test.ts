@@ -45,15 +45,27 @@ for (const mode of ['wal', 'delete'] as const) {
                 const started = Date.parse(report.restore_started_at);
                 const finished = Date.parse(report.restore_finished_at);
                 assert.ok(started <= finished, JSON.stringify(report));
-                assert.deepEqual(rows.filter((r) => r.error), [], 'the writer got an error');
+                assert.deepEqual(
+                    rows.filter((r) => r.error),
+                    [],
+                    'the writer got an error',
+                );
                 const before = rows.filter((r) => r.committed! < started);
                 const after = rows.filter((r) => r.began > finished);
                 assert.ok(before.length >= 10 && after.length >= 10, `rows before: ${before.length}, after: ${after.length}`);
 
                 const safety = await boatlogIdsIn(t, path.join(t.boat.backupDir, report.safety_backup));
-                assert.deepEqual(before.filter((r) => !safety.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed before the restore are missing from the safety backup');
+                assert.deepEqual(
+                    before.filter((r) => !safety.has(r.entry_id)).map((r) => r.entry_id),
+                    [],
+                    'rows committed before the restore are missing from the safety backup',
+                );
                 const live = await liveIds(t);
-                assert.deepEqual(after.filter((r) => !live.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed after the restore are gone');
+                assert.deepEqual(
+                    after.filter((r) => !live.has(r.entry_id)).map((r) => r.entry_id),
+                    [],
+                    'rows committed after the restore are gone',
+                );
                 // Rows committed while it ran waited for their database: none is in neither place.
                 const lost = rows.filter((r) => r.committed && !safety.has(r.entry_id) && !live.has(r.entry_id)).map((r) => r.entry_id);
                 assert.deepEqual(lost, [], 'rows committed during the restore were lost');

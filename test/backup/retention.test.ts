@@ -17,12 +17,18 @@ describe('safety backups have their own retention', function () {
 
         it('keep-N counts ordinary backups only: no safety backup is removed by it', () => {
             const all = [at(40, true), at(39), at(38), at(37), at(36, true), at(2), at(1)].sort((a, b) => a.created.getTime() - b.created.getTime());
-            assert.deepEqual(backupsToPrune(all, 2, now).map((b) => b.name), [at(39).name, at(38).name, at(37).name]);
+            assert.deepEqual(
+                backupsToPrune(all, 2, now).map((b) => b.name),
+                [at(39).name, at(38).name, at(37).name],
+            );
         });
 
         it(`the newest ${SAFETY_KEEP} safety backups stay whatever their age, and none younger than ${SAFETY_MIN_AGE_DAYS} days goes`, () => {
             const old = [at(90, true), at(80, true), at(70, true), at(60, true), at(50, true)];
-            assert.deepEqual(backupsToPrune(old, 10, now).map((b) => b.name), [at(90, true).name, at(80, true).name]);
+            assert.deepEqual(
+                backupsToPrune(old, 10, now).map((b) => b.name),
+                [at(90, true).name, at(80, true).name],
+            );
             const young = [1, 2, 3, 4, 5, 6, 7, 8].map((d) => at(d, true)).reverse();
             assert.deepEqual(backupsToPrune(young, 1, now), []);
         });
@@ -45,7 +51,10 @@ describe('safety backups have their own retention', function () {
             assert.ok(fs.existsSync(path.join(t.boat.backupDir, report.safety_backup)));
             const listed = await listBackups({ ...t.settings, keep: 3 });
             assert.equal(listed.backups.filter((b) => b.kind === 'backup').length, 3);
-            assert.deepEqual(listed.backups.filter((b) => b.kind === 'safety').map((b) => [b.name, b.pre_restore]), [[report.safety_backup, true]]);
+            assert.deepEqual(
+                listed.backups.filter((b) => b.kind === 'safety').map((b) => [b.name, b.pre_restore]),
+                [[report.safety_backup, true]],
+            );
             assert.deepEqual(listed.retention, { keep: 3, safety_keep: SAFETY_KEEP, safety_min_age_days: SAFETY_MIN_AGE_DAYS });
             // Undo still works.
             const undo = await restoreBackup(t.settings, report.safety_backup);

@@ -27,7 +27,10 @@ describe('the automatic backup schedule', () => {
 
     it('refuses a choice that is not off, daily or weekly, naming it', () => {
         assert.equal(parseSchedule(' Daily '), 'daily');
-        assert.throws(() => parseSchedule('hourly'), (err: any) => err.statusCode === 400 && /"off", "daily" or "weekly", not "hourly"/.test(err.message));
+        assert.throws(
+            () => parseSchedule('hourly'),
+            (err: any) => err.statusCode === 400 && /"off", "daily" or "weekly", not "hourly"/.test(err.message),
+        );
     });
 
     it('a damaged state file is reported, not taken for "off"', async () => {

@@ -46,11 +46,13 @@ describe('a restore onto a boat whose folders are symbolic links', function () {
         fs.symlinkSync(nowhere, path.join(t.boat.root, 'data', 'charts'));
         const report = await restoreBackup(t.settings, name);
         assert.ok(!fs.existsSync(nowhere), 'the restore made folders outside the data root');
-        assert.deepEqual(report.not_restored, [{ path: 'data/charts/deep/harbour.json', reason: `the folder ${path.join(t.boat.root, 'data', 'charts')} on this boat is a symbolic link to a place that does not exist` }]);
+        assert.deepEqual(report.not_restored, [
+            { path: 'data/charts/deep/harbour.json', reason: `the folder ${path.join(t.boat.root, 'data', 'charts')} on this boat is a symbolic link to a place that does not exist` },
+        ]);
         assert.deepEqual(report.files_changed, []);
     });
 
-    it('does not write through a Signal K plugin folder linked outside Signal K\'s plugin folder', async () => {
+    it("does not write through a Signal K plugin folder linked outside Signal K's plugin folder", async () => {
         const outside = path.join(t.scratch.dir, 'elsewhere');
         fs.mkdirSync(outside);
         const name = craftedArchive(t, [{ path: 'signalk/plugin-config-data/charts/settings.json', content: '{"planted": true}' }]);
@@ -103,7 +105,10 @@ describe('a restore onto a boat whose folders are symbolic links', function () {
         const report = await restoreBackup(settings, made.backup.name);
         assert.deepEqual(report.not_restored, []);
         // Databases are always swapped in; of the plain files, only the changed manual.
-        assert.deepEqual(report.files_changed.filter((p) => !p.endsWith('.db')), ['data/manuals/engine-manual.txt']);
+        assert.deepEqual(
+            report.files_changed.filter((p) => !p.endsWith('.db')),
+            ['data/manuals/engine-manual.txt'],
+        );
         assert.equal(fs.readFileSync(path.join(moved, 'engine-manual.txt'), 'utf8'), 'Volvo Penta D2-40 operator notes (demo).\n');
         assert.ok(fs.lstatSync(t.boat.layout.manualsDir).isSymbolicLink());
     });

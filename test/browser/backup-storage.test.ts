@@ -62,7 +62,11 @@ describe('backups and camera storage on the Data Management page', function () {
         scratch?.remove();
     });
 
-    const backupArchives = () => fs.readdirSync(boat.backupDir).filter((name) => name.endsWith('.tar.gz')).sort();
+    const backupArchives = () =>
+        fs
+            .readdirSync(boat.backupDir)
+            .filter((name) => name.endsWith('.tar.gz'))
+            .sort();
 
     it('"Create Backup Now" makes a backup and lists it with its size, as the last backup', async () => {
         await data.page.getByRole('button', { name: 'Create Backup Now' }).click();

@@ -66,7 +66,11 @@ describe('collectors', function () {
         const { json } = await exportJson(boat);
         const stored = await queryRows(boat.layout.boatlogDb, 'SELECT * FROM boatlog_entries ORDER BY rowid');
         assert.deepEqual(json.data.boatlog.entries, stored);
-        for (const text of boat.awkwardTexts) assert.ok(json.data.boatlog.entries.some((e: any) => e.content === text), `missing ${JSON.stringify(text.slice(0, 20))}`);
+        for (const text of boat.awkwardTexts)
+            assert.ok(
+                json.data.boatlog.entries.some((e: any) => e.content === text),
+                `missing ${JSON.stringify(text.slice(0, 20))}`,
+            );
     });
 
     it('media categories carry metadata only: no bytes and no path on disk', async function () {
@@ -123,7 +127,19 @@ describe('collectors', function () {
     });
 
     it('missing sources are empty categories, not errors', async function () {
-        for (const file of [boat.layout.boatlogDb, boat.layout.capturesDb, boat.layout.telemetryDb, boat.layout.issuesDb, boat.layout.alertsJson, boat.layout.qrCodes, ...boat.layout.benchmarkResults, boat.layout.preferences, boat.layout.onboarding, boat.layout.onboardingResetCount, boat.layout.vesselEnv]) {
+        for (const file of [
+            boat.layout.boatlogDb,
+            boat.layout.capturesDb,
+            boat.layout.telemetryDb,
+            boat.layout.issuesDb,
+            boat.layout.alertsJson,
+            boat.layout.qrCodes,
+            ...boat.layout.benchmarkResults,
+            boat.layout.preferences,
+            boat.layout.onboarding,
+            boat.layout.onboardingResetCount,
+            boat.layout.vesselEnv,
+        ]) {
             fs.rmSync(file, { force: true });
             fs.rmSync(`${file}-wal`, { force: true });
             fs.rmSync(`${file}-shm`, { force: true });

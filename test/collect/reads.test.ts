@@ -70,8 +70,14 @@ describe('reads that cannot hang', function () {
         assert.ok(json.data.telemetry.entry_count > 0);
         assert.equal(json.data.telemetry.error, undefined);
         const named = readProblems(boat.root).map((p) => p.problem);
-        assert.ok(named.some((p) => /^data\/qr-codes\.json is a FIFO/.test(p)), named.join('\n'));
-        assert.ok(named.some((p) => /^data\/boatlog\/boatlog\.db is a FIFO/.test(p)), named.join('\n'));
+        assert.ok(
+            named.some((p) => /^data\/qr-codes\.json is a FIFO/.test(p)),
+            named.join('\n'),
+        );
+        assert.ok(
+            named.some((p) => /^data\/boatlog\/boatlog\.db is a FIFO/.test(p)),
+            named.join('\n'),
+        );
     });
 
     it('a boatlog.db that is a link to a device is refused as a device, never handed to SQLite', async () => {
@@ -88,7 +94,10 @@ describe('reads that cannot hang', function () {
         const health = await healthStatus(boat.layout);
         assert.equal(health.statusCode, 503);
         assert.equal(health.body.status, 'degraded');
-        assert.ok(health.body.problems.some((p: string) => /license\.json is a FIFO/.test(p)), health.body.problems.join('\n'));
+        assert.ok(
+            health.body.problems.some((p: string) => /license\.json is a FIFO/.test(p)),
+            health.body.problems.join('\n'),
+        );
     });
 
     it('a file read fine again clears its problem from /health', async () => {
@@ -110,7 +119,10 @@ describe('reads that cannot hang', function () {
         await assert.rejects(db.get(endless), (err: any) => err.code === 'SOURCE_TIMEOUT' && /telemetry\.db/.test(err.message));
         assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
         await db.close();
-        assert.ok(readProblems(boat.root).some((p) => /telemetry\.db (did not answer within|has not finished)/.test(p.problem)), JSON.stringify(readProblems(boat.root)));
+        assert.ok(
+            readProblems(boat.root).some((p) => /telemetry\.db (did not answer within|has not finished)/.test(p.problem)),
+            JSON.stringify(readProblems(boat.root)),
+        );
         // The interrupt ended the statement: the file is not left stuck, so it opens and reads again.
         await new Promise((r) => setTimeout(r, 100));
         const again = (await ReadOnlyDatabase.open(boat.layout.telemetryDb))!;
@@ -161,7 +173,10 @@ describe('reads that cannot hang', function () {
 
     it('withinLimit answers a promise that never settles with a timeout naming what was waited on', async () => {
         let late = false;
-        await assert.rejects(withinLimit(new Promise(() => undefined), 50, () => (late = true), 'The read of x.json'), /The read of x\.json did not finish within/);
+        await assert.rejects(
+            withinLimit(new Promise(() => undefined), 50, () => (late = true), 'The read of x.json'),
+            /The read of x\.json did not finish within/,
+        );
         assert.ok(late);
     });
 });

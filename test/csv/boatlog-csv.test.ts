@@ -92,7 +92,10 @@ describe('the boatlog as CSV', function () {
             assert.equal(longitude === '' ? null : Number(longitude), row.longitude);
         });
         for (const awkward of boat.awkwardTexts.filter((t) => !FORMULA_LIKE.test(t))) {
-            assert.ok(records.some((r) => r[2] === awkward), `${JSON.stringify(awkward.slice(0, 30))} did not come out as it is stored`);
+            assert.ok(
+                records.some((r) => r[2] === awkward),
+                `${JSON.stringify(awkward.slice(0, 30))} did not come out as it is stored`,
+            );
         }
     });
 

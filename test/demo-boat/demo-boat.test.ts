@@ -52,7 +52,22 @@ describe('demo boat', function () {
                 [
                     boat.layout.capturesDb,
                     'captures',
-                    ['id', 'timestamp', 'image_path', 'person_detected', 'fish_detected', 'person_confidence', 'fish_confidence', 'species', 'species_confidence', 'species_top3', 'location', 'slot_id', 'gemini_species', 'gemini_response'],
+                    [
+                        'id',
+                        'timestamp',
+                        'image_path',
+                        'person_detected',
+                        'fish_detected',
+                        'person_confidence',
+                        'fish_confidence',
+                        'species',
+                        'species_confidence',
+                        'species_top3',
+                        'location',
+                        'slot_id',
+                        'gemini_species',
+                        'gemini_response',
+                    ],
                 ],
                 [boat.layout.telemetryDb, 'telemetry_events', ['id', 'timestamp', 'event_type', 'data']],
                 [boat.layout.issuesDb, 'issues', ['id', 'timestamp', 'category', 'severity', 'description', 'metrics', 'status', 'resolved_at', 'remediation_action']],
@@ -64,13 +79,29 @@ describe('demo boat', function () {
             const boatlogTypes = await queryRows(boat.layout.boatlogDb, 'PRAGMA table_info(boatlog_entries)');
             assert.deepEqual(
                 boatlogTypes.map((c: any) => [c.name, c.notnull]).filter(([name]) => ['latitude', 'longitude', 'weather_conditions'].includes(name)),
-                [['latitude', 0], ['longitude', 0], ['weather_conditions', 0]],
+                [
+                    ['latitude', 0],
+                    ['longitude', 0],
+                    ['weather_conditions', 0],
+                ],
             );
         });
 
         it('the JSON and env files have the shapes a boat has', function () {
             const license = readJson(boat.layout.license);
-            for (const field of ['installation_id', 'tier', 'reset_count', 'max_resets', 'version', 'features', 'subscription_status', 'subscription_expires_at', 'upgrade_method', 'is_paid_tier', 'paid_tier_level']) {
+            for (const field of [
+                'installation_id',
+                'tier',
+                'reset_count',
+                'max_resets',
+                'version',
+                'features',
+                'subscription_status',
+                'subscription_expires_at',
+                'upgrade_method',
+                'is_paid_tier',
+                'paid_tier_level',
+            ]) {
                 assert.ok(field in license, `license.json has ${field}`);
             }
             assert.equal(license.installation_id, 'd3c0de5eab0a7001');
@@ -97,7 +128,10 @@ describe('demo boat', function () {
             const paths = await queryRows<{ image_path: string }>(boat.layout.capturesDb, 'SELECT image_path FROM captures');
             assert.ok(paths.length > 0);
             for (const { image_path } of paths) assert.ok(image_path.startsWith(path.join(boat.mediaDir, 'captures') + path.sep), image_path);
-            assert.ok(paths.some(({ image_path }) => fs.existsSync(image_path)), 'some captures have their file on disk');
+            assert.ok(
+                paths.some(({ image_path }) => fs.existsSync(image_path)),
+                'some captures have their file on disk',
+            );
         });
 
         it('telemetry data is JSON text and timestamps increase', async function () {
@@ -113,7 +147,10 @@ describe('demo boat', function () {
             assert.equal(new Set(boat.secrets).size, boat.secrets.length);
             for (const secret of boat.secrets) {
                 assert.match(secret, /^[a-z0-9-]+-[0-9a-f]{32}$/);
-                assert.ok(secretFiles.some((text) => text.includes(secret)), `${secret} is stored on the boat`);
+                assert.ok(
+                    secretFiles.some((text) => text.includes(secret)),
+                    `${secret} is stored on the boat`,
+                );
             }
             const credentials = readJson(boat.layout.cloudCredentials);
             assert.ok(boat.secrets.includes(credentials.device_api_key));
@@ -121,7 +158,10 @@ describe('demo boat', function () {
             const preferences = readJson(boat.layout.preferences);
             assert.ok(boat.secrets.includes(preferences.openai_api_key));
             assert.ok(boat.secrets.includes(preferences.integrations.weather.api_token));
-            const apiKeys = fs.readFileSync(boat.layout.apiKeysEnv, 'utf8').split('\n').filter((l) => l.includes('='));
+            const apiKeys = fs
+                .readFileSync(boat.layout.apiKeysEnv, 'utf8')
+                .split('\n')
+                .filter((l) => l.includes('='));
             assert.ok(apiKeys.length >= 2);
             for (const line of apiKeys) assert.ok(boat.secrets.includes(line.slice(line.indexOf('=') + 1).replace(/^"|"$/g, '')), line);
             const vessel = fs.readFileSync(boat.layout.vesselEnv, 'utf8');
@@ -143,7 +183,10 @@ describe('demo boat', function () {
             const big = await build('big', { boatlogRows: 500 });
             assert.equal(await count(big.layout.boatlogDb, 'boatlog_entries'), 500);
             const first = await queryRows<{ content: string }>(big.layout.boatlogDb, `SELECT content FROM boatlog_entries ORDER BY rowid LIMIT ${big.awkwardTexts.length}`);
-            assert.deepEqual(first.map((r) => r.content), big.awkwardTexts);
+            assert.deepEqual(
+                first.map((r) => r.content),
+                big.awkwardTexts,
+            );
         });
 
         it('cover every case that breaks CSV, spreadsheets and JSON', async function () {
@@ -161,8 +204,14 @@ describe('demo boat', function () {
             has('U+2028', (t) => t.includes('\u2028'));
             const rows = await queryRows(boat.layout.boatlogDb, `SELECT entry_type, latitude, longitude FROM boatlog_entries WHERE rowid <= ${texts.length}`);
             assert.deepEqual(new Set(rows.map((r: any) => r.entry_type)), new Set(['voice', 'text', 'auto', 'weather', 'engine']));
-            assert.ok(rows.some((r: any) => r.latitude === null && r.longitude === null), 'a row without GPS');
-            assert.ok(rows.some((r: any) => r.latitude !== null), 'a row with GPS');
+            assert.ok(
+                rows.some((r: any) => r.latitude === null && r.longitude === null),
+                'a row without GPS',
+            );
+            assert.ok(
+                rows.some((r: any) => r.latitude !== null),
+                'a row with GPS',
+            );
         });
     });
 
@@ -192,7 +241,15 @@ describe('demo boat', function () {
     it('an older boat has a captures table without the later columns', async function () {
         const boat = await build('old', { oldCapturesSchema: true, captureRows: 5 });
         assert.deepEqual(await columns(boat.layout.capturesDb, 'captures'), [
-            'id', 'timestamp', 'image_path', 'person_detected', 'fish_detected', 'person_confidence', 'fish_confidence', 'species', 'species_confidence',
+            'id',
+            'timestamp',
+            'image_path',
+            'person_detected',
+            'fish_detected',
+            'person_confidence',
+            'fish_confidence',
+            'species',
+            'species_confidence',
         ]);
         assert.equal(await count(boat.layout.capturesDb, 'captures'), 5);
     });
@@ -205,7 +262,10 @@ describe('demo boat', function () {
 
         const integer = await build('integer', { boatlogRows: 30, uuidBoatlogIds: false });
         const rows = await queryRows<{ entry_id: unknown; row_number: number }>(integer.layout.boatlogDb, 'SELECT rowid AS row_number, entry_id FROM boatlog_entries ORDER BY rowid');
-        assert.deepEqual(rows.map((r) => r.entry_id), rows.map((r) => r.row_number));
+        assert.deepEqual(
+            rows.map((r) => r.entry_id),
+            rows.map((r) => r.row_number),
+        );
         assert.match((await queryRows(integer.layout.boatlogDb, 'PRAGMA table_info(boatlog_entries)'))[0].type, /INTEGER/);
     });
 
@@ -214,10 +274,23 @@ describe('demo boat', function () {
         const mediaDir = path.join(scratch.dir, 'media');
         const dump = async (boat: DemoBoat) => {
             const parts: unknown[] = [];
-            for (const [file, table] of [[boat.layout.boatlogDb, 'boatlog_entries'], [boat.layout.telemetryDb, 'telemetry_events'], [boat.layout.capturesDb, 'captures'], [boat.layout.issuesDb, 'issues']]) {
+            for (const [file, table] of [
+                [boat.layout.boatlogDb, 'boatlog_entries'],
+                [boat.layout.telemetryDb, 'telemetry_events'],
+                [boat.layout.capturesDb, 'captures'],
+                [boat.layout.issuesDb, 'issues'],
+            ]) {
                 parts.push(await queryRows(file, `SELECT * FROM ${table} ORDER BY rowid`));
             }
-            for (const file of [boat.layout.license, boat.layout.preferences, boat.layout.cloudCredentials, boat.layout.apiKeysEnv, boat.layout.vesselEnv, boat.layout.qrCodes, boat.layout.benchmarkResults[0]]) {
+            for (const file of [
+                boat.layout.license,
+                boat.layout.preferences,
+                boat.layout.cloudCredentials,
+                boat.layout.apiKeysEnv,
+                boat.layout.vesselEnv,
+                boat.layout.qrCodes,
+                boat.layout.benchmarkResults[0],
+            ]) {
                 parts.push(fs.readFileSync(file, 'utf8'));
             }
             for (const name of filesUnder(boat.mediaDir).sort()) {
@@ -234,7 +307,10 @@ describe('demo boat', function () {
 
         const other = await build('c', { ...options, mediaDir: path.join(scratch.dir, 'media-c'), installationId: '00112233445566ff' });
         const ids = await queryRows(other.layout.boatlogDb, 'SELECT entry_id FROM boatlog_entries ORDER BY rowid');
-        assert.notDeepEqual(ids, (first[0] as any[]).map((r) => ({ entry_id: r.entry_id })));
+        assert.notDeepEqual(
+            ids,
+            (first[0] as any[]).map((r) => ({ entry_id: r.entry_id })),
+        );
         assert.equal(other.secrets.filter((s) => first.some((part) => typeof part === 'string' && part.includes(s))).length, 0);
     });
 
@@ -255,8 +331,14 @@ describe('demo boat', function () {
                 boat.layout.boatlogDb,
                 `SELECT rowid, entry_id, timestamp, content FROM boatlog_entries WHERE rowid > ${before.rowid} ORDER BY rowid`,
             );
-            assert.deepEqual(added.map((r) => r.entry_id), [...first, ...second]);
-            assert.deepEqual(added.map((r) => r.rowid), [26, 27, 28, 29, 30, 31, 32, 33]);
+            assert.deepEqual(
+                added.map((r) => r.entry_id),
+                [...first, ...second],
+            );
+            assert.deepEqual(
+                added.map((r) => r.rowid),
+                [26, 27, 28, 29, 30, 31, 32, 33],
+            );
             let previous = before.ts as string;
             for (const row of added) {
                 assert.ok(row.timestamp > previous, `${row.timestamp} after ${previous}`);
@@ -272,7 +354,10 @@ describe('demo boat', function () {
             const added = await appendBoatlogRows(boat.layout.boatlogDb, 20);
             const longer = await build('long', { boatlogRows: 120 });
             const expected = await queryRows<{ entry_id: string }>(longer.layout.boatlogDb, 'SELECT entry_id FROM boatlog_entries WHERE rowid > 100 ORDER BY rowid');
-            assert.deepEqual(added, expected.map((r) => r.entry_id));
+            assert.deepEqual(
+                added,
+                expected.map((r) => r.entry_id),
+            );
         });
 
         it('starts at startTime when that is later than the newest row, and keeps integer ids integers', async function () {

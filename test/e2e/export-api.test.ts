@@ -140,7 +140,7 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
     });
 
     describe('seed 000 Test 2 / seed 001 Tests 1 and 2: the queue', () => {
-        it('GET /export/queue/status has both the page\'s and the scripts\' fields', async () => {
+        it("GET /export/queue/status has both the page's and the scripts' fields", async () => {
             const status = await call(nodeRed, 'GET', '/export/queue/status');
             const body = status.json;
             for (const field of ['pending', 'failed', 'pending_count', 'uploading_count', 'completed_count', 'failed_count']) {
@@ -222,7 +222,12 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
         });
 
         it('no answer of ours gives another site CORS permission to read it', async () => {
-            for (const [method, url] of [['GET', '/tier/status'], ['GET', '/export/history'], ['POST', '/export/generate'], ['POST', '/export/queue/cleanup']]) {
+            for (const [method, url] of [
+                ['GET', '/tier/status'],
+                ['GET', '/export/history'],
+                ['POST', '/export/generate'],
+                ['POST', '/export/queue/cleanup'],
+            ]) {
                 const answer = await call(nodeRed, method, url, { headers: { Origin: 'http://evil.example' } });
                 assert.equal(answer.headers.get('access-control-allow-origin'), null, `${method} ${url} allows another origin`);
             }
@@ -230,7 +235,9 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
 
         it('a preflight grants nothing: the JSON POST a foreign page sends after it is still refused', async () => {
             // Node-RED's admin app answers every preflight itself when it shares the root path with the http nodes.
-            await call(nodeRed, 'OPTIONS', '/export/generate', { headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' } });
+            await call(nodeRed, 'OPTIONS', '/export/generate', {
+                headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+            });
             const post = await call(nodeRed, 'POST', '/export/generate', { headers: { Origin: 'http://evil.example', 'Content-Type': 'application/json' }, body: '{"mode":"full"}' });
             assert.equal(post.status, 403);
             assert.equal(post.headers.get('access-control-allow-origin'), null);

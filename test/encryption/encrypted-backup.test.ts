@@ -30,7 +30,7 @@ describe('encrypted backups (age)', function () {
     });
     afterEach(() => t.scratch.remove());
 
-    it('once a recovery key exists a backup is encrypted, and Debian\'s age opens it with the recovery key and tar lists it', async () => {
+    it("once a recovery key exists a backup is encrypted, and Debian's age opens it with the recovery key and tar lists it", async () => {
         const made = await createBackup(t.settings);
         assert.match(made.backup.name, /^d3kos_backup_\d{8}_\d{6}\.tar\.gz\.age$/);
         assert.equal(made.backup.encrypted, true);
@@ -75,7 +75,7 @@ describe('encrypted backups (age)', function () {
         assert.ok(!fs.readFileSync(files.recoveryRecipient, 'utf8').includes('AGE-SECRET-KEY'));
     });
 
-    it('an encrypted backup gathers its plaintext on the boat\'s disk: nothing but the sealed archive is written to the backup folder', async () => {
+    it("an encrypted backup gathers its plaintext on the boat's disk: nothing but the sealed archive is written to the backup folder", async () => {
         const seen = async (encrypt: 'auto' | 'never') => {
             const names = new Set<string>();
             const watcher = fs.watch(t.boat.backupDir, { recursive: true }, (_event, name) => name && names.add(String(name)));
@@ -91,8 +91,15 @@ describe('encrypted backups (age)', function () {
         // The plain backup stages in the backup folder (what the watcher would catch).
         assert.ok((await seen('never')).some((name) => /^\.staging-[^/]+\/config\//.test(name)));
         const sealed = await seen('auto');
-        assert.deepEqual(sealed.filter((name) => name.includes('/') || /config|api-keys|credentials|manifest/.test(name)), [], sealed.join(', '));
-        assert.deepEqual(fs.readdirSync(keyFiles(t.boat.root).dir).filter((name) => name.startsWith('.staging-')), []);
+        assert.deepEqual(
+            sealed.filter((name) => name.includes('/') || /config|api-keys|credentials|manifest/.test(name)),
+            [],
+            sealed.join(', '),
+        );
+        assert.deepEqual(
+            fs.readdirSync(keyFiles(t.boat.root).dir).filter((name) => name.startsWith('.staging-')),
+            [],
+        );
     });
 
     it('list and verify say which backups are encrypted; verify decrypts and checks every file', async () => {

@@ -29,7 +29,9 @@ describe('incremental exports after a restore', function () {
     it('the next incremental export holds every row written after the restore', async () => {
         const made = await createBackup(t.settings);
         const lost = await appendBoatlogRows(t.boat.layout.boatlogDb, 10);
-        const lostTimestamps = (await queryRows<{ timestamp: string }>(t.boat.layout.boatlogDb, `SELECT timestamp FROM boatlog_entries WHERE entry_id IN (${lost.map((id) => `'${id}'`).join(',')}) ORDER BY rowid`)).map((r) => r.timestamp);
+        const lostTimestamps = (
+            await queryRows<{ timestamp: string }>(t.boat.layout.boatlogDb, `SELECT timestamp FROM boatlog_entries WHERE entry_id IN (${lost.map((id) => `'${id}'`).join(',')}) ORDER BY rowid`)
+        ).map((r) => r.timestamp);
         // Central has everything up to the newest row.
         const full = await exportBoatData(t.boat.layout, 'full');
         await acknowledgeWatermarks(t.boat.layout.watermarksFile, full.export_id, full.watermarks);
@@ -42,13 +44,19 @@ describe('incremental exports after a restore', function () {
         const incremental = await exportBoatData(t.boat.layout, 'incremental', new Date(Date.now() + 1000));
         const file = readExports(t.boat.layout.exportFilesDir).find((e) => e.json.export_id === incremental.export_id)!;
         const exported = new Set(file.json.data.boatlog.entries.map((e: any) => e.entry_id));
-        assert.deepEqual(written.filter((id) => !exported.has(id)), [], `rows missing from the incremental export (it holds ${exported.size})`);
+        assert.deepEqual(
+            written.filter((id) => !exported.has(id)),
+            [],
+            `rows missing from the incremental export (it holds ${exported.size})`,
+        );
     });
 
     it('an export read before the restore and acknowledged after it does not move the marks back over the new rows', async () => {
         const made = await createBackup(t.settings);
         const lost = await appendBoatlogRows(t.boat.layout.boatlogDb, 10);
-        const lostTimestamps = (await queryRows<{ timestamp: string }>(t.boat.layout.boatlogDb, `SELECT timestamp FROM boatlog_entries WHERE entry_id IN (${lost.map((id) => `'${id}'`).join(',')}) ORDER BY rowid`)).map((r) => r.timestamp);
+        const lostTimestamps = (
+            await queryRows<{ timestamp: string }>(t.boat.layout.boatlogDb, `SELECT timestamp FROM boatlog_entries WHERE entry_id IN (${lost.map((id) => `'${id}'`).join(',')}) ORDER BY rowid`)
+        ).map((r) => r.timestamp);
         const inFlight = await exportBoatData(t.boat.layout, 'full', new Date(Date.now() - 1000));
 
         await restoreBackup(t.settings, made.backup.name);
@@ -60,6 +68,9 @@ describe('incremental exports after a restore', function () {
         const incremental = await exportBoatData(t.boat.layout, 'incremental', new Date(Date.now() + 1000));
         const file = readExports(t.boat.layout.exportFilesDir).find((e) => e.json.export_id === incremental.export_id)!;
         const exported = new Set(file.json.data.boatlog.entries.map((e: any) => e.entry_id));
-        assert.deepEqual(written.filter((id) => !exported.has(id)), []);
+        assert.deepEqual(
+            written.filter((id) => !exported.has(id)),
+            [],
+        );
     });
 });

@@ -100,7 +100,10 @@ describe('export files', function () {
         assert.ok(leftovers.length > 0, 'at least one kill landed while an export was being written');
         const { removed } = await removeStalePartials(big.layout.exportFilesDir, 0);
         assert.equal(removed.length, leftovers.length);
-        assert.deepEqual(fs.readdirSync(big.layout.exportFilesDir).filter((n) => n.endsWith('.partial')), []);
+        assert.deepEqual(
+            fs.readdirSync(big.layout.exportFilesDir).filter((n) => n.endsWith('.partial')),
+            [],
+        );
         assert.equal(kills, 6);
     });
 
@@ -116,7 +119,10 @@ describe('export files', function () {
         const incremental = await exportBoatData(boat.layout, 'incremental');
         const json = JSON.parse(fs.readFileSync(incremental.export_file, 'utf8'));
         assert.equal(json.mode, 'incremental');
-        assert.deepEqual(json.data.boatlog.entries.map((e: any) => e.entry_id), added);
+        assert.deepEqual(
+            json.data.boatlog.entries.map((e: any) => e.entry_id),
+            added,
+        );
         assert.equal(json.data.telemetry.entry_count, 0);
         assert.ok(incremental.watermarks.boatlog!.rowid! > full.watermarks.boatlog!.rowid!);
     });
@@ -146,11 +152,14 @@ describe('export files', function () {
         await runSql(own.layout.boatlogDb, `DELETE FROM boatlog_entries WHERE rowid = ${mark}`);
         const [redictated] = await appendBoatlogRows(own.layout.boatlogDb, 1, { startTime: new Date() });
         const [{ reused }] = await rows<{ reused: number }>(own.layout.boatlogDb, `SELECT rowid AS reused FROM boatlog_entries WHERE entry_id = ${redictated}`);
-        assert.equal(reused, mark, 'the new row took the deleted row\'s rowid');
+        assert.equal(reused, mark, "the new row took the deleted row's rowid");
 
         const second = await exportBoatData(own.layout, 'incremental');
         const json = JSON.parse(fs.readFileSync(second.export_file, 'utf8'));
-        assert.deepEqual(json.data.boatlog.entries.map((e: any) => String(e.entry_id)), [redictated]);
+        assert.deepEqual(
+            json.data.boatlog.entries.map((e: any) => String(e.entry_id)),
+            [redictated],
+        );
         await acknowledgeWatermarks(own.layout.watermarksFile, second.export_id, second.watermarks);
         const third = await exportBoatData(own.layout, 'incremental');
         assert.equal(third.categories.boatlog.entry_count, 0, 'once acknowledged it is not sent again');
@@ -194,7 +203,10 @@ describe('export files', function () {
 
         const result = await removeStalePartials(dir, 15 * 60 * 1000);
         assert.deepEqual(result.removed, [path.basename(stale)]);
-        assert.deepEqual(result.kept.map((k) => k.name), [path.basename(blocking)]);
+        assert.deepEqual(
+            result.kept.map((k) => k.name),
+            [path.basename(blocking)],
+        );
         assert.ok(result.kept[0].error.length > 0);
         assert.ok(!fs.existsSync(stale));
         assert.ok(fs.existsSync(path.join(blocking, 'inside')), 'a folder is never emptied');

@@ -42,7 +42,10 @@ describe('exports in flight when their node closes', function () {
         const abandoned = await inFlight.close(10000);
         assert.deepEqual(abandoned, []);
         const finished = await work;
-        assert.deepEqual(readExports(boat.layout.exportFilesDir).map((e) => e.file), [finished.export_file]);
+        assert.deepEqual(
+            readExports(boat.layout.exportFilesDir).map((e) => e.file),
+            [finished.export_file],
+        );
         assert.equal(inFlight.size, 0);
     });
 

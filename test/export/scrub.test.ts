@@ -47,7 +47,7 @@ describe('secret values are scrubbed from export JSON text', function () {
             }
         });
 
-        it('leaves text alone where the secret\'s characters only appear across an escape, and the JSON stays valid', () => {
+        it("leaves text alone where the secret's characters only appear across an escape, and the JSON stays valid", () => {
             // A newline followed by "abc…" reads `\nabc…` in JSON: it contains the characters of "nabc…" but not the value.
             const secret = 'nabcdefgh12';
             const value = { a: `\nabcdefgh12`, b: 'é\u0001abcdefgh12', c: `${secret}` };

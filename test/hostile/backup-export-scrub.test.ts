@@ -15,7 +15,10 @@ describe('hostile network: a secret pasted into a boatlog entry', function () {
 
     it('is not in the export POST /export/generate writes, in any category', async () => {
         const deviceKey: string = JSON.parse(fs.readFileSync(b.boat.layout.cloudCredentials, 'utf8')).device_api_key;
-        await runSql(b.boat.layout.boatlogDb, `INSERT INTO boatlog_entries (entry_id, timestamp, entry_type, content) VALUES ('pasted', '2026-11-30T10:00:00Z', 'text', 'new key ${deviceKey} from the office')`);
+        await runSql(
+            b.boat.layout.boatlogDb,
+            `INSERT INTO boatlog_entries (entry_id, timestamp, entry_type, content) VALUES ('pasted', '2026-11-30T10:00:00Z', 'text', 'new key ${deviceKey} from the office')`,
+        );
         const answer = await postJson(b.nodeRed, '/export/generate', { mode: 'full' });
         assert.equal(answer.status, 200, answer.text);
         const text = fs.readFileSync(answer.json.export_file, 'utf8');

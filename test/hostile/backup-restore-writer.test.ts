@@ -36,7 +36,10 @@ describe('hostile network: POST /api/backup/restore while the boatlog service wr
         assert.match(restore_window, new RegExp(`before ${restore_started_at} are in ${safety_backup}`));
         const started = Date.parse(restore_started_at);
         const finished = Date.parse(restore_finished_at);
-        assert.deepEqual(writer.rows.filter((r) => r.error), []);
+        assert.deepEqual(
+            writer.rows.filter((r) => r.error),
+            [],
+        );
         const before = writer.rows.filter((r) => r.committed! < started);
         const after = writer.rows.filter((r) => r.began > finished);
         assert.ok(before.length >= 10 && after.length >= 10, `rows before: ${before.length}, after: ${after.length}`);
@@ -45,8 +48,16 @@ describe('hostile network: POST /api/backup/restore while the boatlog service wr
         fs.writeFileSync(copy, execFileSync('tar', ['-xzOf', path.join(b.boat.backupDir, safety_backup), 'data/boatlog/boatlog.db'], { maxBuffer: 256 << 20 }));
         const safety = await idsIn(copy);
         const live = await idsIn(b.boat.layout.boatlogDb);
-        assert.deepEqual(before.filter((r) => !safety.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed before the restore are not in its safety backup');
-        assert.deepEqual(after.filter((r) => !live.has(r.entry_id)).map((r) => r.entry_id), [], 'rows committed after the restore are gone');
+        assert.deepEqual(
+            before.filter((r) => !safety.has(r.entry_id)).map((r) => r.entry_id),
+            [],
+            'rows committed before the restore are not in its safety backup',
+        );
+        assert.deepEqual(
+            after.filter((r) => !live.has(r.entry_id)).map((r) => r.entry_id),
+            [],
+            'rows committed after the restore are gone',
+        );
         // Rows committed while it ran waited for their database: none is in neither place.
         const lost = writer.rows.filter((r) => r.committed && !safety.has(r.entry_id) && !live.has(r.entry_id)).map((r) => r.entry_id);
         assert.deepEqual(lost, [], 'rows committed during the restore were lost');

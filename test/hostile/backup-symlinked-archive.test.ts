@@ -34,10 +34,18 @@ describe('hostile network: a symbolic link in the backup folder', function () {
         assert.equal(answer.json.success, false);
         assert.match(answer.json.error, /is a symbolic link, not an archive kept in the backup folder/);
         const sha = crypto.createHash('sha256').update(fs.readFileSync(target)).digest('hex');
-        assert.ok(!answer.text.includes(sha), 'the answer shows the target\'s sha256');
+        assert.ok(!answer.text.includes(sha), "the answer shows the target's sha256");
         assert.ok(!answer.text.includes('someone-elses'), 'the answer names the target');
-        assert.deepEqual(treeDigest(b.boat.root, (p) => p.startsWith('backups')), before, 'the restore changed the boat');
-        assert.deepEqual(fs.readdirSync(b.boat.backupDir).filter((n) => n.includes('pre-restore')), [], 'a safety backup was taken for a refused restore');
+        assert.deepEqual(
+            treeDigest(b.boat.root, (p) => p.startsWith('backups')),
+            before,
+            'the restore changed the boat',
+        );
+        assert.deepEqual(
+            fs.readdirSync(b.boat.backupDir).filter((n) => n.includes('pre-restore')),
+            [],
+            'a safety backup was taken for a refused restore',
+        );
     });
 
     it('GET /api/backup/download refuses it the same way, and list does not show it', async () => {

@@ -9,7 +9,17 @@ import { isRunning, memoryOf, resetPeak, send, startHostileBoat, streamBody } fr
 // What anyone on the boat's Wi-Fi can send as a body, against flows/boat.json on a started Node-RED: nothing
 // they send grows it, stalls it or crashes it, and no loose body does what a precise one would.
 
-const BODY_ROUTES = ['/export/generate', '/export/process-queue', '/export/queue/process', '/export/queue/retry-failed', '/export/queue/cleanup', '/api/media/cleanup', '/api/backup/create', '/api/backup/restore', '/api/backup/schedule'];
+const BODY_ROUTES = [
+    '/export/generate',
+    '/export/process-queue',
+    '/export/queue/process',
+    '/export/queue/retry-failed',
+    '/export/queue/cleanup',
+    '/api/media/cleanup',
+    '/api/backup/create',
+    '/api/backup/restore',
+    '/api/backup/schedule',
+];
 const MB = 1024 * 1024;
 const json = { 'Content-Type': 'application/json' };
 
@@ -20,7 +30,12 @@ describe('hostile network: bodies sent to the boat routes', function () {
     let nodeRed: RunningNodeRed;
 
     const health = async () => (await send(nodeRed, { path: '/health' })).status;
-    const mediaFiles = () => fs.readdirSync(boat.mediaDir, { recursive: true }).map(String).filter((f) => /\.(jpg|mp4)$/.test(f)).sort();
+    const mediaFiles = () =>
+        fs
+            .readdirSync(boat.mediaDir, { recursive: true })
+            .map(String)
+            .filter((f) => /\.(jpg|mp4)$/.test(f))
+            .sort();
 
     before(async () => {
         scratch = scratchFolder('hostile-bodies');
@@ -52,9 +67,7 @@ describe('hostile network: bodies sent to the boat routes', function () {
     it('a 2 GB chunked body is cut at 64 KB and the connection closed: Node-RED stays up and grows < 20 MB', async () => {
         const before = memoryOf(nodeRed.pid);
         resetPeak(nodeRed.pid);
-        const outcomes = await Promise.all(
-            ['/export/generate', '/api/backup/restore', '/export/process-queue'].map((route) => streamBody(nodeRed, route, { totalBytes: 2048 * MB, chunked: true })),
-        );
+        const outcomes = await Promise.all(['/export/generate', '/api/backup/restore', '/export/process-queue'].map((route) => streamBody(nodeRed, route, { totalBytes: 2048 * MB, chunked: true })));
         const after = memoryOf(nodeRed.pid);
         for (const outcome of outcomes) {
             // Cut: the boat stopped taking the body long before 2 GB, answering 413 or closing the connection.
@@ -62,7 +75,9 @@ describe('hostile network: bodies sent to the boat routes', function () {
             assert.ok(outcome.status === 413 || outcome.error, JSON.stringify(outcome));
         }
         assert.ok(isRunning(nodeRed.pid));
-        console.log(`      three 2 GB bodies: ${outcomes.map((o) => `${(o.written / MB).toFixed(1)} MB sent, ${o.status ?? o.error}`).join('; ')}; RSS ${(before.rss / MB).toFixed(1)} MB before, peak ${(after.peak / MB).toFixed(1)} MB during`);
+        console.log(
+            `      three 2 GB bodies: ${outcomes.map((o) => `${(o.written / MB).toFixed(1)} MB sent, ${o.status ?? o.error}`).join('; ')}; RSS ${(before.rss / MB).toFixed(1)} MB before, peak ${(after.peak / MB).toFixed(1)} MB during`,
+        );
         assert.ok(after.peak - before.rss < 20 * MB, `peak RSS grew by ${((after.peak - before.rss) / MB).toFixed(1)} MB (from ${(before.rss / MB).toFixed(0)} MB)`);
         assert.equal(await health(), 200);
     });

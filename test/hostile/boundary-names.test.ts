@@ -20,7 +20,18 @@ const STATE_CHANGING: Array<[string, string]> = [
     ['/api/backup/restore', '{"name":"NAME"}'],
     ['/api/backup/schedule', '{"schedule":"daily"}'],
 ];
-const READS = ['/export/boatlog/csv', '/api/backup/download/NAME', '/api/backup/list', '/export/list', '/export/status', '/export/queue/status', '/export/history', '/tier/status', '/api/media/status', '/health'];
+const READS = [
+    '/export/boatlog/csv',
+    '/api/backup/download/NAME',
+    '/api/backup/list',
+    '/export/list',
+    '/export/status',
+    '/export/queue/status',
+    '/export/history',
+    '/tier/status',
+    '/api/media/status',
+    '/health',
+];
 
 describe('hostile network: the boat answers only to its own names', function () {
     this.timeout(180000);
@@ -67,7 +78,9 @@ describe('hostile network: the boat answers only to its own names', function () 
 
     it("the boat's own names keep working: loopback, localhost, [::1], its hostname, hostname.local, an interface address, D3KOS_ALLOWED_HOSTS", async () => {
         const names = [`127.0.0.1:${nodeRed.port}`, `localhost:${nodeRed.port}`, `[::1]:${nodeRed.port}`, os.hostname(), `${os.hostname()}.local`, 'd3kos.local', 'HELM:80'];
-        const address = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+        const address = Object.values(os.networkInterfaces())
+            .flat()
+            .find((a) => a && a.family === 'IPv4' && !a.internal);
         if (address) names.push(`${address.address}:1880`);
         for (const host of names) {
             const download = await send(nodeRed, { path: `/api/backup/download/${backup}`, host });
@@ -81,7 +94,7 @@ describe('hostile network: the boat answers only to its own names', function () 
         assert.match(String(csv.headers['content-type']), /text\/csv/);
     });
 
-    it('a name close to the boat\'s is not the boat: suffixes, prefixes, no Host at all', async () => {
+    it("a name close to the boat's is not the boat: suffixes, prefixes, no Host at all", async () => {
         for (const host of [`${os.hostname()}.evil.example`, `evil-${os.hostname()}`, 'localhost.evil.example', '127.0.0.1.nip.io', 'd3kos.local.evil', '']) {
             const answer = await send(nodeRed, { method: 'POST', path: '/api/backup/create', host });
             assert.equal(answer.status, 403, `${host}: ${answer.text}`);
@@ -99,7 +112,13 @@ describe('hostile network: the boat answers only to its own names', function () 
     });
 
     it('a method a boat route does not serve is a JSON 405 naming the one it does; nothing is answered as HTML', async () => {
-        for (const [method, route] of [['PUT', '/export/generate'], ['DELETE', '/api/backup/create'], ['PATCH', '/api/media/status'], ['OPTIONS', '/api/backup/restore'], ['POST', '/health']]) {
+        for (const [method, route] of [
+            ['PUT', '/export/generate'],
+            ['DELETE', '/api/backup/create'],
+            ['PATCH', '/api/media/status'],
+            ['OPTIONS', '/api/backup/restore'],
+            ['POST', '/health'],
+        ]) {
             const answer = await send(nodeRed, { method, path: route, headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
             assert.equal(answer.status, 405, `${method} ${route}: ${answer.status} ${answer.text}`);
             assert.equal(answer.json.success, false);

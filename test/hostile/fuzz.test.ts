@@ -130,10 +130,7 @@ function mutatedBody(r: Random, route: Route): Buffer | string | undefined {
 }
 
 function mutatedPath(r: Random, route: Route): string {
-    let urlPath = route.path.replace(
-        ':name',
-        r.pick(['%zz', 'd3kos%', '..%2F..%2Fetc%2Fpasswd', '%00', encodeURIComponent(randomText(r, 10)), ABSENT_BACKUP, 'BACKUP', '%E2%98%83', 'a'.repeat(300)]),
-    );
+    let urlPath = route.path.replace(':name', r.pick(['%zz', 'd3kos%', '..%2F..%2Fetc%2Fpasswd', '%00', encodeURIComponent(randomText(r, 10)), ABSENT_BACKUP, 'BACKUP', '%E2%98%83', 'a'.repeat(300)]));
     if (r.chance(0.1)) urlPath += '/';
     if (r.chance(0.1)) urlPath = urlPath.toUpperCase();
     if (r.chance(0.2)) urlPath += r.pick(['?callback=steal', '?a=1&a=2', '?__proto__[x]=1', '?mode=full', '?%zz', '?' + encodeURIComponent(randomText(r, 10))]);
@@ -141,11 +138,25 @@ function mutatedPath(r: Random, route: Route): string {
 }
 
 function mutatedHeaders(r: Random, port: number): { host: string; headers: Record<string, string> } {
-    const host = r.chance(0.6) ? `127.0.0.1:${port}` : r.pick([`localhost:${port}`, `[::1]:${port}`, `evil.example:${port}`, 'evil.example', '', '127.0.0.1.evil.example', 'LOCALHOST', 'x'.repeat(300), `127.0.0.1:${port}, evil.example`]);
+    const host = r.chance(0.6)
+        ? `127.0.0.1:${port}`
+        : r.pick([`localhost:${port}`, `[::1]:${port}`, `evil.example:${port}`, 'evil.example', '', '127.0.0.1.evil.example', 'LOCALHOST', 'x'.repeat(300), `127.0.0.1:${port}, evil.example`]);
     const headers: Record<string, string> = {};
     const origin = r.pick([undefined, undefined, `http://${host}`, `http://evil.example:${port}`, 'null', 'file://']);
     if (origin) headers.Origin = origin;
-    const type = r.pick([undefined, 'application/json', 'application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/vnd.d3kos+json', 'garbage/', 'application/octet-stream']);
+    const type = r.pick([
+        undefined,
+        'application/json',
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        'application/vnd.d3kos+json',
+        'garbage/',
+        'application/octet-stream',
+    ]);
     if (type) headers['Content-Type'] = type;
     if (r.chance(0.1)) headers['Sec-Fetch-Site'] = r.pick(['cross-site', 'same-origin', 'none']);
     if (r.chance(0.1)) headers['X-Forwarded-Host'] = r.pick(['evil.example', `127.0.0.1:${port}`]);
@@ -248,7 +259,11 @@ describe('hostile network: fuzzing every boat route', function () {
             if (inside(path.join(boat.root, 'offboat'))) return any('POST /api/backup/offboat', 'POST /api/backup/offboat/send', 'POST /api/backup/create');
             return false;
         };
-        assert.deepEqual(changed.filter((file) => !explained(file)), [], `changed without an accepted request (accepted: ${JSON.stringify([...accepted])})`);
+        assert.deepEqual(
+            changed.filter((file) => !explained(file)),
+            [],
+            `changed without an accepted request (accepted: ${JSON.stringify([...accepted])})`,
+        );
         console.log(`      fuzz: ${COUNT} requests, accepted ${JSON.stringify(Object.fromEntries(accepted))}, ${changed.length} files changed`);
     });
 });

@@ -46,10 +46,14 @@ describe('hostile reads: a damaged queue file at start', function () {
     });
 
     it('the pending export is taken back from its file and uploaded to the real ingest', async () => {
-        const stored = await waitFor('the export stored centrally', async () => {
-            const answer = await call(central, 'GET', `/api/v1/exports/${pendingExport}`);
-            return answer.status === 200 ? answer.json : undefined;
-        }, 60000);
+        const stored = await waitFor(
+            'the export stored centrally',
+            async () => {
+                const answer = await call(central, 'GET', `/api/v1/exports/${pendingExport}`);
+                return answer.status === 200 ? answer.json : undefined;
+            },
+            60000,
+        );
         assert.ok(stored, 'the central database has it');
         const queue = await waitFor('the queue to show it uploaded', async () => {
             const status = await call(nodeRed!, 'GET', '/export/queue/status');
@@ -58,7 +62,10 @@ describe('hostile reads: a damaged queue file at start', function () {
         assert.equal(queue.pending_count, 0);
         const entry = readQueueFile(boat).completed.find((e: any) => e.export_id === pendingExport);
         assert.match(entry.sha256, /^[0-9a-f]{64}$/);
-        assert.ok(fs.readdirSync(boat.layout.exportsDir).some((name) => name.startsWith('export_queue.json.unreadable-')), 'the damaged file is kept');
+        assert.ok(
+            fs.readdirSync(boat.layout.exportsDir).some((name) => name.startsWith('export_queue.json.unreadable-')),
+            'the damaged file is kept',
+        );
     });
 
     it('the export file that cannot be trusted is listed in the queue status, not uploaded nor deleted', async () => {
@@ -77,7 +84,13 @@ describe('hostile reads: a damaged queue file at start', function () {
         assert.equal(health.status, 503, health.text);
         assert.equal(health.json.status, 'degraded');
         const problems: string[] = health.json.problems;
-        assert.ok(problems.some((p) => /upload queue file was found damaged .* kept as export_queue\.json\.unreadable-/.test(p)), problems.join('\n'));
-        assert.ok(problems.some((p) => p.includes(untrusted)), problems.join('\n'));
+        assert.ok(
+            problems.some((p) => /upload queue file was found damaged .* kept as export_queue\.json\.unreadable-/.test(p)),
+            problems.join('\n'),
+        );
+        assert.ok(
+            problems.some((p) => p.includes(untrusted)),
+            problems.join('\n'),
+        );
     });
 });

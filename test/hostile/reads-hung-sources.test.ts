@@ -11,10 +11,7 @@ const UNREACHABLE = 'http://127.0.0.1:9';
 
 /** A request that must be answered within `ms`, or the test says it hung. */
 async function answeredWithin(nodeRed: RunningNodeRed, method: string, url: string, ms: number) {
-    return Promise.race([
-        call(nodeRed, method, url),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${method} ${url} got no answer within ${ms} ms: Node-RED hangs`)), ms)),
-    ]);
+    return Promise.race([call(nodeRed, method, url), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${method} ${url} got no answer within ${ms} ms: Node-RED hangs`)), ms))]);
 }
 
 function fifoInPlaceOf(file: string): void {
@@ -68,7 +65,10 @@ describe('hostile reads: FIFOs in place of the files collectors read', function 
         assert.equal(health.json.tier, 2, 'the fields it always had stay');
         const problems: string[] = health.json.problems;
         for (const file of ['data/qr-codes.json', 'data/alerts.json', 'data/boatlog/boatlog.db', 'services/dashboard/config/vessel.env']) {
-            assert.ok(problems.some((p) => p.startsWith(`${file} is a FIFO`)), `${file} not named in:\n${problems.join('\n')}`);
+            assert.ok(
+                problems.some((p) => p.startsWith(`${file} is a FIFO`)),
+                `${file} not named in:\n${problems.join('\n')}`,
+            );
         }
     });
 
@@ -82,11 +82,18 @@ describe('hostile reads: FIFOs in place of the files collectors read', function 
     it('a license.json that is a FIFO: /health answers degraded at once, naming it', async () => {
         fifoInPlaceOf(boat.layout.license);
         // /health reads the license at most once a second; then every answer names the FIFO.
-        await waitFor('/health to read the license again', async () => (await answeredWithin(nodeRed, 'GET', '/health', 5000)).json.problems.some((p: string) => /license\.json is a FIFO/.test(p)), 10000);
+        await waitFor(
+            '/health to read the license again',
+            async () => (await answeredWithin(nodeRed, 'GET', '/health', 5000)).json.problems.some((p: string) => /license\.json is a FIFO/.test(p)),
+            10000,
+        );
         for (let i = 0; i < 5; i++) {
             const health = await answeredWithin(nodeRed, 'GET', '/health', 5000);
             assert.equal(health.json.status, 'degraded');
-            assert.ok(health.json.problems.some((p: string) => /license\.json is a FIFO/.test(p)), health.text);
+            assert.ok(
+                health.json.problems.some((p: string) => /license\.json is a FIFO/.test(p)),
+                health.text,
+            );
         }
         const refused = await answeredWithin(nodeRed, 'POST', '/export/generate', 10000);
         assert.ok(refused.status >= 400, refused.text);

@@ -24,7 +24,10 @@ describe('body shapes declared on a request guard', () => {
 
     for (const bad of ['mode', 'mode: anything', 'mode: full', '1mode: boolean', 'a: boolean, a: boolean', 'n: integer 5..1', 'x: string -1']) {
         it(`refuses to read "${bad}", naming what it cannot read`, () => {
-            assert.throws(() => parseBodyShape(bad), (err: any) => err.code === 'BODY_SHAPE_INVALID');
+            assert.throws(
+                () => parseBodyShape(bad),
+                (err: any) => err.code === 'BODY_SHAPE_INVALID',
+            );
         });
     }
 

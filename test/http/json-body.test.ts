@@ -10,7 +10,10 @@ describe('a JSON body parsed with a depth limit', () => {
 
     it('2,000 levels of [[[[ are refused before JSON.parse sees them', () => {
         const deep = '['.repeat(2000) + ']'.repeat(2000);
-        assert.throws(() => parseJsonObject(deep), (err: any) => err.statusCode === 400 && err.code === 'BODY_TOO_DEEP');
+        assert.throws(
+            () => parseJsonObject(deep),
+            (err: any) => err.statusCode === 400 && err.code === 'BODY_TOO_DEEP',
+        );
         assert.throws(() => parseJsonObject('{"a":'.repeat(5) + '1' + '}'.repeat(5)), /nests deeper than 4 levels/);
         assert.deepEqual(parseJsonObject('{"a":{"b":{"c":[1]}}}'), { a: { b: { c: [1] } } });
     });
@@ -21,15 +24,30 @@ describe('a JSON body parsed with a depth limit', () => {
         assert.deepEqual(parseJsonObject('{"note":"[[[[[[[[[[[["}'), { note: '[[[[[[[[[[[[' });
     });
 
-    for (const [body, kind] of [['true', 'true'], ['123', '123'], ['null', 'null'], ['"dry_run"', 'a string'], ['[{"dry_run":true}]', 'an array']]) {
+    for (const [body, kind] of [
+        ['true', 'true'],
+        ['123', '123'],
+        ['null', 'null'],
+        ['"dry_run"', 'a string'],
+        ['[{"dry_run":true}]', 'an array'],
+    ]) {
         it(`${body} is refused: a body is one JSON object, not ${kind}`, () => {
-            assert.throws(() => parseJsonObject(body), (err: any) => err.statusCode === 400 && err.code === 'BODY_NOT_OBJECT' && err.message.endsWith(`not ${kind}`));
+            assert.throws(
+                () => parseJsonObject(body),
+                (err: any) => err.statusCode === 400 && err.code === 'BODY_NOT_OBJECT' && err.message.endsWith(`not ${kind}`),
+            );
         });
     }
 
     it('malformed JSON and bytes that are not UTF-8 are 400s that say so', () => {
-        assert.throws(() => parseJsonObject('{"mode":'), (err: any) => err.code === 'BODY_NOT_JSON' && /not valid JSON/.test(err.message));
-        assert.throws(() => parseJsonObject(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), (err: any) => err.code === 'BODY_NOT_UTF8');
+        assert.throws(
+            () => parseJsonObject('{"mode":'),
+            (err: any) => err.code === 'BODY_NOT_JSON' && /not valid JSON/.test(err.message),
+        );
+        assert.throws(
+            () => parseJsonObject(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])),
+            (err: any) => err.code === 'BODY_NOT_UTF8',
+        );
     });
 
     it('the depth of an already parsed value is measured without recursion', () => {

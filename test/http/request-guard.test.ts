@@ -23,7 +23,10 @@ describe('request guard', () => {
     });
 
     it('a foreign page cannot pass by naming itself in X-Forwarded-Host', () => {
-        const verdict = checkRequest({ method: 'POST', headers: { host: '192.168.1.237:1880', 'x-forwarded-host': 'evil.example', origin: 'http://evil.example', 'content-type': 'application/json' } });
+        const verdict = checkRequest({
+            method: 'POST',
+            headers: { host: '192.168.1.237:1880', 'x-forwarded-host': 'evil.example', origin: 'http://evil.example', 'content-type': 'application/json' },
+        });
         assert.equal(verdict.allowed, false);
     });
 

@@ -162,7 +162,10 @@ describe('flows/central-ingest.json on a started Node-RED', function () {
         assert.equal(res.status, 500, text);
         assert.match(JSON.parse(text).error, /devices\.json is not valid JSON at line 1, column 1/);
         await new Promise((resolve) => setTimeout(resolve, 200));
-        for (const [where, seen] of [['answer', text], ['log', central.log()]]) {
+        for (const [where, seen] of [
+            ['answer', text],
+            ['log', central.log()],
+        ]) {
             for (let at = 0; at + 5 <= token.length; at++) {
                 assert.ok(!seen.includes(token.slice(at, at + 5)), `"${token.slice(at, at + 5)}" of the token is in the ${where}`);
             }
@@ -179,7 +182,15 @@ describe('flows/central-ingest.json on a started Node-RED', function () {
         const nodeRed = await startNodeRed({
             userDir: path.join(dir, 'node-red'),
             flows,
-            env: { D3KOS_ROOT: boat.root, D3KOS_MEDIA_DIR: boat.mediaDir, D3KOS_BACKUP_DIR: boat.backupDir, D3KOS_CENTRAL_URL: 'http://127.0.0.1:9', D3KOS_INGEST_MODE: 'open', D3KOS_INGEST_DIR: path.join(dir, 'central-data'), ...FAST_QUEUE_ENV },
+            env: {
+                D3KOS_ROOT: boat.root,
+                D3KOS_MEDIA_DIR: boat.mediaDir,
+                D3KOS_BACKUP_DIR: boat.backupDir,
+                D3KOS_CENTRAL_URL: 'http://127.0.0.1:9',
+                D3KOS_INGEST_MODE: 'open',
+                D3KOS_INGEST_DIR: path.join(dir, 'central-data'),
+                ...FAST_QUEUE_ENV,
+            },
             quiet: true,
         });
         running.push(nodeRed);

@@ -39,7 +39,11 @@ forEachStore('central ingest on Node-RED: hostile uploads', (kind) => {
     let central: RunningNodeRed;
 
     const post = (body: Buffer, headers: Record<string, string> = {}) =>
-        fetch(`${central.url}/api/v1/data/import`, { method: 'POST', headers: { authorization: `Bearer ${BOAT}`, 'content-encoding': 'gzip', origin: 'http://evil.example', ...headers }, body: new Uint8Array(body) });
+        fetch(`${central.url}/api/v1/data/import`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${BOAT}`, 'content-encoding': 'gzip', origin: 'http://evil.example', ...headers },
+            body: new Uint8Array(body),
+        });
 
     before(async () => {
         scratch = scratchFolder('central-hostile');
@@ -76,15 +80,21 @@ forEachStore('central ingest on Node-RED: hostile uploads', (kind) => {
 
     it('eight 10 MB gzip bombs (10 GB of zeros each) at once, three times over, are refused, and memory comes back within 20 MB', async () => {
         // One gzip member of 512 MB of zeros, twenty times over: a 10 MB upload that inflates to 10 GB.
-        const member = await gzipOf((function* () {
-            for (let i = 0; i < 512; i++) yield Buffer.alloc(1024 * 1024);
-        })(), 9);
+        const member = await gzipOf(
+            (function* () {
+                for (let i = 0; i < 512; i++) yield Buffer.alloc(1024 * 1024);
+            })(),
+            9,
+        );
         const bomb = Buffer.concat(Array.from({ length: Math.ceil((10 * 1024 * 1024) / member.length) }, () => member));
-        const eightAtOnce = () => Promise.all(Array.from({ length: 8 }, async () => {
-            const res = await post(bomb);
-            await res.text();
-            return res.status;
-        }));
+        const eightAtOnce = () =>
+            Promise.all(
+                Array.from({ length: 8 }, async () => {
+                    const res = await post(bomb);
+                    await res.text();
+                    return res.status;
+                }),
+            );
         // A first round warms the route up, its buffers and the allocator's arenas; each round after must cost nothing lasting.
         await eightAtOnce();
         const before = await settledRss(central.pid);
@@ -107,14 +117,21 @@ forEachStore('central ingest on Node-RED: hostile uploads', (kind) => {
     });
 
     it('no ingest answer gives another origin leave to read it (no Access-Control-Allow-Origin), GET or POST, success or error', async () => {
-        const answers = [
-            await post(zlib.gzipSync(smallExport(BOAT, 'export_cors'))),
-            await post(Buffer.from('not gzip')),
-        ];
-        for (const route of ['/api/v1/health', '/api/v1/installations', `/api/v1/installations/${BOAT}/boatlog`, '/api/v1/exports/export_cors', '/api/v1/installations/nothex/boatlog', '/api/v1/fleet/health']) {
+        const answers = [await post(zlib.gzipSync(smallExport(BOAT, 'export_cors'))), await post(Buffer.from('not gzip'))];
+        for (const route of [
+            '/api/v1/health',
+            '/api/v1/installations',
+            `/api/v1/installations/${BOAT}/boatlog`,
+            '/api/v1/exports/export_cors',
+            '/api/v1/installations/nothex/boatlog',
+            '/api/v1/fleet/health',
+        ]) {
             answers.push(await fetch(`${central.url}${route}`, { headers: { origin: 'http://evil.example' } }));
         }
-        assert.deepEqual(answers.map((res) => res.status), [200, 400, 200, 200, 200, 200, 400, 200]);
+        assert.deepEqual(
+            answers.map((res) => res.status),
+            [200, 400, 200, 200, 200, 200, 400, 200],
+        );
         for (const res of answers) {
             assert.equal(res.headers.get('access-control-allow-origin'), null, `${res.url} ${res.status} allows ${res.headers.get('access-control-allow-origin')}`);
         }

@@ -31,8 +31,17 @@ describe('central ingest: the streaming export parser', () => {
     it('reads the same rows, keys and header whatever size the slices are (1 byte to all at once)', () => {
         const whole = parseInSlices(EXPORT, 1 << 20).items;
         const entries = JSON.parse(EXPORT).data.boatlog.entries;
-        assert.deepEqual(whole.filter((i) => i.kind === 'row').map((i) => (i.kind === 'row' ? JSON.parse(i.entry) : null)), entries);
-        assert.deepEqual(whole.filter((i) => i.kind === 'row').map((i) => (i.kind === 'row' ? i.key : null)).slice(0, 2), ['1', '2']);
+        assert.deepEqual(
+            whole.filter((i) => i.kind === 'row').map((i) => (i.kind === 'row' ? JSON.parse(i.entry) : null)),
+            entries,
+        );
+        assert.deepEqual(
+            whole
+                .filter((i) => i.kind === 'row')
+                .map((i) => (i.kind === 'row' ? i.key : null))
+                .slice(0, 2),
+            ['1', '2'],
+        );
         for (const size of [1, 2, 3, 5, 7, 64]) {
             const { items, parser } = parseInSlices(EXPORT, size);
             assert.deepEqual(items, whole, `slices of ${size} bytes`);
@@ -44,7 +53,10 @@ describe('central ingest: the streaming export parser', () => {
     it('keeps whitespace inside strings and drops it between tokens', () => {
         const spaced = EXPORT.replace(/,"/g, ' ,\n  "').replace(/:/g, ' : ');
         const rows = parseInSlices(spaced, 3).items.filter((i) => i.kind === 'row');
-        assert.deepEqual(rows.map((i) => (i.kind === 'row' ? JSON.parse(i.entry) : null)), JSON.parse(spaced).data.boatlog.entries);
+        assert.deepEqual(
+            rows.map((i) => (i.kind === 'row' ? JSON.parse(i.entry) : null)),
+            JSON.parse(spaced).data.boatlog.entries,
+        );
         assert.equal(rows[0].kind === 'row' && rows[0].entry.includes(' '), true, 'the note keeps its spaces');
     });
 

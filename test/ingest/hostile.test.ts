@@ -92,14 +92,20 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
     });
 
     it('gzip bombs are refused: zeros as not JSON at the first byte, blank space after its first megabyte', async () => {
-        const zeros = await gzipOf((function* () {
-            for (let i = 0; i < 256; i++) yield Buffer.alloc(1024 * 1024);
-        })(), 9);
+        const zeros = await gzipOf(
+            (function* () {
+                for (let i = 0; i < 256; i++) yield Buffer.alloc(1024 * 1024);
+            })(),
+            9,
+        );
         await rejectsWith(send(zeros), 400, /not valid JSON \(a value that is not JSON at byte 1\)/);
-        const spaces = await gzipOf((function* () {
-            yield '{"export_id":"export_space","installation_id":"' + BOAT + '",';
-            for (let i = 0; i < 300; i++) yield Buffer.alloc(1024 * 1024, 0x20);
-        })(), 9);
+        const spaces = await gzipOf(
+            (function* () {
+                yield '{"export_id":"export_space","installation_id":"' + BOAT + '",';
+                for (let i = 0; i < 300; i++) yield Buffer.alloc(1024 * 1024, 0x20);
+            })(),
+            9,
+        );
         await rejectsWith(send(spaces), 400, /more than 1 MB of blank space in a row/);
         assert.equal(await exportsStored(), 0);
     });
@@ -108,7 +114,11 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         const small: IngestSettings = { ...settings, maxBodyBytes: 64 * 1024 };
         const body = Buffer.alloc(100 * 1024, 0x20);
         const silent = new Readable({ read() {} });
-        await rejectsWith(receiveUpload(store, small, { headers: { authorization: `Bearer ${BOAT}`, 'content-length': String(body.length) }, body: silent }), 413, /the upload is 100 kB, more than the 64 kB/);
+        await rejectsWith(
+            receiveUpload(store, small, { headers: { authorization: `Bearer ${BOAT}`, 'content-length': String(body.length) }, body: silent }),
+            413,
+            /the upload is 100 kB, more than the 64 kB/,
+        );
         await rejectsWith(receiveUpload(store, small, { headers: { authorization: `Bearer ${BOAT}` }, body }), 413, /larger than the 64 kB this ingest accepts/);
     });
 
@@ -120,7 +130,11 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         assert.ok(big.length > 1024 * 1024, `${big.length} bytes as sent`);
         assert.equal((await send(big)).already_imported, false);
         await rejectsWith(send(Buffer.concat([big.subarray(0, 2), crypto.randomBytes(2 * 1024 * 1024)])), 400, /not valid gzip data/);
-        await rejectsWith(receiveUpload(store, { ...settings, maxBodyBytes: 1536 * 1024 }, { headers: { authorization: `Bearer ${BOAT}`, 'content-encoding': 'gzip' }, body: big }), 413, /larger than the 1\.5 MB/);
+        await rejectsWith(
+            receiveUpload(store, { ...settings, maxBodyBytes: 1536 * 1024 }, { headers: { authorization: `Bearer ${BOAT}`, 'content-encoding': 'gzip' }, body: big }),
+            413,
+            /larger than the 1\.5 MB/,
+        );
         assert.deepEqual(spools(), before);
     });
 
@@ -148,10 +162,16 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
             after = page.next_after;
         }
         assert.ok(pages >= 3, `${pages} pages`);
-        assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i + 1));
+        assert.deepEqual(
+            seen,
+            Array.from({ length: 40 }, (_, i) => i + 1),
+        );
         // The older offset paging reads the same rows.
         const byOffset = await readCategory(store, { installation_id: BOAT, category: 'boatlog', offset: 5, limit: 3 }, FLEET_READER);
-        assert.deepEqual(byOffset.entries.map((e: any) => e.entry_id), [6, 7, 8]);
+        assert.deepEqual(
+            byOffset.entries.map((e: any) => e.entry_id),
+            [6, 7, 8],
+        );
         assert.equal(byOffset.next_offset, 8);
     });
 
@@ -159,15 +179,26 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         await sendJson(smallExport(BOAT, 'export_before', 2));
         const huge = JSON.stringify({ entry_id: 99, note: 'x'.repeat(20 * 1024 * 1024) });
         if (kind.name === 'SQLite') {
-            await writeSql(path.join(settings.dataDir, 'ingest.db'), "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES (?, 'boatlog', '99', ?, ?, 'old', '2020')", [BOAT, huge, huge.length]);
+            await writeSql(
+                path.join(settings.dataDir, 'ingest.db'),
+                "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES (?, 'boatlog', '99', ?, ?, 'old', '2020')",
+                [BOAT, huge, huge.length],
+            );
         } else {
             const client = new Client({ connectionString: database });
             await client.connect();
-            await client.query("INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES ($1, 'boatlog', '99', $2, $3, 'old', '2020')", [BOAT, huge, huge.length]);
+            await client.query("INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES ($1, 'boatlog', '99', $2, $3, 'old', '2020')", [
+                BOAT,
+                huge,
+                huge.length,
+            ]);
             await client.end();
         }
         const page = await readCategory(store, { installation_id: BOAT, category: 'boatlog' }, FLEET_READER);
-        assert.deepEqual(page.entries.map((e: any) => e?.entry_id ?? null), [1, 2, null]);
+        assert.deepEqual(
+            page.entries.map((e: any) => e?.entry_id ?? null),
+            [1, 2, null],
+        );
         assert.equal(page.oversized?.length, 1);
         assert.equal(page.oversized?.[0].bytes, huge.length);
     });
@@ -186,10 +217,16 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         const ids = ['0000000000000003', '0000000000000001', '0000000000000002'];
         for (const id of ids) await sendJson(smallExport(id, `export_${id}`), id);
         const first = await listInstallations(store, FLEET_READER, { limit: 2 });
-        assert.deepEqual(first.installations.map((i) => i.installation_id), ['0000000000000001', '0000000000000002']);
+        assert.deepEqual(
+            first.installations.map((i) => i.installation_id),
+            ['0000000000000001', '0000000000000002'],
+        );
         assert.equal(first.next_after, '0000000000000002');
         const second = await listInstallations(store, FLEET_READER, { limit: 2, after: first.next_after });
-        assert.deepEqual(second.installations.map((i) => [i.installation_id, i.export_count, i.records_imported]), [['0000000000000003', 1, 5]]);
+        assert.deepEqual(
+            second.installations.map((i) => [i.installation_id, i.export_count, i.records_imported]),
+            [['0000000000000003', 1, 5]],
+        );
         assert.equal(second.next_after, undefined);
     });
 
@@ -198,10 +235,16 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         await rejectsWith(sendJson(smallExport(BOAT, 'export_bad').replace('"tier":2', '"tier":7')), 400, /tier 7/);
         const now = await fleetHealth(store, FLEET_READER, { days: 1 });
         assert.deepEqual(now.quiet, []);
-        assert.deepEqual(now.failed.map((f) => [f.installation_id, f.export_id, f.status]), [[BOAT, 'export_bad', 400]]);
+        assert.deepEqual(
+            now.failed.map((f) => [f.installation_id, f.export_id, f.status]),
+            [[BOAT, 'export_bad', 400]],
+        );
         assert.match(now.failed[0].error, /tier 7 is not a tier that exports/);
         const everyone = await fleetHealth(store, FLEET_READER, { days: 0 });
-        assert.deepEqual(everyone.quiet.map((q) => q.installation_id), [BOAT]);
+        assert.deepEqual(
+            everyone.quiet.map((q) => q.installation_id),
+            [BOAT],
+        );
         assert.deepEqual([everyone.installations, everyone.exports], [1, 1]);
         await rejectsWith(fleetHealth(store, { scope: 'installation', installation_id: BOAT }), 403, /operator token/);
         // The same export sent again, fixed, is no longer a failure.

@@ -80,7 +80,10 @@ forEachStore('central ingest: storing exports', (kind) => {
         assert.equal(second.import_id, first.import_id);
         assert.equal(second.records_imported, first.records_imported);
         const { installations } = await listInstallations(store, FLEET_READER);
-        assert.deepEqual(installations.map((i) => [i.installation_id, i.export_count]), [[boat.installationId, 1]]);
+        assert.deepEqual(
+            installations.map((i) => [i.installation_id, i.export_count]),
+            [[boat.installationId, 1]],
+        );
         assert.equal((await boatlog()).length, upload.json.data.boatlog.entry_count);
     });
 
@@ -99,7 +102,10 @@ forEachStore('central ingest: storing exports', (kind) => {
             const ids = stored.map((e) => String(e.entry_id));
             assert.equal(new Set(ids).size, ids.length, 'no entry_id is stored twice');
             const onBoat = await queryRows<{ entry_id: unknown }>(own.layout.boatlogDb, 'SELECT entry_id FROM boatlog_entries ORDER BY rowid');
-            assert.deepEqual(ids, onBoat.map((r) => String(r.entry_id)));
+            assert.deepEqual(
+                ids,
+                onBoat.map((r) => String(r.entry_id)),
+            );
             assert.equal(typeof stored[0].entry_id, uuid ? 'string' : 'number');
             const telemetry = await readCategory(store, { installation_id: own.installationId, category: 'telemetry' }, FLEET_READER);
             assert.equal(telemetry.total, 10);
@@ -212,8 +218,7 @@ describe('central ingest: who may upload', function () {
         scratch.remove();
     });
 
-    const sendAs = (mode: 'open' | 'tokens', headers: Record<string, string>) =>
-        receiveUpload(store, { dataDir: dataDir(), mode, maxBodyBytes: 16 * 1024 * 1024 }, { headers, body: upload.gzip });
+    const sendAs = (mode: 'open' | 'tokens', headers: Record<string, string>) => receiveUpload(store, { dataDir: dataDir(), mode, maxBodyBytes: 16 * 1024 * 1024 }, { headers, body: upload.gzip });
 
     it('tokens mode: an unknown token, a missing header and a malformed one are 401', async () => {
         await rejectsWith(sendAs('tokens', boatHeaders(upload, 'made-up-token')), 401, /device token is not known/);
@@ -228,7 +233,7 @@ describe('central ingest: who may upload', function () {
         await rejectsWith(sendAs('tokens', boatHeaders(upload, 'token-of-another')), 403, new RegExp(`ffffeeeeddddcccc, not to ${boat.installationId}`));
     });
 
-    it('open mode: a bearer that is not this export\'s installation_id is 401', async () => {
+    it("open mode: a bearer that is not this export's installation_id is 401", async () => {
         await rejectsWith(sendAs('open', boatHeaders(upload, 'not-an-id')), 401, /not an installation_id/);
         await rejectsWith(sendAs('open', boatHeaders(upload, '0000000000000000')), 401, /does not match the export's installation_id/);
         assert.equal((await store.counts()).exports, 0);
@@ -281,7 +286,10 @@ describe('central ingest: who may read', function () {
         store = await IngestStore.open(dataDir());
         fs.writeFileSync(path.join(dataDir(), 'devices.json'), JSON.stringify({ 'token-of-boat': boat.installationId, 'token-of-twin': twin.installationId }));
         fs.writeFileSync(path.join(dataDir(), 'operators.json'), JSON.stringify(['operator-token']));
-        for (const [own, token] of [[boat, 'token-of-boat'], [twin, 'token-of-twin']] as const) {
+        for (const [own, token] of [
+            [boat, 'token-of-boat'],
+            [twin, 'token-of-twin'],
+        ] as const) {
             const upload = await exportUpload(own);
             await receiveUpload(store, tokens(), { headers: boatHeaders(upload, token), body: upload.gzip });
             if (own === twin) twinUpload = upload;
@@ -309,13 +317,20 @@ describe('central ingest: who may read', function () {
         const device = await readerFor('token-of-boat');
         const own = await readCategory(store, { installation_id: boat.installationId, category: 'boatlog' }, device);
         assert.ok(own.count > 0);
-        await rejectsWith(readCategory(store, { installation_id: twin.installationId, category: 'boatlog' }, device), 403, new RegExp(`reads installation ${boat.installationId} only, not ${twin.installationId}`));
+        await rejectsWith(
+            readCategory(store, { installation_id: twin.installationId, category: 'boatlog' }, device),
+            403,
+            new RegExp(`reads installation ${boat.installationId} only, not ${twin.installationId}`),
+        );
         await rejectsWith(readCategory(store, { installation_id: 'ffffffffffffffff', category: 'boatlog' }, device), 403, /only/);
     });
 
     it("a device token lists only its own installation and cannot see another boat's export", async () => {
         const device = await readerFor('token-of-boat');
-        assert.deepEqual((await listInstallations(store, device)).installations.map((i) => i.installation_id), [boat.installationId]);
+        assert.deepEqual(
+            (await listInstallations(store, device)).installations.map((i) => i.installation_id),
+            [boat.installationId],
+        );
         await rejectsWith(readImportedExport(store, twinUpload.export_id, device), 404, new RegExp(`no export "${twinUpload.export_id}" has been imported from installation ${boat.installationId}`));
         assert.equal((await readImportedExport(store, twinUpload.export_id, await readerFor('operator-token'))).installation_id, twin.installationId);
     });
@@ -352,4 +367,3 @@ describe('central ingest: who may read', function () {
         }
     });
 });
-

@@ -40,7 +40,10 @@ describe('central ingest: a database from before versioned migrations', function
         const store = await IngestStore.open(dataDir);
         try {
             const listed = await listInstallations(store, FLEET_READER);
-            assert.deepEqual(listed.installations.map((i) => [i.installation_id, i.export_count, i.records_imported, i.last_export_id]), [['00000000000000aa', 1, 3, 'export_old']]);
+            assert.deepEqual(
+                listed.installations.map((i) => [i.installation_id, i.export_count, i.records_imported, i.last_export_id]),
+                [['00000000000000aa', 1, 3, 'export_old']],
+            );
             const before = await readCategory(store, { installation_id: '00000000000000aa', category: 'boatlog' }, FLEET_READER);
             assert.deepEqual([before.total, before.entries.map((e: any) => e.note)], [2, ['old one', 'old two']]);
 
@@ -48,7 +51,10 @@ describe('central ingest: a database from before versioned migrations', function
             const text = smallExport('00000000000000aa', 'export_new', 3, 40, '2026-01-01T00:00:00.000Z');
             await receiveUpload(store, { dataDir, mode: 'open', maxBodyBytes: 1 << 20 }, { headers: { authorization: 'Bearer 00000000000000aa' }, body: zlib.gzipSync(text) });
             const after = await readCategory(store, { installation_id: '00000000000000aa', category: 'boatlog' }, FLEET_READER);
-            assert.deepEqual(after.entries.map((e: any) => e.entry_id), [1, 2, 3]);
+            assert.deepEqual(
+                after.entries.map((e: any) => e.entry_id),
+                [1, 2, 3],
+            );
             assert.equal(after.total, 3);
             assert.notEqual(after.entries[0].note, 'old one');
             assert.equal((await listInstallations(store, FLEET_READER)).installations[0].export_count, 2);

@@ -85,12 +85,14 @@ forEachStore('two ingest instances on one database', (kind) => {
         const answers = new Map<string, Answer[]>();
         // Eight at a time, each export to both instances at the same moment.
         const queue = shuffled(exports);
-        await Promise.all(Array.from({ length: 8 }, async () => {
-            for (let exp = queue.pop(); exp; exp = queue.pop()) {
-                const both = await Promise.all(shuffled(instances).map((instance) => upload(instance, exp!)));
-                answers.set(exp.id, both);
-            }
-        }));
+        await Promise.all(
+            Array.from({ length: 8 }, async () => {
+                for (let exp = queue.pop(); exp; exp = queue.pop()) {
+                    const both = await Promise.all(shuffled(instances).map((instance) => upload(instance, exp!)));
+                    answers.set(exp.id, both);
+                }
+            }),
+        );
 
         assert.equal(answers.size, BOATS * EXPORTS_PER_BOAT);
         for (const [id, both] of answers) {
@@ -103,7 +105,9 @@ forEachStore('two ingest instances on one database', (kind) => {
         const client = new Client({ connectionString: database });
         await client.connect();
         try {
-            const { rows: [counts] } = await client.query(
+            const {
+                rows: [counts],
+            } = await client.query(
                 "SELECT (SELECT count(*)::int FROM imported_exports) AS exports, (SELECT count(DISTINCT import_id)::int FROM imported_exports) AS imports, (SELECT count(*)::int FROM category_rows WHERE category = 'boatlog') AS rows",
             );
             // Boat rows 1 … 5·9+12 = 57, each once.
@@ -116,7 +120,10 @@ forEachStore('two ingest instances on one database', (kind) => {
         const boat = boatExport(3, 0).installation;
         const [a, b] = await Promise.all(instances.map((instance) => call(instance, 'GET', `/api/v1/installations/${boat}/boatlog`)));
         assert.deepEqual(a.json.entries, b.json.entries);
-        assert.deepEqual(a.json.entries.map((e: any) => e.entry_id).sort((x: number, y: number) => x - y), Array.from({ length: 57 }, (_, i) => i + 1));
+        assert.deepEqual(
+            a.json.entries.map((e: any) => e.entry_id).sort((x: number, y: number) => x - y),
+            Array.from({ length: 57 }, (_, i) => i + 1),
+        );
         assert.equal(a.json.total, 57);
         const settings = await call(instances[0], 'GET', `/api/v1/installations/${boat}/settings`);
         assert.deepEqual(settings.json.data, { export: EXPORTS_PER_BOAT - 1 }, "the newest export's settings, whatever order they came in");

@@ -38,8 +38,14 @@ describe('media cleanup at disk thresholds', () => {
         assert.ok(usedPercent(disk.dir) < 80, `usage ends at ${usedPercent(disk.dir)} %`);
         // 1864 used blocks; below 80 % means at most 1638: six recordings of 40 blocks, not five, not seven.
         const gone = oldest(6);
-        assert.deepEqual(report.deleted.map((name) => path.basename(name)), gone);
-        assert.deepEqual(survivors(), Array.from({ length: RECORDINGS }, (_, i) => clip(i)).filter((name) => !gone.includes(name)));
+        assert.deepEqual(
+            report.deleted.map((name) => path.basename(name)),
+            gone,
+        );
+        assert.deepEqual(
+            survivors(),
+            Array.from({ length: RECORDINGS }, (_, i) => clip(i)).filter((name) => !gone.includes(name)),
+        );
         assert.equal(report.deleted_for_space, 6);
         assert.equal(report.freed_bytes, 6 * BLOCKS_EACH * 4096);
         assert.ok(report.usage_before_percent >= 91 && report.usage_after_percent < 80);
@@ -59,7 +65,10 @@ describe('media cleanup at disk thresholds', () => {
         assert.match(report.alert!.message, /critically full: 96(\.\d)? % used/);
         assert.ok(usedPercent(disk.dir) < 85, `usage ends at ${usedPercent(disk.dir)} %`);
         assert.ok(usedPercent(disk.dir) >= 80, 'a critical cleanup stops below 85 %, it does not go on to 80 %');
-        assert.deepEqual(report.deleted.map((name) => path.basename(name)), oldest(report.deleted_count));
+        assert.deepEqual(
+            report.deleted.map((name) => path.basename(name)),
+            oldest(report.deleted_count),
+        );
     });
 
     it('old recordings go first by age; the threshold then takes only what is still needed', async () => {
@@ -76,7 +85,10 @@ describe('media cleanup at disk thresholds', () => {
         fillTo(disk.dir, 91);
         const blocksBefore = usedBlocks(disk.dir);
         const report = await cleanUpMedia({ mediaDir: media, policy: DEFAULT_POLICY, dryRun: true });
-        assert.deepEqual(report.deleted.map((name) => path.basename(name)), oldest(6));
+        assert.deepEqual(
+            report.deleted.map((name) => path.basename(name)),
+            oldest(6),
+        );
         assert.ok(report.usage_after_percent < 80 && report.usage_after_percent > 78, `estimated ${report.usage_after_percent} %`);
         assert.equal(usedBlocks(disk.dir), blocksBefore);
         assert.equal(survivors().length, RECORDINGS);
@@ -106,7 +118,7 @@ describe('media cleanup at disk thresholds', () => {
         assert.match(report.alert!.message, /Still not below 80 %: other files fill this disk/);
     });
 
-    it('the disk check is a statfs of the media folder\'s own disk and names its level', async () => {
+    it("the disk check is a statfs of the media folder's own disk and names its level", async () => {
         fillTo(disk.dir, 96);
         const check = await checkDisk(media, DEFAULT_POLICY);
         assert.equal(check.level, 'critical');

@@ -26,12 +26,15 @@ describe('media retention settings', () => {
 
     it('a bad maximum age names the value and what is allowed', () => {
         for (const bad of [0, -3, 2.5, 'seven', 1000]) {
-            assert.throws(() => resolvePolicy({ maxAgeDays: bad }), (err: any) => {
-                assert.equal(err.code, 'MAX_AGE_INVALID');
-                assert.equal(err.statusCode, 400);
-                assert.match(err.message, /whole number of days from 1 to 365 \(usually 3, 7, 14, 30\); got/);
-                return true;
-            });
+            assert.throws(
+                () => resolvePolicy({ maxAgeDays: bad }),
+                (err: any) => {
+                    assert.equal(err.code, 'MAX_AGE_INVALID');
+                    assert.equal(err.statusCode, 400);
+                    assert.match(err.message, /whole number of days from 1 to 365 \(usually 3, 7, 14, 30\); got/);
+                    return true;
+                },
+            );
         }
     });
 

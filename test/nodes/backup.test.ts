@@ -82,7 +82,10 @@ describe('backup node', function () {
         assert.equal(listed.schedule, 'off');
         assert.deepEqual(listed.last_backup, { name: made.backup.name, created_at: made.backup.created_at.replace(/\.\d{3}Z$/, '.000Z'), size_bytes: made.backup.size_bytes });
         assert.deepEqual(Object.keys(listed.backups[0]).sort(), ['created_at', 'encrypted', 'has_checksum', 'kind', 'name', 'pre_restore', 'size_bytes']);
-        assert.deepEqual(statuses.slice(-1).map((s) => s.fill), ['green']);
+        assert.deepEqual(
+            statuses.slice(-1).map((s) => s.fill),
+            ['green'],
+        );
     });
 
     it('restores a backup named in the payload and says which services to restart', async () => {
@@ -190,7 +193,7 @@ describe('backup node', function () {
         assert.equal(alert.payload.error_code, 'BACKUP_DRIVE_MISSING');
         assert.match(alert.payload.reason, /drive \/media\/d3kos-absent-usb is not mounted/);
         assert.equal(statuses.at(-1).fill, 'red');
-        assert.ok(!fs.existsSync('/media/d3kos-absent-usb'), 'the missing drive\'s folder was created on the system disk');
+        assert.ok(!fs.existsSync('/media/d3kos-absent-usb'), "the missing drive's folder was created on the system disk");
     });
 
     it('streams a download into the HTTP answer, byte for byte', async () => {

@@ -43,7 +43,10 @@ function exportAlone(boat: DemoBoat) {
 
 /** What one node passed to a spied method (warn, status…) so far, including calls made before a listener could be added. */
 function callsOf(node: any, method: string): any[] {
-    return node[method].getCalls().filter((call: any) => call.thisValue === node).map((call: any) => call.args[0]);
+    return node[method]
+        .getCalls()
+        .filter((call: any) => call.thisValue === node)
+        .map((call: any) => call.args[0]);
 }
 
 async function until(what: string, check: () => boolean, ms = 10000): Promise<void> {
@@ -95,10 +98,13 @@ describe('collector and export nodes in a flow', function () {
         helper.getNode('c0').receive({ payload: {} });
         await out;
         // The test runtime has no message catalogues: texts arrive as their keys (the smoke test checks the words).
-        assert.deepEqual(statuses.map((s) => [s.fill, s.text]), [
-            ['blue', 'collector.status.collecting'],
-            ['green', 'collector.status.entries'],
-        ]);
+        assert.deepEqual(
+            statuses.map((s) => [s.fill, s.text]),
+            [
+                ['blue', 'collector.status.collecting'],
+                ['green', 'collector.status.entries'],
+            ],
+        );
     });
 
     it('an export node alone collects all nine categories', async function () {
@@ -189,7 +195,10 @@ describe('collector and export nodes in a flow', function () {
         const node = helper.getNode('export');
         await until('the start-up warning', () => callsOf(node, 'warn').length > 0);
         assert.deepEqual(callsOf(node, 'warn'), ['export.warn.stalePartialsKept']);
-        assert.deepEqual(callsOf(node, 'status').map((s) => [s.fill, s.text]), [['yellow', 'export.status.stalePartialsKept']]);
+        assert.deepEqual(
+            callsOf(node, 'status').map((s) => [s.fill, s.text]),
+            [['yellow', 'export.status.stalePartialsKept']],
+        );
         const out = nextMessage(helper.getNode('out'));
         node.receive({ payload: { mode: 'full' } });
         assert.equal((await out).payload.success, true);
@@ -222,6 +231,9 @@ describe('collector and export nodes in a flow', function () {
         helper.getNode('c0').receive({ payload: {} });
         const msg = await out;
         assert.match(msg.payload.categories.marine_vision_captures.error, /captures\.db is damaged/);
-        assert.ok(statuses.some((s) => s.fill === 'yellow'), JSON.stringify(statuses));
+        assert.ok(
+            statuses.some((s) => s.fill === 'yellow'),
+            JSON.stringify(statuses),
+        );
     });
 });

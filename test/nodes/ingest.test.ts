@@ -212,7 +212,10 @@ describe('ingest node in the central flow, tokens mode: who may read', function 
         process.env.D3KOS_INGEST_MODE = 'tokens';
         await startServer();
         await helper.load(NODES, centralFlow());
-        for (const [own, token] of [[boat, 'token-of-boat'], [twin, 'token-of-twin']] as const) {
+        for (const [own, token] of [
+            [boat, 'token-of-boat'],
+            [twin, 'token-of-twin'],
+        ] as const) {
             const upload = await exportUpload(own);
             const answer = await call('POST', '/api/v1/data/import', { headers: boatHeaders(upload, token), body: upload.gzip });
             assert.equal(answer.status, 200, answer.text);
@@ -255,7 +258,10 @@ describe('ingest node in the central flow, tokens mode: who may read', function 
         assert.equal(other.status, 403, other.text);
         assert.equal(other.json.status, 'error');
         const list = await call('GET', '/api/v1/installations', { headers: bearer('token-of-boat') });
-        assert.deepEqual(list.json.installations.map((i: any) => i.installation_id), [boat.installationId]);
+        assert.deepEqual(
+            list.json.installations.map((i: any) => i.installation_id),
+            [boat.installationId],
+        );
     });
 
     it('health stays open, and tells an anonymous caller only status and mode', async () => {
@@ -287,7 +293,10 @@ describe('ingest node settings', function () {
     });
 
     it('with no data folder set it keeps its database in the Node-RED user folder, and closes it on redeploy', async () => {
-        const flow = [{ id: 'ingest', type: 'd3kos-ingest', operation: 'msg', dataDir: '', mode: 'tokens', wires: [['out']] }, { id: 'out', type: 'helper' }];
+        const flow = [
+            { id: 'ingest', type: 'd3kos-ingest', operation: 'msg', dataDir: '', mode: 'tokens', wires: [['out']] },
+            { id: 'out', type: 'helper' },
+        ];
         helper.settings({ userDir: scratch.dir });
         try {
             await helper.load([ingestNode], flow);

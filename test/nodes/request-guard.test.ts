@@ -75,7 +75,15 @@ const routesFlow = (tickedBody = false) => [
     { id: 'generate-in', z: 'tab', type: 'http in', url: '/t/generate', method: 'post', skipBodyParsing: false, wires: [['guard']] },
     { id: 'ticked-in', z: 'tab', type: 'http in', url: '/t/ticked', method: 'post', skipBodyParsing: true, wires: [['guard']] },
     { id: 'download-in', z: 'tab', type: 'http in', url: '/t/download/:name', method: 'get', wires: [['reads']] },
-    { id: 'guard', z: 'tab', type: 'd3kos-request-guard', allowedOrigins: '', allowedHosts: 'boat.local', body: tickedBody ? 'mode: everything' : 'mode?: full|incremental', wires: [['work'], ['answer']] },
+    {
+        id: 'guard',
+        z: 'tab',
+        type: 'd3kos-request-guard',
+        allowedOrigins: '',
+        allowedHosts: 'boat.local',
+        body: tickedBody ? 'mode: everything' : 'mode?: full|incremental',
+        wires: [['work'], ['answer']],
+    },
     { id: 'reads', z: 'tab', type: 'd3kos-request-guard', allowedOrigins: '', allowedHosts: '', body: '', wires: [['work'], ['answer']] },
     { id: 'work', z: 'tab', type: 'change', rules: [answered], wires: [['answer']] },
     { id: 'answer', z: 'tab', type: 'http response', wires: [] },
@@ -202,11 +210,14 @@ describe('request-guard node in front of http-in routes, over HTTP', function ()
     });
 
     it('a message whose error cannot be cloned for a Catch node is contained: logged, not thrown', async () => {
-        await helper.load([requestGuardNode, catchNode], [
-            { id: 'tab', type: 'tab' },
-            { id: 'guard', z: 'tab', type: 'd3kos-request-guard', allowedOrigins: '', wires: [[], []] },
-            { id: 'guard-catch', z: 'tab', type: 'catch', scope: ['guard'], wires: [[]] },
-        ]);
+        await helper.load(
+            [requestGuardNode, catchNode],
+            [
+                { id: 'tab', type: 'tab' },
+                { id: 'guard', z: 'tab', type: 'd3kos-request-guard', allowedOrigins: '', wires: [[], []] },
+                { id: 'guard-catch', z: 'tab', type: 'catch', scope: ['guard'], wires: [[]] },
+            ],
+        );
         const guard = helper.getNode('guard');
         const logged = new Promise<any>((resolve) => guard.on('call:error', (call: any) => /could not be passed on/.test(String(call.args[0])) && resolve(call.args[0])));
         let deep: unknown = 1;
@@ -216,7 +227,7 @@ describe('request-guard node in front of http-in routes, over HTTP', function ()
     });
 });
 
-describe("request-guard editor: the checks before deploy agree with what the runtime can read", () => {
+describe('request-guard editor: the checks before deploy agree with what the runtime can read', () => {
     // The editor's own script, run as the editor would run it; registerType hands over the node's definition.
     const html = fs.readFileSync(path.join(__dirname, '../../nodes/request-guard/request-guard.html'), 'utf8');
     const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
@@ -233,14 +244,36 @@ describe("request-guard editor: the checks before deploy agree with what the run
     };
 
     it('a body setting is valid in the editor exactly when the runtime can read it', () => {
-        const samples = ['', 'mode?: full|incremental', 'dry_run?: boolean, max_age_days?: integer 1..365', 'name: backup-name\nkeep_installation_id?: boolean', 'note?: string 64', 'mode', 'mode: anything', 'a: boolean, a: boolean', '1x: boolean', 'x: string -1', 'label: name'];
-        for (const sample of samples) assert.equal(valid('body', sample), runtimeReads(() => parseBodyShape(sample)), JSON.stringify(sample));
+        const samples = [
+            '',
+            'mode?: full|incremental',
+            'dry_run?: boolean, max_age_days?: integer 1..365',
+            'name: backup-name\nkeep_installation_id?: boolean',
+            'note?: string 64',
+            'mode',
+            'mode: anything',
+            'a: boolean, a: boolean',
+            '1x: boolean',
+            'x: string -1',
+            'label: name',
+        ];
+        for (const sample of samples)
+            assert.equal(
+                valid('body', sample),
+                runtimeReads(() => parseBodyShape(sample)),
+                JSON.stringify(sample),
+            );
     });
 
     it('boat names and origins are checked before deploy', () => {
         for (const names of ['', 'd3kos.local, helm', '192.168.1.20 fe80::1']) assert.equal(valid('allowedHosts', names), true, names);
         for (const names of ['http://d3kos.local', 'boat/x', 'a b/c']) assert.equal(valid('allowedHosts', names), false, names);
-        for (const names of ['', 'd3kos.local, helm', '192.168.1.20', 'http://d3kos.local', 'boat/x']) assert.equal(valid('allowedHosts', names), runtimeReads(() => parseHostList(names, 'x')), names);
+        for (const names of ['', 'd3kos.local, helm', '192.168.1.20', 'http://d3kos.local', 'boat/x'])
+            assert.equal(
+                valid('allowedHosts', names),
+                runtimeReads(() => parseHostList(names, 'x')),
+                names,
+            );
         assert.equal(valid('allowedOrigins', 'http://helm.local:8080, https://boat'), true);
         assert.equal(valid('allowedOrigins', 'helm.local'), false);
     });

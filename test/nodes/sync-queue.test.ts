@@ -120,7 +120,7 @@ describe('d3kos-sync-queue node', function () {
         assert.equal(central.uploads.length, 1);
     });
 
-    it('status answers the page\'s and the scripts\' fields, with each item\'s tries', async () => {
+    it("status answers the page's and the scripts' fields, with each item's tries", async () => {
         await load({ centralUrl: await closedPortUrl() });
         const exp = writeExport(layout);
         const answered = nextMessage(helper.getNode('answers'));
@@ -189,13 +189,23 @@ describe('d3kos-sync-queue node', function () {
         const history = await ask('history');
         assert.equal(history.success, true);
         assert.equal(history.count, 2);
-        assert.deepEqual(history.history.map((h: any) => h.export_id), [sent[0], sent[2]], 'only uploads, oldest first: the page shows history.slice(-10).reverse() as successes');
-        assert.deepEqual(history.recent.map((h: any) => [h.export_id, h.status]), [
-            [sent[2], 'completed'],
-            [sent[1], 'failed'],
-            [sent[0], 'completed'],
-        ]);
-        assert.deepEqual(Object.keys(history.history[0]).filter((k) => ['export_id', 'queue_id', 'status', 'completed_at', 'file_size_bytes', 'category_count', 'records_imported', 'import_id'].includes(k)).length, 8);
+        assert.deepEqual(
+            history.history.map((h: any) => h.export_id),
+            [sent[0], sent[2]],
+            'only uploads, oldest first: the page shows history.slice(-10).reverse() as successes',
+        );
+        assert.deepEqual(
+            history.recent.map((h: any) => [h.export_id, h.status]),
+            [
+                [sent[2], 'completed'],
+                [sent[1], 'failed'],
+                [sent[0], 'completed'],
+            ],
+        );
+        assert.deepEqual(
+            Object.keys(history.history[0]).filter((k) => ['export_id', 'queue_id', 'status', 'completed_at', 'file_size_bytes', 'category_count', 'records_imported', 'import_id'].includes(k)).length,
+            8,
+        );
     });
 
     it('an unknown action is an error a Catch node sees, with status code 400', async () => {

@@ -26,7 +26,15 @@ describe('tier-gate node', function () {
         writeJson(path.join(scratch.dir, 'config', 'license.json'), value);
     }
 
-    for (const [tier, minimum, passes] of [[0, 1, false], [1, 1, true], [2, 1, true], [3, 1, true], [1, 2, false], [2, 2, true], [3, 2, true]] as const) {
+    for (const [tier, minimum, passes] of [
+        [0, 1, false],
+        [1, 1, true],
+        [2, 1, true],
+        [3, 1, true],
+        [1, 2, false],
+        [2, 2, true],
+        [3, 2, true],
+    ] as const) {
         it(`tier ${tier} against minimum ${minimum} ${passes ? 'passes' : 'is refused'}`, async function () {
             license({ installation_id: '0123456789abcdef', tier });
             await helper.load([configNode, tierGateNode], flow(scratch.dir, minimum));

@@ -34,7 +34,18 @@ describe('off-boat node: "after every automatic backup" and "weekly"', function 
     function flow() {
         return [
             { id: 'boat', type: 'd3kos-config', root: t.boat.root, mediaDir: t.boat.mediaDir, backupDir: t.boat.backupDir, centralUrl: central.url },
-            { id: 'backup', type: 'd3kos-backup', boat: 'boat', keep: 10, schedule: 'daily', requireMount: 'no', flowsFile: t.flowsFile, signalkSettings: 'none', signalkPluginConfig: 'none', wires: [['offboat'], []] },
+            {
+                id: 'backup',
+                type: 'd3kos-backup',
+                boat: 'boat',
+                keep: 10,
+                schedule: 'daily',
+                requireMount: 'no',
+                flowsFile: t.flowsFile,
+                signalkSettings: 'none',
+                signalkPluginConfig: 'none',
+                wires: [['offboat'], []],
+            },
             { id: 'offboat', type: 'd3kos-offboat', boat: 'boat', backupDir: '', pollSeconds: 3600, wires: [['result'], ['backup']] },
             { id: 'result', type: 'helper' },
         ];
@@ -72,6 +83,9 @@ describe('off-boat node: "after every automatic backup" and "weekly"', function 
         await new Promise((resolve) => setTimeout(resolve, 200));
         clock.tick(1000);
         assert.equal((await sent).topic, 'offboat/sent');
-        assert.deepEqual(central.copies.map((c) => c.copy.name), [newest.backup.name]);
+        assert.deepEqual(
+            central.copies.map((c) => c.copy.name),
+            [newest.backup.name],
+        );
     });
 });

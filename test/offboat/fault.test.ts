@@ -38,7 +38,12 @@ async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs: nu
 
 function uploadedSoFar(central: TestCentral): number {
     const dir = path.join(central.dataDir, 'backup-uploads');
-    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !f.endsWith('.json')).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0) : 0;
+    return fs.existsSync(dir)
+        ? fs
+              .readdirSync(dir)
+              .filter((f) => !f.endsWith('.json'))
+              .reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0)
+        : 0;
 }
 
 describe('the off-boat copy over a link that drops, with Node-RED killed mid-upload', function () {
@@ -91,7 +96,15 @@ describe('the off-boat copy over a link that drops, with Node-RED killed mid-upl
         const stored = path.join(central.dataDir, 'backup-vault', t.boat.installationId, made.backup.name);
         assert.equal(crypto.createHash('sha256').update(fs.readFileSync(stored)).digest('hex'), made.backup.sha256);
         // The restart resumed the same upload rather than starting over.
-        assert.equal(central.uploadsMade(), 1, boatRed.log().split("\n").filter((l) => /offboat|central/.test(l)).join("\n"));
+        assert.equal(
+            central.uploadsMade(),
+            1,
+            boatRed
+                .log()
+                .split('\n')
+                .filter((l) => /offboat|central/.test(l))
+                .join('\n'),
+        );
         assert.ok(link.drops() >= 50, `the link dropped only ${link.drops()} times`);
         const ratio = link.bytesUp() / made.backup.size_bytes;
         console.log(`      ${link.drops()} drops, ${link.bytesUp()} bytes sent for ${made.backup.size_bytes} (${ratio.toFixed(3)}×), killed at ${atKill} bytes`);

@@ -49,13 +49,14 @@ describe('recovery key and off-boat copy over REST, on the boat flow', function 
         assert.equal(list.json.backups[0].encrypted, true);
         for (const answer of [status, list, created]) assert.ok(!answer.text.includes(key), 'a later answer holds the recovery key');
         assert.ok(!nodeRed.log().includes(key), "Node-RED's log holds the recovery key");
-        const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
+        const walk = (dir: string): string[] =>
+            fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
         for (const file of [...walk(boat.root), ...walk(nodeRed.userDir).filter((f) => !f.includes('node_modules'))]) {
             assert.ok(!fs.readFileSync(file).includes(Buffer.from(key)), `${file} holds the recovery key`);
         }
     });
 
-    it('a guest on the Wi-Fi, through the boat\'s proxy, can neither make a recovery key nor recover with one', async () => {
+    it("a guest on the Wi-Fi, through the boat's proxy, can neither make a recovery key nor recover with one", async () => {
         const keysDir = path.join(boat.root, 'keys');
         const keyFiles = () => (fs.existsSync(keysDir) ? fs.readdirSync(keysDir).sort() : []);
         const before = keyFiles();

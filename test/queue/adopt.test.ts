@@ -54,7 +54,9 @@ describe('export files no queue entry names (a damaged queue file set aside)', (
         const full = writeExport(layout, { mode: 'full', createdAt: new Date('2026-11-19T03:00:00Z') });
         const { adopted } = await queue.adoptOrphans();
         assert.equal(adopted.length, 3);
-        const pending = readQueue(layout).pending.map((e: any) => e.export_id).sort();
+        const pending = readQueue(layout)
+            .pending.map((e: any) => e.export_id)
+            .sort();
         assert.deepEqual(pending, [full.export_id, newer.export_id].sort());
         assert.ok(!fs.existsSync(older.export_file), 'the superseded file is removed as at enqueue');
         const history = JSON.parse(fs.readFileSync(layout.historyFile, 'utf8')).exports;
@@ -66,7 +68,19 @@ describe('export files no queue entry names (a damaged queue file set aside)', (
         writeJson(layout.historyFile, {
             version: '1.0',
             last_updated: null,
-            exports: [{ export_id: uploaded.export_id, queue_id: 'q_x', status: 'completed', archived_at: '2026-11-20T03:00:00.000Z', completed_at: '2026-11-20T03:00:00.000Z', import_id: 'imp_1', file_size_bytes: 1, category_count: 1, attempts: 1 }],
+            exports: [
+                {
+                    export_id: uploaded.export_id,
+                    queue_id: 'q_x',
+                    status: 'completed',
+                    archived_at: '2026-11-20T03:00:00.000Z',
+                    completed_at: '2026-11-20T03:00:00.000Z',
+                    import_id: 'imp_1',
+                    file_size_bytes: 1,
+                    category_count: 1,
+                    attempts: 1,
+                },
+            ],
         });
         const { adopted } = await new ExportQueue(layout).adoptOrphans();
         assert.equal(adopted[0].status, 'completed');
@@ -79,7 +93,19 @@ describe('export files no queue entry names (a damaged queue file set aside)', (
         writeJson(layout.historyFile, {
             version: '1.0',
             last_updated: null,
-            exports: [{ export_id: failed.export_id, queue_id: 'q_x', status: 'failed', archived_at: '2026-11-20T03:00:00.000Z', failed_at: '2026-11-20T03:00:00.000Z', last_error: 'HTTP 400: bad export', file_size_bytes: 1, category_count: 1, attempts: 1 }],
+            exports: [
+                {
+                    export_id: failed.export_id,
+                    queue_id: 'q_x',
+                    status: 'failed',
+                    archived_at: '2026-11-20T03:00:00.000Z',
+                    failed_at: '2026-11-20T03:00:00.000Z',
+                    last_error: 'HTTP 400: bad export',
+                    file_size_bytes: 1,
+                    category_count: 1,
+                    attempts: 1,
+                },
+            ],
         });
         await new ExportQueue(layout).adoptOrphans();
         const stored = readQueue(layout);
@@ -94,8 +120,14 @@ describe('export files no queue entry names (a damaged queue file set aside)', (
         fs.mkdirSync(dir, { recursive: true });
         fs.writeFileSync(path.join(dir, 'export_20261120_030000_000_aaaa.json'), 'garbage, not an export');
         fs.writeFileSync(path.join(dir, 'export_20261120_030000_000_bbbb.json'), JSON.stringify({ installation_id: 'd3c0de5eab0a7001', tier: 2, data: {} }));
-        fs.writeFileSync(path.join(dir, 'export_20261120_030000_000_cccc.json'), '{"export_id":"export_20261120_030000_000_cccc","installation_id":"d3c0de5eab0a7001","tier":2,"format_version":"1.0","timestamp":"2026-11-20T03:00:00.000Z","mode":"full","data":{"boatlog":{"entries":[{"a":1},');
-        fs.writeFileSync(path.join(dir, 'export_20261120_030000_000_dddd.json'), JSON.stringify({ export_id: 'export_20261120_030000_000_eeee', tier: 2, timestamp: '2026-11-20T03:00:00.000Z', data: {} }));
+        fs.writeFileSync(
+            path.join(dir, 'export_20261120_030000_000_cccc.json'),
+            '{"export_id":"export_20261120_030000_000_cccc","installation_id":"d3c0de5eab0a7001","tier":2,"format_version":"1.0","timestamp":"2026-11-20T03:00:00.000Z","mode":"full","data":{"boatlog":{"entries":[{"a":1},',
+        );
+        fs.writeFileSync(
+            path.join(dir, 'export_20261120_030000_000_dddd.json'),
+            JSON.stringify({ export_id: 'export_20261120_030000_000_eeee', tier: 2, timestamp: '2026-11-20T03:00:00.000Z', data: {} }),
+        );
         const queue = new ExportQueue(layout);
         const { adopted, untrusted } = await queue.adoptOrphans();
         assert.deepEqual(adopted, []);
@@ -108,7 +140,10 @@ describe('export files no queue entry names (a damaged queue file set aside)', (
         assert.equal(fs.readdirSync(dir).length, 4, 'nothing deleted');
         const health = await healthStatus(layout);
         assert.equal(health.body.status, 'degraded');
-        assert.ok(health.body.problems.some((p: string) => /4 export file\(s\) .* cannot be trusted .*aaaa/.test(p)), health.body.problems.join('\n'));
+        assert.ok(
+            health.body.problems.some((p: string) => /4 export file\(s\) .* cannot be trusted .*aaaa/.test(p)),
+            health.body.problems.join('\n'),
+        );
         // Once they are gone, the owner hears no more of them.
         for (const name of fs.readdirSync(dir)) fs.rmSync(path.join(dir, name));
         await queue.adoptOrphans();
@@ -122,7 +157,10 @@ describe('export files no queue entry names (a damaged queue file set aside)', (
         await queue.recover();
         const health = await healthStatus(layout);
         assert.equal(health.body.status, 'degraded');
-        assert.ok(health.body.problems.some((p: string) => /upload queue file was found damaged .* kept as export_queue\.json\.unreadable-/.test(p)), health.body.problems.join('\n'));
+        assert.ok(
+            health.body.problems.some((p: string) => /upload queue file was found damaged .* kept as export_queue\.json\.unreadable-/.test(p)),
+            health.body.problems.join('\n'),
+        );
     });
 
     it('a big export file is hashed right, as sha256sum would', async () => {

@@ -61,7 +61,10 @@ describe('the queue on a full disk (a real, tiny tmpfs)', function () {
         assert.deepEqual([claim.status, repeat.status, fresh.status], ['rejected', 'rejected', 'rejected']);
         assert.ok(fs.existsSync(queued.export_file), 'the queued export keeps its file');
         assert.equal(fs.existsSync(other.export_file), false);
-        assert.deepEqual(readQueue(layout).pending.map((e: any) => e.export_id), [queued.export_id]);
+        assert.deepEqual(
+            readQueue(layout).pending.map((e: any) => e.export_id),
+            [queued.export_id],
+        );
     });
 
     it('a history that cannot be saved is reported in words, not raw Node text, and the upload still counts', async () => {

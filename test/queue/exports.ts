@@ -17,10 +17,7 @@ export function queueLayout(root: string): BoatLayout {
  * A small real export file and its FinishedExport, as the export node hands
  * it on: the queue tests need many, quickly, with chosen times and modes.
  */
-export function writeExport(
-    layout: BoatLayout,
-    options: { mode?: ExportMode; createdAt?: Date; watermarks?: Watermarks; body?: string } = {},
-): FinishedExport {
+export function writeExport(layout: BoatLayout, options: { mode?: ExportMode; createdAt?: Date; watermarks?: Watermarks; body?: string } = {}): FinishedExport {
     const created = options.createdAt ?? new Date();
     const iso = created.toISOString();
     const stamp = iso.slice(0, 19).replace(/[-:]/g, '').replace('T', '_') + '_' + iso.slice(20, 23);
@@ -28,7 +25,8 @@ export function writeExport(
     const file = path.join(layout.exportFilesDir, `${exportId}.json`);
     const text =
         options.body ??
-        JSON.stringify({ export_id: exportId, installation_id: 'd3c0de5eab0a7001', tier: 2, format_version: '1.0', timestamp: iso, export_timestamp: iso, mode: options.mode ?? 'full', data: {} }) + '\n';
+        JSON.stringify({ export_id: exportId, installation_id: 'd3c0de5eab0a7001', tier: 2, format_version: '1.0', timestamp: iso, export_timestamp: iso, mode: options.mode ?? 'full', data: {} }) +
+            '\n';
     fs.mkdirSync(layout.exportFilesDir, { recursive: true });
     fs.writeFileSync(file, text);
     return {

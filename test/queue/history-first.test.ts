@@ -36,7 +36,10 @@ describe('the history is written before the queue write that can drop an entry',
         const cut = await upload(queue, 'imp-cut');
         // The state a kill between the two writes of the old order left: completed in the queue, no record.
         fs.rmSync(layout.historyFile);
-        assert.deepEqual(readQueue(layout).completed.map((e: any) => e.export_id), [cut.export_id]);
+        assert.deepEqual(
+            readQueue(layout).completed.map((e: any) => e.export_id),
+            [cut.export_id],
+        );
 
         await upload(queue, 'imp-2');
         const last = await upload(queue, 'imp-3');
@@ -48,7 +51,13 @@ describe('the history is written before the queue write that can drop an entry',
         assert.equal(record.status, 'completed');
         assert.equal(record.import_id, 'imp-cut');
         assert.equal(record.archived_at, record.completed_at, 'told as its settle would have told it');
-        assert.deepEqual(historyOf().map((r) => r.export_id).at(-1), last.export_id, 'in its place by time: the newest stays last');
+        assert.deepEqual(
+            historyOf()
+                .map((r) => r.export_id)
+                .at(-1),
+            last.export_id,
+            'in its place by time: the newest stays last',
+        );
         assert.equal(fs.existsSync(cut.export_file), false, 'its file goes with it');
     });
 
@@ -69,7 +78,10 @@ describe('the history is written before the queue write that can drop an entry',
             historyOf().map((r) => [r.export_id, r.status]),
             [[exp.export_id, 'completed']],
         );
-        assert.deepEqual(readQueue(layout).completed.map((e: any) => e.export_id), [exp.export_id]);
+        assert.deepEqual(
+            readQueue(layout).completed.map((e: any) => e.export_id),
+            [exp.export_id],
+        );
     });
 
     it('an export that fails again after a retry from the dashboard keeps both failures', async () => {
@@ -99,17 +111,27 @@ describe('the history is written before the queue write that can drop an entry',
         const a = await upload(queue, 'imp-a');
         const b = await upload(queue, 'imp-b');
         assert.ok(problems.length > 0 && problems.every((p) => p.startsWith('The export history could not be saved')));
-        assert.deepEqual(readQueue(layout).completed.map((e: any) => e.export_id), [a.export_id, b.export_id], 'kept, uploads still count');
+        assert.deepEqual(
+            readQueue(layout).completed.map((e: any) => e.export_id),
+            [a.export_id, b.export_id],
+            'kept, uploads still count',
+        );
         assert.ok(fs.existsSync(a.export_file));
 
         fs.rmSync(layout.historyFile, { recursive: true });
         const c = await upload(queue, 'imp-c');
-        assert.deepEqual(readQueue(layout).completed.map((e: any) => e.export_id), [c.export_id]);
-        assert.deepEqual(historyOf().map((r) => [r.export_id, r.import_id]), [
-            [a.export_id, 'imp-a'],
-            [b.export_id, 'imp-b'],
-            [c.export_id, 'imp-c'],
-        ]);
+        assert.deepEqual(
+            readQueue(layout).completed.map((e: any) => e.export_id),
+            [c.export_id],
+        );
+        assert.deepEqual(
+            historyOf().map((r) => [r.export_id, r.import_id]),
+            [
+                [a.export_id, 'imp-a'],
+                [b.export_id, 'imp-b'],
+                [c.export_id, 'imp-c'],
+            ],
+        );
         assert.equal(fs.existsSync(a.export_file) || fs.existsSync(b.export_file), false);
     });
 
@@ -119,7 +141,10 @@ describe('the history is written before the queue write that can drop an entry',
         const old = new Date(now.getTime() - 40 * 24 * 3600 * 1000);
         const done = writeExport(layout, { createdAt: old });
         const failed = writeExport(layout, { createdAt: old });
-        for (const [exp, kind] of [[done, 'completed'], [failed, 'failed']] as const) {
+        for (const [exp, kind] of [
+            [done, 'completed'],
+            [failed, 'failed'],
+        ] as const) {
             await queue.enqueue(exp, old);
             const claimed = (await queue.claimNext({ now: old, force: true }))!;
             await queue.settle(claimed.queue_id, kind === 'completed' ? { kind, import_id: 'i', records_imported: 1 } : { kind, reason: '400' }, old);
@@ -127,14 +152,26 @@ describe('the history is written before the queue write that can drop an entry',
         fs.rmSync(layout.historyFile);
         // The snapshot holds the store while the other two arrive, so they make one batch.
         const [, , retried] = await Promise.all([queue.snapshot(now), queue.cleanup(now), queue.retryFailed(now)]);
-        assert.deepEqual(retried.map((e) => e.export_id), [failed.export_id]);
+        assert.deepEqual(
+            retried.map((e) => e.export_id),
+            [failed.export_id],
+        );
         const loaded = (await loadQueueFile(layout.queueFile)).queue;
         assert.deepEqual(loaded.completed, []);
-        assert.deepEqual(loaded.pending.map((e) => e.export_id), [failed.export_id], 'retried, not lost');
+        assert.deepEqual(
+            loaded.pending.map((e) => e.export_id),
+            [failed.export_id],
+            'retried, not lost',
+        );
         assert.ok(fs.existsSync(failed.export_file));
-        assert.deepEqual(historyOf().map((r) => [r.export_id, r.status]).sort(), [
-            [done.export_id, 'completed'],
-            [failed.export_id, 'failed'],
-        ].sort());
+        assert.deepEqual(
+            historyOf()
+                .map((r) => [r.export_id, r.status])
+                .sort(),
+            [
+                [done.export_id, 'completed'],
+                [failed.export_id, 'failed'],
+            ].sort(),
+        );
     });
 });

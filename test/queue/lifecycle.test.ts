@@ -8,7 +8,7 @@ import { queueLayout, readQueue, writeExport } from './exports';
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
-describe('the queue over an export\'s life', () => {
+describe("the queue over an export's life", () => {
     let scratch: ReturnType<typeof scratchFolder>;
     let layout: ReturnType<typeof queueLayout>;
 
@@ -63,7 +63,7 @@ describe('the queue over an export\'s life', () => {
             assert.equal(entry.status, 'pending');
         });
 
-        it('a server\'s Retry-After longer than the schedule is honoured', async () => {
+        it("a server's Retry-After longer than the schedule is honoured", async () => {
             const queue = new ExportQueue(layout);
             const t0 = new Date('2026-11-20T10:00:00Z');
             await queue.enqueue(writeExport(layout), t0);
@@ -111,7 +111,11 @@ describe('the queue over an export\'s life', () => {
             for (const exp of [...older, full]) await queue.enqueue(exp);
             const newest = writeExport(layout, { mode: 'incremental', createdAt: day(2) });
             const result = await queue.enqueue(newest);
-            assert.deepEqual(result.superseded.map((e) => e.export_id), [older[1].export_id], 'the first was already replaced by the second');
+            assert.deepEqual(
+                result.superseded.map((e) => e.export_id),
+                [older[1].export_id],
+                'the first was already replaced by the second',
+            );
 
             const pending = readQueue(layout).pending.map((e: any) => e.export_id);
             assert.deepEqual(pending.sort(), [full.export_id, newest.export_id].sort(), 'a full export is never superseded');
@@ -119,7 +123,10 @@ describe('the queue over an export\'s life', () => {
             assert.ok(fs.existsSync(full.export_file));
             const history = await queue.history();
             assert.deepEqual(
-                history.filter((h) => h.status === 'superseded').map((h) => [h.export_id, h.superseded_by]).sort(),
+                history
+                    .filter((h) => h.status === 'superseded')
+                    .map((h) => [h.export_id, h.superseded_by])
+                    .sort(),
                 [
                     [older[0].export_id, older[1].export_id],
                     [older[1].export_id, newest.export_id],
@@ -133,8 +140,14 @@ describe('the queue over an export\'s life', () => {
             const late = writeExport(layout, { mode: 'incremental', createdAt: new Date('2026-11-01T03:00:00Z') });
             await queue.enqueue(newer);
             const result = await queue.enqueue(late);
-            assert.deepEqual(result.superseded.map((e) => e.export_id), [late.export_id]);
-            assert.deepEqual(readQueue(layout).pending.map((e: any) => e.export_id), [newer.export_id]);
+            assert.deepEqual(
+                result.superseded.map((e) => e.export_id),
+                [late.export_id],
+            );
+            assert.deepEqual(
+                readQueue(layout).pending.map((e: any) => e.export_id),
+                [newer.export_id],
+            );
         });
 
         it('an incremental export being uploaded is not superseded', async () => {
@@ -161,17 +174,24 @@ describe('the queue over an export\'s life', () => {
             const newer = writeExport(layout, { mode: 'incremental', createdAt: day(1) });
             await queue.enqueue(newer);
             await queue.enqueue(full);
-            assert.deepEqual((await queue.history()).filter((h) => h.status === 'superseded'), [], 'not while it was being uploaded');
+            assert.deepEqual(
+                (await queue.history()).filter((h) => h.status === 'superseded'),
+                [],
+                'not while it was being uploaded',
+            );
             await queue.settle(inFlight.queue_id, { kind: 'retry', reason: 'the central API answered 503' });
 
             const claimed: string[] = [];
-            for (let next; (next = await queue.claimNext({ force: true })); ) claimed.push(next.export_id);
+            for (let next; (next = await queue.claimNext({ force: true }));) claimed.push(next.export_id);
             assert.deepEqual(claimed.sort(), [full.export_id, newer.export_id].sort(), 'the full export is never superseded');
             assert.equal(fs.existsSync(older.export_file), false, 'a superseded file is deleted');
             const file = readQueue(layout);
             assert.ok(![...file.pending, ...file.uploading].some((e: any) => e.export_id === older.export_id));
             const superseded = (await queue.history()).filter((h) => h.status === 'superseded');
-            assert.deepEqual(superseded.map((h) => [h.export_id, h.superseded_by]), [[older.export_id, newer.export_id]]);
+            assert.deepEqual(
+                superseded.map((h) => [h.export_id, h.superseded_by]),
+                [[older.export_id, newer.export_id]],
+            );
         });
 
         it('an older incremental export brought back by "retry failed" is superseded too', async () => {
@@ -232,8 +252,14 @@ describe('the queue over an export\'s life', () => {
             const removed = await queue.cleanup(now);
             assert.deepEqual(removed, { removed_completed: 1, removed_failed: 1 });
             const file = readQueue(layout);
-            assert.deepEqual(file.completed.map((e: any) => e.export_id), [recentDone.export_id]);
-            assert.deepEqual(file.failed.map((e: any) => e.export_id), [recentFailed.export_id]);
+            assert.deepEqual(
+                file.completed.map((e: any) => e.export_id),
+                [recentDone.export_id],
+            );
+            assert.deepEqual(
+                file.failed.map((e: any) => e.export_id),
+                [recentFailed.export_id],
+            );
             assert.equal(fs.existsSync(oldDone.export_file), false);
             assert.equal(fs.existsSync(oldFailed.export_file), false);
             assert.ok(fs.existsSync(recentDone.export_file) && fs.existsSync(recentFailed.export_file));
@@ -263,7 +289,10 @@ describe('the queue over an export\'s life', () => {
             const stored = JSON.parse(fs.readFileSync(layout.historyFile, 'utf8'));
             assert.equal(stored.exports.length, 25);
             const history = await queue.history();
-            assert.deepEqual(history.map((h) => h.export_id), ids.slice(-25).reverse());
+            assert.deepEqual(
+                history.map((h) => h.export_id),
+                ids.slice(-25).reverse(),
+            );
             assert.equal(history[0].import_id, 'imp-39');
             assert.equal(history[0].records_imported, 39);
             assert.ok(history[0].completed_at && history[0].archived_at);
@@ -305,7 +334,10 @@ describe('the queue over an export\'s life', () => {
             await queue.enqueue(newer);
 
             const answer = await queue.uploadHistory();
-            assert.deepEqual(answer.history.map((h) => h.export_id), [first.export_id, second.export_id]);
+            assert.deepEqual(
+                answer.history.map((h) => h.export_id),
+                [first.export_id, second.export_id],
+            );
             assert.deepEqual(
                 answer.recent.map((h) => [h.export_id, h.status]),
                 [
@@ -319,18 +351,26 @@ describe('the queue over an export\'s life', () => {
 
         it('keeps the last 50 uploads, and counts the old Node service\'s "success" records as uploads', async () => {
             fs.mkdirSync(layout.exportsDir, { recursive: true });
-            const old = Array.from({ length: 60 }, (_, i) => ({ export_id: `export_old_${i}`, file_path: `/opt/d3kos/data/exports/export_old_${i}.json`, archived_at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(), status: i % 10 === 9 ? 'failed' : 'success' }));
+            const old = Array.from({ length: 60 }, (_, i) => ({
+                export_id: `export_old_${i}`,
+                file_path: `/opt/d3kos/data/exports/export_old_${i}.json`,
+                archived_at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+                status: i % 10 === 9 ? 'failed' : 'success',
+            }));
             fs.writeFileSync(layout.historyFile, JSON.stringify(old));
             const answer = await new ExportQueue(layout).uploadHistory();
             const uploads = old.filter((r) => r.status === 'success').map((r) => r.export_id);
-            assert.deepEqual(answer.history.map((h) => h.export_id), uploads.slice(-50));
+            assert.deepEqual(
+                answer.history.map((h) => h.export_id),
+                uploads.slice(-50),
+            );
             assert.equal(answer.recent.length, 50);
             assert.equal(answer.recent[0].export_id, 'export_old_59');
         });
     });
 
     describe('the status snapshot', () => {
-        it('has the page\'s counts, the scripts\' counts, the next export due, and each item\'s tries', async () => {
+        it("has the page's counts, the scripts' counts, the next export due, and each item's tries", async () => {
             const queue = new ExportQueue(layout);
             const first = writeExport(layout, { createdAt: new Date('2026-11-01T00:00:00Z') });
             await queue.enqueue(first);

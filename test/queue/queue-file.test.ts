@@ -64,7 +64,10 @@ describe('the queue file', () => {
         const nextRetry = '2026-11-20T10:15:00.000Z';
         fs.writeFileSync(
             layout.queueFile,
-            JSON.stringify({ pending: [{ export_id: exp.export_id, file_path: exp.export_file, created_at: exp.created_at, attempts: 2, last_attempt: '2026-11-20T10:00:00.000Z', next_retry: nextRetry }], failed: [] }),
+            JSON.stringify({
+                pending: [{ export_id: exp.export_id, file_path: exp.export_file, created_at: exp.created_at, attempts: 2, last_attempt: '2026-11-20T10:00:00.000Z', next_retry: nextRetry }],
+                failed: [],
+            }),
         );
         const queue = new ExportQueue(layout);
         const snapshot = await queue.snapshot();
@@ -124,7 +127,10 @@ describe('the queue file', () => {
         assert.equal(readQueue(layout).uploading.length, 1, 'the claim is on disk before any upload starts');
         // Node-RED dies here; at the next start:
         const recovered = await new ExportQueue(layout).recover();
-        assert.deepEqual(recovered.map((e) => e.export_id), [exp.export_id]);
+        assert.deepEqual(
+            recovered.map((e) => e.export_id),
+            [exp.export_id],
+        );
         const file = readQueue(layout);
         assert.equal(file.uploading.length, 0);
         assert.equal(file.pending[0].status, 'pending');

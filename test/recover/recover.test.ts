@@ -101,9 +101,6 @@ describe('d3kos-recover: a new SD card restored from the central copy', function
 
         // The key was used, not kept: only its public half is on the new card, so later backups are encrypted to it again.
         for (const file of treeDigest(fresh.dir).keys()) assert.ok(!fs.readFileSync(path.join(fresh.dir, file)).includes(Buffer.from(recoveryKey)), `${file} holds the recovery key`);
-        assert.equal(
-            fs.readFileSync(keyFiles(root).recoveryRecipient, 'utf8').match(/age1\S+/)![0],
-            fs.readFileSync(keyFiles(t.boat.root).recoveryRecipient, 'utf8').match(/age1\S+/)![0],
-        );
+        assert.equal(fs.readFileSync(keyFiles(root).recoveryRecipient, 'utf8').match(/age1\S+/)![0], fs.readFileSync(keyFiles(t.boat.root).recoveryRecipient, 'utf8').match(/age1\S+/)![0]);
     });
 });

@@ -52,8 +52,14 @@ describe('schedule times', () => {
     });
 
     it('a wrong cron expression or time zone is an error that names it', () => {
-        assert.throws(() => parseSchedule('0 27 * * *'), (err: BoatDataError) => err.code === 'SCHEDULE_INVALID' && /cron expression "0 27 \* \* \*"/.test(err.message));
-        assert.throws(() => parseSchedule(DAILY, 'Atlantis/Harbour'), (err: BoatDataError) => err.code === 'SCHEDULE_INVALID' && /time zone "Atlantis\/Harbour"/.test(err.message));
+        assert.throws(
+            () => parseSchedule('0 27 * * *'),
+            (err: BoatDataError) => err.code === 'SCHEDULE_INVALID' && /cron expression "0 27 \* \* \*"/.test(err.message),
+        );
+        assert.throws(
+            () => parseSchedule(DAILY, 'Atlantis/Harbour'),
+            (err: BoatDataError) => err.code === 'SCHEDULE_INVALID' && /time zone "Atlantis\/Harbour"/.test(err.message),
+        );
     });
 
     it('a schedule key cannot name a file outside the schedules folder', () => {
@@ -185,7 +191,10 @@ describe('a schedule that remembers its runs', function () {
         await make().start();
         assert.ok(problems.some((p) => /unreadable/.test(p.message)));
         const names = await fs.readdir(path.dirname(stateFile));
-        assert.ok(names.some((n) => n.startsWith('daily-export.json.unreadable-')), `nothing was moved aside: ${names}`);
+        assert.ok(
+            names.some((n) => n.startsWith('daily-export.json.unreadable-')),
+            `nothing was moved aside: ${names}`,
+        );
         assert.ok((await state()).covered_until);
         assert.equal(await readScheduleState(path.join(scratch.dir, 'nothing.json')), null);
     });

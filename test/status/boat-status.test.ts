@@ -42,10 +42,13 @@ describe('boat status reports', () => {
         await fs.writeFile(path.join(layout.exportFilesDir, 'notes.txt'), 'x');
         const list = await listExportFiles(layout);
         assert.equal(list.count, 2);
-        assert.deepEqual(list.exports.map((e) => [e.filename, e.size]), [
-            ['export_20261102_030000_000_cd34.json', 8],
-            ['export_20261101_030000_000_ab12.json', 7],
-        ]);
+        assert.deepEqual(
+            list.exports.map((e) => [e.filename, e.size]),
+            [
+                ['export_20261102_030000_000_cd34.json', 8],
+                ['export_20261101_030000_000_ab12.json', 7],
+            ],
+        );
         assert.ok(!Number.isNaN(Date.parse(list.exports[0].created)));
     });
 
@@ -60,7 +63,7 @@ describe('boat status reports', () => {
         // /health reads the license at most once a second (from memory in between, so a poll never queues on
         // libuv's threads): the change shows within a second or two.
         let degraded = await healthStatus(layout);
-        for (const started = Date.now(); degraded.statusCode === 200 && Date.now() - started < 5000; ) {
+        for (const started = Date.now(); degraded.statusCode === 200 && Date.now() - started < 5000;) {
             await new Promise((r) => setTimeout(r, 100));
             degraded = await healthStatus(layout);
         }

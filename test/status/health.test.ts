@@ -15,7 +15,7 @@ import { canMount, fillDisk, mountTinyDisk } from '../queue/exports';
  */
 async function healthUntil(layout: ReturnType<typeof boatLayout>, wanted: (problems: string[]) => boolean) {
     let health = await healthStatus(layout);
-    for (const started = Date.now(); !wanted(health.body.problems) && Date.now() - started < 3 * DISK_CHECK_EVERY_MS; ) {
+    for (const started = Date.now(); !wanted(health.body.problems) && Date.now() - started < 3 * DISK_CHECK_EVERY_MS;) {
         await new Promise((r) => setTimeout(r, 200));
         health = await healthStatus(layout);
     }
@@ -50,11 +50,17 @@ describe('/health: ok, or degraded with the reasons', function () {
             const filler = fillDisk(layout.exportsDir);
             const full = await healthStatus(layout);
             assert.equal(full.body.status, 'degraded');
-            assert.ok(full.body.problems.some((p) => /the disk holding data\/exports is full/.test(p)), full.body.problems.join('\n'));
+            assert.ok(
+                full.body.problems.some((p) => /the disk holding data\/exports is full/.test(p)),
+                full.body.problems.join('\n'),
+            );
             fs.rmSync(filler);
             execFileSync('mount', ['-o', 'remount,ro', layout.exportsDir]);
             const readOnly = await healthUntil(layout, (problems) => problems.some((p) => /data\/exports cannot be written \(the disk is read-only\)/.test(p)));
-            assert.ok(readOnly.body.problems.some((p) => /data\/exports cannot be written \(the disk is read-only\)/.test(p)), readOnly.body.problems.join('\n'));
+            assert.ok(
+                readOnly.body.problems.some((p) => /data\/exports cannot be written \(the disk is read-only\)/.test(p)),
+                readOnly.body.problems.join('\n'),
+            );
             assert.ok(!readOnly.body.problems.some((p) => /is full/.test(p)), readOnly.body.problems.join('\n'));
             execFileSync('mount', ['-o', 'remount,rw', layout.exportsDir]);
             assert.equal((await healthUntil(layout, (problems) => problems.length === 0)).body.status, 'ok');

@@ -69,7 +69,10 @@ describe('the upload worker', function () {
         assert.equal(file.completed[0].export_id, exp.export_id);
         assert.equal(file.completed[0].import_id, 'imp-1');
         assert.equal(file.last_upload.export_id, exp.export_id);
-        assert.deepEqual(attempts.map((a) => a.outcome), ['completed']);
+        assert.deepEqual(
+            attempts.map((a) => a.outcome),
+            ['completed'],
+        );
         assert.equal(central.uploads[0].headers.authorization, 'Bearer the-device-token');
         assert.equal(w.state.central_reachable, true);
         assert.ok(!fs.readFileSync(layout.queueFile, 'utf8').includes('the-device-token'), 'the token never reaches the queue file');
@@ -220,7 +223,10 @@ describe('the upload worker', function () {
                 assert.equal(round.uploaded, 1);
                 const file = readQueue(layout);
                 assert.equal(file.uploading.length, 0);
-                assert.deepEqual(file.completed.map((e: any) => [e.export_id, e.retry_count]), [[exp.export_id, 0]]);
+                assert.deepEqual(
+                    file.completed.map((e: any) => [e.export_id, e.retry_count]),
+                    [[exp.export_id, 0]],
+                );
                 assert.equal(central.uploads.length, 2, 'sent again; the central side stores it once by its idempotency key');
             } finally {
                 unmount();
@@ -242,9 +248,15 @@ describe('the upload worker', function () {
             fs.writeFileSync(layout.queueFile, JSON.stringify(file));
 
             const released = await other.releaseStranded();
-            assert.deepEqual(released.map((e) => e.export_id), [stranded.export_id]);
+            assert.deepEqual(
+                released.map((e) => e.export_id),
+                [stranded.export_id],
+            );
             const after = readQueue(layout);
-            assert.deepEqual(after.uploading.map((e: any) => e.export_id), [sending.export_id]);
+            assert.deepEqual(
+                after.uploading.map((e: any) => e.export_id),
+                [sending.export_id],
+            );
             assert.equal(after.pending[0].retry_count, 0, 'no try used');
             await sender.settle(claimed.queue_id, { kind: 'completed', import_id: 'imp-1', records_imported: 1 });
             assert.deepEqual(await other.releaseStranded(), []);
@@ -276,11 +288,14 @@ describe('the upload worker', function () {
         await queue.enqueue(writeExport(layout));
         central.answer = (_, n) => (n < 2 ? { status: 502, body: { error: 'bad gateway' } } : { status: 200, body: { status: 'success', import_id: 'imp-3', records_imported: 1 } });
         for (let i = 0; i < 3; i++) await w.process();
-        assert.deepEqual(attempts.map((a) => [a.outcome, a.http_status]), [
-            ['retry', 502],
-            ['retry', 502],
-            ['completed', 200],
-        ]);
+        assert.deepEqual(
+            attempts.map((a) => [a.outcome, a.http_status]),
+            [
+                ['retry', 502],
+                ['retry', 502],
+                ['completed', 200],
+            ],
+        );
         assert.equal(readQueue(layout).completed[0].retry_count, 2);
     });
 });

@@ -41,16 +41,20 @@ describe('the central backup vault', function () {
 
     const send = (token: string, file: { file: string; sha256: string; size: number }, name = path.basename(file.file)) =>
         sendCopy({ centralUrl: central.url, token, file: file.file, name, sha256: file.sha256, size: file.size, uploadUrl: null, onUploadUrl: async () => undefined });
-    const get = (url: string, token?: string, headers: Record<string, string> = {}) => fetch(`${central.url}${url}`, { headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers } });
+    const get = (url: string, token?: string, headers: Record<string, string> = {}) =>
+        fetch(`${central.url}${url}`, { headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers } });
 
-    it('keeps each boat\'s newest N copies, lists them for the boat\'s own token and the operator, and refuses other boats', async () => {
+    it("keeps each boat's newest N copies, lists them for the boat's own token and the operator, and refuses other boats", async () => {
         const names = ['d3kos_backup_20260101_000000.tar.gz.age', 'd3kos_backup_20260102_000000.tar.gz.age', 'd3kos_backup_20260103_000000.tar.gz.age'];
         for (const name of names) assert.deepEqual(await send(TOKEN_A, fakeEncryptedBackup(path.join(scratch.dir, 'a'), name)), { kind: 'done' });
 
         const own = await get(`/api/v1/installations/${BOAT_A}/backups`, TOKEN_A);
         assert.equal(own.status, 200);
         const listed = (await own.json()) as { backups: Array<{ name: string }> };
-        assert.deepEqual(listed.backups.map((b) => b.name), [names[2], names[1]]);
+        assert.deepEqual(
+            listed.backups.map((b) => b.name),
+            [names[2], names[1]],
+        );
         assert.equal((await get(`/api/v1/installations/${BOAT_A}/backups`, OPERATOR)).status, 200);
         assert.equal((await get(`/api/v1/installations/${BOAT_A}/backups`, TOKEN_B)).status, 403);
         assert.equal((await get(`/api/v1/installations/${BOAT_A}/backups`)).status, 401);
@@ -88,24 +92,43 @@ describe('the central backup vault', function () {
     it('an upload in bounded requests (for a central side behind a buffering proxy) arrives whole too', async () => {
         const name = 'd3kos_backup_20260106_000000.tar.gz.age';
         const backup = fakeEncryptedBackup(path.join(scratch.dir, 'a'), name, 300 * 1024);
-        const outcome = await sendCopy({ centralUrl: central.url, token: TOKEN_A, file: backup.file, name, sha256: backup.sha256, size: backup.size, uploadUrl: null, onUploadUrl: async () => undefined, chunkSize: 64 * 1024 });
+        const outcome = await sendCopy({
+            centralUrl: central.url,
+            token: TOKEN_A,
+            file: backup.file,
+            name,
+            sha256: backup.sha256,
+            size: backup.size,
+            uploadUrl: null,
+            onUploadUrl: async () => undefined,
+            chunkSize: 64 * 1024,
+        });
         assert.deepEqual(outcome, { kind: 'done' });
         assert.equal(central.copies[0].copy.sha256, backup.sha256);
     });
 
-    it('another boat\'s token can neither read nor write an upload in progress', async () => {
+    it("another boat's token can neither read nor write an upload in progress", async () => {
         const name = 'd3kos_backup_20260107_000000.tar.gz.age';
         const backup = fakeEncryptedBackup(path.join(scratch.dir, 'a'), name);
         const made = await fetch(`${central.url}/api/v1/backup-uploads`, {
             method: 'POST',
-            headers: { Authorization: `Bearer ${TOKEN_A}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': String(backup.size), 'Upload-Metadata': `filename ${Buffer.from(name).toString('base64')},sha256 ${Buffer.from(backup.sha256).toString('base64')}` },
+            headers: {
+                Authorization: `Bearer ${TOKEN_A}`,
+                'Tus-Resumable': '1.0.0',
+                'Upload-Length': String(backup.size),
+                'Upload-Metadata': `filename ${Buffer.from(name).toString('base64')},sha256 ${Buffer.from(backup.sha256).toString('base64')}`,
+            },
         });
         assert.equal(made.status, 201, await made.text());
         const location = made.headers.get('location')!;
         assert.match(location, new RegExp(`/api/v1/backup-uploads/${BOAT_A}-`));
         const head = await fetch(location, { method: 'HEAD', headers: { Authorization: `Bearer ${TOKEN_B}`, 'Tus-Resumable': '1.0.0' } });
         assert.equal(head.status, 403);
-        const patch = await fetch(location, { method: 'PATCH', headers: { Authorization: `Bearer ${TOKEN_B}`, 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body: fs.readFileSync(backup.file) });
+        const patch = await fetch(location, {
+            method: 'PATCH',
+            headers: { Authorization: `Bearer ${TOKEN_B}`, 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+            body: fs.readFileSync(backup.file),
+        });
         assert.equal(patch.status, 403);
         const own = await fetch(location, { method: 'HEAD', headers: { Authorization: `Bearer ${TOKEN_A}`, 'Tus-Resumable': '1.0.0' } });
         assert.deepEqual([own.status, own.headers.get('upload-offset')], [200, '0']);

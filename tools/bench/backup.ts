@@ -39,7 +39,9 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
         for (let i = 0; i < RUNS; i++) {
             const watched = await watch(() => createBackup(settings));
             size = watched.result.backup.size_bytes;
-            log(`backup ${i + 1}: ${watched.ms.toFixed(0)} ms, ${(size / 1048576).toFixed(1)} MB, RSS +${watched.peakRssAboveIdleMb.toFixed(1)} MB, longest stall ${watched.longestStallMs.toFixed(1)} ms`);
+            log(
+                `backup ${i + 1}: ${watched.ms.toFixed(0)} ms, ${(size / 1048576).toFixed(1)} MB, RSS +${watched.peakRssAboveIdleMb.toFixed(1)} MB, longest stall ${watched.longestStallMs.toFixed(1)} ms`,
+            );
             bestMs = Math.min(bestMs, watched.ms);
             worstRss = Math.max(worstRss, watched.peakRssAboveIdleMb);
             worstStall = Math.max(worstStall, watched.longestStallMs);
@@ -82,7 +84,9 @@ async function encryptedFigures(dir: string, root: string, folders: string[], se
         const watched = await watch(() => createBackup(settings));
         if (!watched.result.backup.encrypted) throw new Error('the backup was not encrypted although a recovery key exists');
         size = watched.result.backup.size_bytes;
-        log(`encrypted backup ${i + 1}: ${watched.ms.toFixed(0)} ms, ${(size / 1048576).toFixed(1)} MB, RSS +${watched.peakRssAboveIdleMb.toFixed(1)} MB, longest stall ${watched.longestStallMs.toFixed(1)} ms`);
+        log(
+            `encrypted backup ${i + 1}: ${watched.ms.toFixed(0)} ms, ${(size / 1048576).toFixed(1)} MB, RSS +${watched.peakRssAboveIdleMb.toFixed(1)} MB, longest stall ${watched.longestStallMs.toFixed(1)} ms`,
+        );
         bestMs = Math.min(bestMs, watched.ms);
         worstRss = Math.max(worstRss, watched.peakRssAboveIdleMb);
         worstStall = Math.max(worstStall, watched.longestStallMs);

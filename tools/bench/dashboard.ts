@@ -81,7 +81,7 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
         const tap = median(taps);
         const api = median(direct);
         return [
-            { name: 'dashboard: page opened to the boat\'s data shown (median of 5, cold)', value: Math.round(median(loads)), unit: 'ms' },
+            { name: "dashboard: page opened to the boat's data shown (median of 5, cold)", value: Math.round(median(loads)), unit: 'ms' },
             {
                 name: 'dashboard: "Export All Data Now" tap to result shown (median of 3)',
                 value: Math.round(tap),

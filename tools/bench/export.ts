@@ -120,7 +120,9 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
                 const ms = Date.now() - started;
                 const seen = await probe.stop();
                 if (!answer.success) throw new Error(`POST /export/generate failed: ${answer.error}`);
-                log(`outside export ${i + 1}: ${ms} ms; /health answered ${seen.count} times, worst ${seen.worstMs.toFixed(1)} ms, p99 ${seen.p99Ms.toFixed(1)} ms${seen.errors ? `, ${seen.errors} errors` : ''}`);
+                log(
+                    `outside export ${i + 1}: ${ms} ms; /health answered ${seen.count} times, worst ${seen.worstMs.toFixed(1)} ms, p99 ${seen.p99Ms.toFixed(1)} ms${seen.errors ? `, ${seen.errors} errors` : ''}`,
+                );
                 if (!worst || seen.worstMs > worst.worstMs) worst = seen;
                 worstP99 = Math.max(worstP99, seen.p99Ms);
                 if (answer.export_file) fs.rmSync(answer.export_file, { force: true });
@@ -128,7 +130,7 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
             figures.push(
                 { name: 'GET /health polled every 20 ms from outside during the export: worst answer', value: worst!.worstMs, unit: 'ms', target: '≤ 50 ms', pass: worst!.worstMs <= 50 },
                 { name: 'GET /health polled every 20 ms from outside during the export: p99 answer', value: worstP99, unit: 'ms' },
-                { name: 'GET /health polled every 20 ms from outside with Node-RED idle (the machine\'s floor): worst answer', value: idleWorst, unit: 'ms' },
+                { name: "GET /health polled every 20 ms from outside with Node-RED idle (the machine's floor): worst answer", value: idleWorst, unit: 'ms' },
             );
         } finally {
             await nodeRed.stop();

@@ -57,7 +57,11 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
             let sqlite32 = 0;
             try {
                 let at = 0;
-                for (const [uploaders, count] of [[1, 300], [8, 900], [32, 1800]] as const) {
+                for (const [uploaders, count] of [
+                    [1, 300],
+                    [8, 900],
+                    [32, 1800],
+                ] as const) {
                     const result = await uploadAll([one], fleet.slice(at, at + count), uploaders);
                     at += count;
                     log(`${uploaders} uploader(s): ${count} exports, ${result.rate.toFixed(1)} exports/s, p50 ${result.p50.toFixed(0)} ms, p99 ${result.p99.toFixed(0)} ms, ${result.retries} retried`);
@@ -73,8 +77,18 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
                 const pair = await Promise.all(['a', 'b'].map((name) => startCentral(path.join(dir, `pg-pair-${name}`), shared)));
                 try {
                     const result = await uploadAll(pair, fleet.slice(0, 1800), 32);
-                    log(`two instances, 32 uploaders: 1800 exports, ${result.rate.toFixed(1)} exports/s, p99 ${result.p99.toFixed(0)} ms, ${result.retries} retried (one instance: ${sqlite32.toFixed(1)})`);
-                    figures.push({ name: 'PostgreSQL: two instances together, 32 uploaders', value: result.rate, unit: 'exports/s', reference: '37 exports/s of one SQLite instance at 32 uploaders (issue #13)', ratio: result.rate / 37, target: '≥ 1.5×', pass: result.rate >= 1.5 * 37 });
+                    log(
+                        `two instances, 32 uploaders: 1800 exports, ${result.rate.toFixed(1)} exports/s, p99 ${result.p99.toFixed(0)} ms, ${result.retries} retried (one instance: ${sqlite32.toFixed(1)})`,
+                    );
+                    figures.push({
+                        name: 'PostgreSQL: two instances together, 32 uploaders',
+                        value: result.rate,
+                        unit: 'exports/s',
+                        reference: '37 exports/s of one SQLite instance at 32 uploaders (issue #13)',
+                        ratio: result.rate / 37,
+                        target: '≥ 1.5×',
+                        pass: result.rate >= 1.5 * 37,
+                    });
                     figures.push({ name: 'PostgreSQL: p99 of an upload, two instances, 32 uploaders', value: result.p99, unit: 'ms' });
                 } finally {
                     for (const instance of pair) await instance.stop();
@@ -237,7 +251,12 @@ async function fullImport(store: string, central: RunningNodeRed, file: string, 
     let peak = idle;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMb(central.pid))), 20);
     const health = watchHealth(central);
-    const answer = await request(`${central.url}/api/v1/data/import`, 'POST', { ...uploadHeaders('b16b16b16b16b16b', 'export_full_bench'), 'content-length': String(fs.statSync(file).size) }, fs.createReadStream(file));
+    const answer = await request(
+        `${central.url}/api/v1/data/import`,
+        'POST',
+        { ...uploadHeaders('b16b16b16b16b16b', 'export_full_bench'), 'content-length': String(fs.statSync(file).size) },
+        fs.createReadStream(file),
+    );
     clearInterval(sampler);
     const times = await health.stop();
     if (answer.status !== 200) throw new Error(`the full export was refused: ${answer.status} ${answer.text}`);
@@ -263,7 +282,12 @@ async function uploadAll(instances: RunningNodeRed[], exports: FleetExport[], up
                 // As the boat's queue does: a connection lost or a 503 is tried again (a keep-alive socket the server
                 // closed as it was reused, say); the time counted is the one that answered.
                 for (let tries = 1; ; tries++) {
-                    const answer = await request(`${central.url}/api/v1/data/import`, 'POST', { ...uploadHeaders(exp.installation, exp.id), 'content-length': String(exp.gzip.length) }, exp.gzip).catch((err: Error) => {
+                    const answer = await request(
+                        `${central.url}/api/v1/data/import`,
+                        'POST',
+                        { ...uploadHeaders(exp.installation, exp.id), 'content-length': String(exp.gzip.length) },
+                        exp.gzip,
+                    ).catch((err: Error) => {
                         if (tries >= 5) throw err;
                         return undefined;
                     });
@@ -302,9 +326,19 @@ async function readersAndImports(store: string, central: RunningNodeRed, bigBoat
     await Promise.all(readers);
     const healthTimes = await health.stop();
     const share = busy.rate / quiet.rate;
-    log(`8 uploaders: ${quiet.rate.toFixed(1)} exports/s alone, ${busy.rate.toFixed(1)} with 8 readers (${reads} deep pages, p50 ${percentile(readTimes, 50).toFixed(0)} ms); health p99 ${percentile(healthTimes, 99).toFixed(0)} ms`);
+    log(
+        `8 uploaders: ${quiet.rate.toFixed(1)} exports/s alone, ${busy.rate.toFixed(1)} with 8 readers (${reads} deep pages, p50 ${percentile(readTimes, 50).toFixed(0)} ms); health p99 ${percentile(healthTimes, 99).toFixed(0)} ms`,
+    );
     return [
-        { name: `${store}: imports while 8 clients read deep pages`, value: busy.rate, unit: 'exports/s', reference: `${quiet.rate.toFixed(1)} exports/s without readers`, ratio: share, target: '≥ 0.8×', pass: share >= 0.8 },
+        {
+            name: `${store}: imports while 8 clients read deep pages`,
+            value: busy.rate,
+            unit: 'exports/s',
+            reference: `${quiet.rate.toFixed(1)} exports/s without readers`,
+            ratio: share,
+            target: '≥ 0.8×',
+            pass: share >= 0.8,
+        },
         { name: `${store}: /api/v1/health p99 meanwhile`, value: percentile(healthTimes, 99), unit: 'ms', target: '≤ 100 ms', pass: percentile(healthTimes, 99) <= 100 },
         { name: `${store}: a deep page of 1,000 rows meanwhile, p50`, value: percentile(readTimes, 50), unit: 'ms' },
     ];
@@ -316,7 +350,9 @@ async function fillFleet(database: string, sqliteFile: string): Promise<void> {
     if (database) {
         const client = new Client({ connectionString: database });
         await client.connect();
-        await client.query(`INSERT INTO installations SELECT lpad(to_hex(4096 + i), 16, '0'), 1, 100, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'export_filled' FROM generate_series(1, 10000) AS i ON CONFLICT DO NOTHING`);
+        await client.query(
+            `INSERT INTO installations SELECT lpad(to_hex(4096 + i), 16, '0'), 1, 100, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'export_filled' FROM generate_series(1, 10000) AS i ON CONFLICT DO NOTHING`,
+        );
         await client.query(`INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at)
             SELECT lpad(to_hex(4096 + i), 16, '0'), 'boatlog', j::text, '{"entry_id":' || j || ',"content":"filled row"}', 40, 'export_filled', '2026-01-01' FROM generate_series(1, 10000) AS i, generate_series(1, 100) AS j`);
         await client.query('ANALYZE');
@@ -356,7 +392,9 @@ async function tenThousandBoats(store: string, central: RunningNodeRed, database
     const first = await best('/api/v1/installations');
     const deep = await best(`/api/v1/installations/${bigBoat}/telemetry?after=1050000&limit=1000`);
     const offset = await best(`/api/v1/installations/${bigBoat}/telemetry?offset=999000&limit=1000`);
-    log(`10,000 boats: installations first page ${first.ms.toFixed(0)} ms (${(first.bytes / 1024).toFixed(0)} kB); deep page by after ${deep.ms.toFixed(0)} ms, by offset=999000 ${offset.ms.toFixed(0)} ms`);
+    log(
+        `10,000 boats: installations first page ${first.ms.toFixed(0)} ms (${(first.bytes / 1024).toFixed(0)} kB); deep page by after ${deep.ms.toFixed(0)} ms, by offset=999000 ${offset.ms.toFixed(0)} ms`,
+    );
     return [
         { name: `${store}: /api/v1/installations first page at 10,000 boats`, value: first.ms, unit: 'ms', target: '≤ 50 ms', pass: first.ms <= 50 },
         { name: `${store}: a deep category page (?after=) at 10,000 boats`, value: deep.ms, unit: 'ms', target: '≤ 50 ms', pass: deep.ms <= 50 },

@@ -119,7 +119,12 @@ async function backlog(dir: string, centralUrl: string, log: (line: string) => v
     const rawMb = (BACKLOG * Buffer.byteLength(text)) / 1024 / 1024;
     log(`${BACKLOG} exports of ${Buffer.byteLength(text)} bytes: ${sent.length} uploaded in ${seconds.toFixed(1)} s (${rawMb.toFixed(1)} MB raw), ${done.pending_count} left`);
     return [
-        { name: `backlog of ${BACKLOG} small exports to the real ingest`, value: BACKLOG / seconds, unit: 'exports/s', reference: `${seconds.toFixed(1)} s for all, ${(rawMb / seconds).toFixed(2)} MB/s of export JSON` },
+        {
+            name: `backlog of ${BACKLOG} small exports to the real ingest`,
+            value: BACKLOG / seconds,
+            unit: 'exports/s',
+            reference: `${seconds.toFixed(1)} s for all, ${(rawMb / seconds).toFixed(2)} MB/s of export JSON`,
+        },
     ];
 }
 
