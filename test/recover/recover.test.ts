@@ -13,7 +13,7 @@ const DEVICE_TOKEN = 'device-token-for-the-recovery-test-01';
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        execFile(process.execPath, [path.join(packageRoot(), 'dist', 'tools', 'd3kos-recover.js'), ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+        execFile(process.execPath, [path.join(packageRoot(), 'dist', 'bin', 'd3kos-recover.js'), ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
             resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         );
     });

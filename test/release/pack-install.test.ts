@@ -159,6 +159,7 @@ describe('the released package, as a boat owner installs it', function () {
             'package.json',
             'examples/production flows/boat.json',
             'examples/production flows/central-ingest.json',
+            manifest.bin['d3kos-recover'],
         ]) {
             assert.ok(files.includes(file), `${file} is not in the tarball`);
         }
