@@ -58,18 +58,20 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
         }
         const spool = await spoolUpload(upload.body, settings.maxBodyBytes);
         try {
-            return await importExport(
-                store,
-                uploadBytes(spool, declaredGzip),
-                (seen) => {
-                    identity = seen;
-                    checkExportOwner(uploader, settings.mode, seen.installation_id);
-                    if (idempotencyKey && idempotencyKey !== seen.export_id) {
-                        throw new BoatDataError('EXPORT_INVALID', `the Idempotency-Key ${JSON.stringify(idempotencyKey)} is not the export's export_id ${JSON.stringify(seen.export_id)}`, 400);
-                    }
-                },
-                spool.bytes,
-                { ...DEFAULT_LIMITS, ...settings.limits },
+            return await importing(store, () =>
+                importExport(
+                    store,
+                    uploadBytes(spool, declaredGzip),
+                    (seen) => {
+                        identity = seen;
+                        checkExportOwner(uploader, settings.mode, seen.installation_id);
+                        if (idempotencyKey && idempotencyKey !== seen.export_id) {
+                            throw new BoatDataError('EXPORT_INVALID', `the Idempotency-Key ${JSON.stringify(idempotencyKey)} is not the export's export_id ${JSON.stringify(seen.export_id)}`, 400);
+                        }
+                    },
+                    spool.bytes,
+                    { ...DEFAULT_LIMITS, ...settings.limits },
+                ),
             );
         } finally {
             await spool.discard();
@@ -218,6 +220,46 @@ export async function readCategoryJson(store: IngestStore, query: CategoryQuery,
 const PAGES_AT_ONCE = 1;
 const pageTurns = new WeakMap<IngestStore, { running: number; waiting: Array<() => void> }>();
 
+/**
+ * Imports come first: a page read waits until no import is under way in this
+ * process, or READ_YIELD_MS at most, so a fleet of readers costs the boats'
+ * uploads little (a read is answered a little later; an upload that waits
+ * keeps a boat's link busy) and no reader waits for ever.
+ */
+const READ_YIELD_MS = 200;
+const importsUnderWay = new WeakMap<IngestStore, { count: number; idle: Array<() => void> }>();
+
+function importActivity(store: IngestStore) {
+    let activity = importsUnderWay.get(store);
+    if (!activity) importsUnderWay.set(store, (activity = { count: 0, idle: [] }));
+    return activity;
+}
+
+async function importing<T>(store: IngestStore, work: () => Promise<T>): Promise<T> {
+    const activity = importActivity(store);
+    activity.count++;
+    try {
+        return await work();
+    } finally {
+        if (--activity.count === 0) for (const wake of activity.idle.splice(0)) wake();
+    }
+}
+
+function importsIdle(store: IngestStore, maxMs: number): Promise<void> {
+    const activity = importActivity(store);
+    if (activity.count === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+        const wake = () => {
+            clearTimeout(timer);
+            const at = activity.idle.indexOf(wake);
+            if (at >= 0) activity.idle.splice(at, 1);
+            resolve();
+        };
+        const timer = setTimeout(wake, maxMs);
+        activity.idle.push(wake);
+    });
+}
+
 async function inPageTurn<T>(store: IngestStore, work: () => Promise<T>): Promise<T> {
     let turns = pageTurns.get(store);
     if (!turns) pageTurns.set(store, (turns = { running: 0, waiting: [] }));
@@ -225,6 +267,7 @@ async function inPageTurn<T>(store: IngestStore, work: () => Promise<T>): Promis
     if (gate.running >= PAGES_AT_ONCE) await new Promise<void>((resolve) => gate.waiting.push(resolve));
     else gate.running++;
     try {
+        await importsIdle(store, READ_YIELD_MS);
         return await work();
     } finally {
         const next = gate.waiting.shift();
