@@ -65,8 +65,12 @@ export function queueIdFor(exportId: string): string {
     return 'q_' + exportId.replace(/^export_/, '');
 }
 
+/** What a new queue entry is made from: a closed export, or an export file taken back into the queue. */
+export type QueueableExport = Pick<FinishedExport, 'export_id' | 'export_file' | 'created_at' | 'tier' | 'mode' | 'category_count' | 'file_size_bytes' | 'sha256'> &
+    Partial<Pick<FinishedExport, 'watermarks'>>;
+
 /** A new pending entry for a closed export, due at once. */
-export function entryForExport(exp: FinishedExport, now: Date): QueueEntry {
+export function entryForExport(exp: QueueableExport, now: Date): QueueEntry {
     return {
         queue_id: queueIdFor(exp.export_id),
         export_id: exp.export_id,

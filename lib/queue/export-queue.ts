@@ -3,7 +3,7 @@ import * as path from 'path';
 import { BoatDataError, errorMessage } from '../errors';
 import type { BoatLayout } from '../boat/layout';
 import type { FinishedExport } from '../export/export-file';
-import { checkFinishedExport, entryForExport, QueueEntry, QueueFile, queueIdFor } from './entries';
+import { checkFinishedExport, entryForExport, QueueEntry, QueueFile } from './entries';
 import { DEFAULT_HISTORY_LIMIT, historyRecord, HistoryRecord, readHistory, uploadHistory, UploadHistory } from './history';
 import { DEFAULT_RETRY_SCHEDULE_S, nextTryAt } from './retry-schedule';
 import { Archived, QueueStore, queueStore } from './store';
@@ -394,22 +394,10 @@ export class ExportQueue {
 
 /** A queue entry for an export file found without one. */
 function adoptedEntry(exp: AdoptableExport, known: HistoryRecord | undefined, now: Date): QueueEntry {
+    // Its watermarks are not known, so it moves no mark: the next incremental export sends those rows again.
     const entry: QueueEntry = {
-        queue_id: queueIdFor(exp.export_id),
-        export_id: exp.export_id,
-        export_file: exp.export_file,
-        created_at: exp.created_at,
-        tier: exp.tier,
-        category_count: exp.category_count,
-        file_size_bytes: exp.file_size_bytes,
-        sha256: exp.sha256,
-        status: 'pending',
-        retry_count: 0,
-        next_retry_at: now.toISOString(),
+        ...entryForExport({ ...exp, watermarks: {} }, now),
         last_error: 'Taken back into the queue from its file: no queue entry named it (the queue file was damaged, or Node-RED stopped before queueing it)',
-        queued_at: now.toISOString(),
-        mode: exp.mode,
-        watermarks: {},
     };
     if (known?.status === 'completed') {
         entry.status = 'completed';
