@@ -249,7 +249,8 @@ function adminAnswers(url: string): Promise<boolean> {
     });
 }
 
-function freePort(host: string): Promise<number> {
+/** A port nothing listens on yet (the OS may hand it out again before it is bound: callers retry). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.unref();

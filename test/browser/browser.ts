@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import { Browser, chromium, Page } from 'playwright-core';
 import { startNodeRed, RunningNodeRed } from '../../tools/node-red-runtime';
@@ -60,18 +59,6 @@ export function smallTouchTargets(page: Page, minimum = 48): Promise<string[]> {
 /** How many controls of each kind the screen shows, to prove the touch-target check measured something. */
 export function countControls(page: Page): Promise<number> {
     return page.locator('button:visible, a[href]:visible').count();
-}
-
-/** A port nothing listens on yet: the central database's address before it is switched on. */
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 /** The central ingest flow on a port chosen beforehand, as test/e2e/harness.ts startCentral does on a free one. */

@@ -6,7 +6,8 @@ import type { DemoBoat } from '../../tools/demo-boat';
 import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { scratchFolder } from '../support/folders';
 import { call, demoBoat, startBoat, waitFor } from '../e2e/harness';
-import { countControls, DataPage, freePort, launchChromium, openDataPage, screenshot, smallTouchTargets, startCentralOn } from './browser';
+import { countControls, DataPage, launchChromium, openDataPage, screenshot, smallTouchTargets, startCentralOn } from './browser';
+import { freePort } from '../../tools/node-red-runtime';
 
 // Seed 000 Test 4 on a tier 2 boat: export -> result -> queue -> process -> history, all by touch.
 // The central database is switched off at first (nothing listens on its port), so the export

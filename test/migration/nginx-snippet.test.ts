@@ -2,10 +2,9 @@ import { strict as assert } from 'node:assert';
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as path from 'path';
 import type { DemoBoat } from '../../tools/demo-boat';
-import { packageRoot, RunningNodeRed } from '../../tools/node-red-runtime';
+import { freePort, packageRoot, RunningNodeRed } from '../../tools/node-red-runtime';
 import { demoBoat, startBoat } from '../e2e/harness';
 import { scratchFolder } from '../support/folders';
 
@@ -14,17 +13,6 @@ import { scratchFolder } from '../support/folders';
 // unchanged (the boat's routes check it against the boat's own names).
 
 const SNIPPET = path.join(packageRoot(), 'extras', 'nginx', 'd3kos-node-red.conf');
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
-}
 
 function request(port: number, method: string, urlPath: string, host: string, body?: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {

@@ -1,10 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { ChildProcess, execFile, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import { buildDemoBoat } from '../../tools/demo-boat';
-import { packageRoot, PACKAGE_NAME } from '../../tools/node-red-runtime';
+import { freePort, packageRoot, PACKAGE_NAME } from '../../tools/node-red-runtime';
 import { scratchFolder } from '../support/folders';
 
 // What a boat owner does, end to end: a fresh clone of this repository at HEAD, `npm ci`, `npm pack`, then
@@ -46,17 +45,6 @@ function run(command: string, args: string[], cwd: string, timeoutMs = 15 * MINU
                 else resolve({ stdout, stderr });
             },
         );
-    });
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
     });
 }
 

@@ -1,9 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
-import { packageRoot } from '../../tools/node-red-runtime';
+import { freePort, packageRoot } from '../../tools/node-red-runtime';
 import { scratchFolder } from '../support/folders';
 
 // `npm start` twice on one checkout (two boats, or a boat and a central), each with its own D3KOS_USER_DIR:
@@ -17,17 +16,6 @@ interface Instance {
     url: string;
     child: ChildProcess;
     output: () => string;
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 describe('two npm start instances on one checkout', function () {
