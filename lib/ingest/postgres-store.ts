@@ -1,7 +1,20 @@
 import { Pool, PoolClient } from 'pg';
 import { BoatDataError, errorMessage } from '../errors';
-import { cutByBytes } from './sqlite-store';
-import { CategoryPage, FailedImport, FleetHealth, ImportedExport, ImportRecord, ImportSession, IngestStore, InstallationSummary, PageRequest, PriorImport, StoredRow } from './store';
+import {
+    CategoryPage,
+    cutByBytes,
+    FailedImport,
+    FleetHealth,
+    ImportedExport,
+    ImportRecord,
+    ImportSession,
+    IngestStore,
+    InstallationSummary,
+    PageRequest,
+    PriorImport,
+    StoredRow,
+    importedExportValues,
+} from './store';
 import type { ExportIdentity } from './validate';
 
 /** Rows are spread over this many hash partitions by installation, so a boat's rows sit together and apart from the fleet's. */
@@ -253,7 +266,6 @@ class PostgresSession implements ImportSession {
     }
 
     async commit(record: ImportRecord): Promise<void> {
-        const { header } = record;
         try {
             // One round trip: the import's record, the boat's figures, its new rows per category, its failure forgotten.
             await this.query(
@@ -268,21 +280,7 @@ class PostgresSession implements ImportSession {
                      INSERT INTO category_counts (installation_id, category, rows) SELECT $1, c, n FROM unnest($12::text[], $13::bigint[]) AS u(c, n)
                      ON CONFLICT (installation_id, category) DO UPDATE SET rows = category_counts.rows + excluded.rows)
                  DELETE FROM failed_imports WHERE installation_id = $1 AND export_id = $2`,
-                [
-                    header.installation_id,
-                    header.export_id,
-                    record.import_id,
-                    header.mode,
-                    header.tier,
-                    header.format_version,
-                    record.exported_at,
-                    record.imported_at,
-                    header.records,
-                    record.body_bytes,
-                    JSON.stringify(header.categories),
-                    [...this.inserted.keys()],
-                    [...this.inserted.values()],
-                ],
+                [...importedExportValues(record), [...this.inserted.keys()], [...this.inserted.values()]],
             );
             await this.query('COMMIT');
             this.open = false;

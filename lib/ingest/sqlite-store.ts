@@ -1,7 +1,22 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { Connection, Prepared } from './database';
-import { CategoryPage, DATABASE_FILE, FailedImport, FleetHealth, ImportedExport, ImportRecord, ImportSession, IngestStore, InstallationSummary, PageRequest, PriorImport, StoredRow } from './store';
+import {
+    CategoryPage,
+    cutByBytes,
+    DATABASE_FILE,
+    FailedImport,
+    FleetHealth,
+    ImportedExport,
+    ImportRecord,
+    ImportSession,
+    IngestStore,
+    InstallationSummary,
+    PageRequest,
+    PriorImport,
+    StoredRow,
+    importedExportValues,
+} from './store';
 import type { ExportIdentity } from './validate';
 
 /** Versioned changes to the file, applied in order at start, each in its own transaction. */
@@ -221,16 +236,6 @@ export class SqliteStore implements IngestStore {
     }
 }
 
-/** The rows of a page that fit `maxBytes`, at least one; a row over `maxRowBytes` is answered as null, 4 bytes. */
-export function cutByBytes<T extends { bytes: number }>(rows: T[], maxBytes: number, maxRowBytes: number): T[] {
-    let total = 0;
-    for (let i = 0; i < rows.length; i++) {
-        total += rows[i].bytes > maxRowBytes ? 4 : rows[i].bytes;
-        if (total > maxBytes && i > 0) return rows.slice(0, i);
-    }
-    return rows;
-}
-
 class SqliteSession implements ImportSession {
     private identity: ExportIdentity | undefined;
     private exportedAt = '';
@@ -303,19 +308,7 @@ class SqliteSession implements ImportSession {
             await this.db.run(
                 `INSERT INTO imported_exports (installation_id, export_id, import_id, mode, tier, format_version, exported_at, imported_at, records_imported, body_bytes, categories)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-                [
-                    header.installation_id,
-                    header.export_id,
-                    record.import_id,
-                    header.mode,
-                    header.tier,
-                    header.format_version,
-                    record.exported_at,
-                    record.imported_at,
-                    header.records,
-                    record.body_bytes,
-                    JSON.stringify(header.categories),
-                ],
+                importedExportValues(record),
             );
             await this.db.run(
                 `INSERT INTO installations (installation_id, export_count, records_imported, first_import_at, last_import_at, last_export_id) VALUES (?, 1, ?, ?, ?, ?)

@@ -86,6 +86,39 @@ export interface ImportRecord {
     body_bytes: number;
 }
 
+/**
+ * The imported_exports row of an import, in the column order both stores
+ * insert it: installation_id, export_id, import_id, mode, tier,
+ * format_version, exported_at, imported_at, records_imported, body_bytes,
+ * categories.
+ */
+export function importedExportValues(record: ImportRecord): Array<string | number | null> {
+    const { header } = record;
+    return [
+        header.installation_id,
+        header.export_id,
+        record.import_id,
+        header.mode,
+        header.tier,
+        header.format_version,
+        record.exported_at,
+        record.imported_at,
+        header.records,
+        record.body_bytes,
+        JSON.stringify(header.categories),
+    ];
+}
+
+/** The rows of a page that fit `maxBytes`, at least one; a row over `maxRowBytes` is answered as null, 4 bytes. */
+export function cutByBytes<T extends { bytes: number }>(rows: T[], maxBytes: number, maxRowBytes: number): T[] {
+    let total = 0;
+    for (let i = 0; i < rows.length; i++) {
+        total += rows[i].bytes > maxRowBytes ? 4 : rows[i].bytes;
+        if (total > maxBytes && i > 0) return rows.slice(0, i);
+    }
+    return rows;
+}
+
 /** An import refused after its sender was let in (bad export, too large, a database error). */
 export interface FailedImport {
     installation_id: string;
