@@ -41,20 +41,6 @@ export type GuardVerdict = { allowed: true; body: unknown } | { allowed: false; 
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/**
- * Response headers that would let a page on another site read an answer.
- * Node-RED's admin app adds `Access-Control-Allow-Origin: *` to every request
- * when the editor and the http nodes share the root path (its default), so
- * the guard takes them off every answer it fronts.
- */
-export const CORS_HEADERS = [
-    'access-control-allow-origin',
-    'access-control-allow-credentials',
-    'access-control-allow-methods',
-    'access-control-allow-headers',
-    'access-control-expose-headers',
-    'access-control-max-age',
-];
 /** The content types a cross-site page can send without a preflight (the CORS "simple" ones). */
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
 export const DEFAULT_MAX_BODY_BYTES = BODY_LIMITS.maxBytes;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'http';
+import { withoutCors } from '../http/cors';
 import { BoatDataError, errorMessage } from '../errors';
 import { IngestSettings, receiveUpload } from './ingest';
 import type { ImportAnswer, IngestStore } from './store';
@@ -54,12 +55,6 @@ function unreadBody(req: IncomingMessage & { body?: unknown }): IncomingMessage 
     if (!req.readableEnded) return req;
     if (Buffer.isBuffer(req.body)) return req.body;
     throw new BoatDataError('INGEST_BODY_READ', 'the upload was read before the ingest saw it: another node or middleware parses POST bodies on this path', 500);
-}
-
-/** Removes what a CORS middleware in front (Node-RED's editor app) set, so no other origin's page may read the answer. */
-export function withoutCors(res: { getHeaderNames(): string[]; removeHeader(name: string): void; headersSent?: boolean }): void {
-    if (res.headersSent) return;
-    for (const name of res.getHeaderNames()) if (name.toLowerCase().startsWith('access-control-')) res.removeHeader(name);
 }
 
 function answerJson(res: ServerResponse, statusCode: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { handleInput, status } from '../shared/adapter';
-import { checkRequest, CORS_HEADERS } from '../../lib/http/request-guard';
+import { checkRequest } from '../../lib/http/request-guard';
+import { withoutCors } from '../../lib/http/cors';
 import { BodyShape, parseBodyShape } from '../../lib/http/body-shape';
 import { ALLOWED_HOSTS_ENV, BoatHosts, parseHostList } from '../../lib/http/boat-hosts';
 import { BoatDataError, errorMessage } from '../../lib/errors';
@@ -77,7 +78,7 @@ export = function (RED: NodeAPI): void {
             if (req.query && typeof req.query === 'object') delete req.query.callback;
             // Nor let any other site read the answer through CORS.
             const res = msg.res?._res;
-            if (res && typeof res.removeHeader === 'function' && !res.headersSent) for (const name of CORS_HEADERS) res.removeHeader(name);
+            if (res && typeof res.getHeaderNames === 'function') withoutCors(res);
 
             const verdict = checkRequest({ method: req.method, headers: req.headers, body: msg.payload }, { allowedOrigins, shape, boatHosts });
             if (verdict.allowed) {
