@@ -8,6 +8,7 @@ import { resolveBackupFile, sidecarOf } from './names';
 import { BackupSettings, resolveSettings } from './options';
 import { backupsIn, pruneBackups, SAFETY_KEEP, SAFETY_MIN_AGE_DAYS } from './retention';
 import { storedArchive } from './stored';
+import { DrillResult, readDrills } from './drill-results';
 
 export interface ListedBackup {
     name: string;
@@ -21,6 +22,8 @@ export interface ListedBackup {
     encrypted: boolean;
     /** `safety` for those (never pruned by keep-N; see `retention`), `backup` for the rest. */
     kind: 'safety' | 'backup';
+    /** The last restore drill of this backup (drill.ts), or null when it was never drilled. */
+    drill: DrillResult | null;
 }
 
 export interface BackupList {
@@ -32,6 +35,8 @@ export interface BackupList {
     last_backup: { name: string; created_at: string; size_bytes: number } | null;
     /** What a prune keeps: the newest `keep` backups, and safety backups by their own rule. */
     retention: { keep: number; safety_keep: number; safety_min_age_days: number };
+    /** When the newest successful restore drill of a backup still here ran, or null. */
+    newest_proven_at: string | null;
 }
 
 /** Backups in the backup folder, newest first. */
@@ -40,6 +45,7 @@ export async function listBackups(settings: BackupSettings): Promise<BackupList>
     const dir = s.layout.backupDir;
     await prepareBackupDir(dir, s.requireMountedDrive, false);
     const backups: ListedBackup[] = [];
+    const drills = await readDrills(dir);
     for (const b of (await backupsIn(dir)).reverse()) {
         const file = path.join(dir, b.name);
         const stat = await fs.lstat(file).catch(() => null);
@@ -56,12 +62,14 @@ export async function listBackups(settings: BackupSettings): Promise<BackupList>
             pre_restore: b.preRestore,
             encrypted: b.encrypted,
             kind: b.preRestore ? 'safety' : 'backup',
+            drill: drills[b.name] ?? null,
         });
     }
+    const proven = backups.flatMap((b) => (b.drill?.status === 'proven' ? [b.drill.proven_at] : [])).sort();
     const newest = backups[0];
     const last_backup = newest ? { name: newest.name, created_at: newest.created_at, size_bytes: newest.size_bytes } : null;
     const retention = { keep: s.keep, safety_keep: SAFETY_KEEP, safety_min_age_days: SAFETY_MIN_AGE_DAYS };
-    return { success: true, count: backups.length, backups, last_backup, retention };
+    return { success: true, count: backups.length, backups, last_backup, retention, newest_proven_at: proven.pop() ?? null };
 }
 
 /** Checks a backup end to end (checksum file, every entry, every file hash) without writing anything. */

@@ -12,7 +12,7 @@ import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { pruneBackups } from './retention';
 import { readBackupSecretRefs, replaceSecrets, SecretNeedle, secretNeedles, SecretScanner } from './secrets';
 import { categoryOf, exists, findBackupSources, SkippedItem, SourceFile } from './sources';
-import { replaceInDatabase, snapshotDatabase } from './snapshot';
+import { replaceInDatabase, snapshotDatabase, tableRowCounts } from './snapshot';
 import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
 import { backupRecipients, encryptedReadme, privateStaging } from './encryption';
@@ -213,7 +213,7 @@ async function stageDatabase(source: SourceFile, staged: string, needles: Secret
     }
     const mode = (await fs.stat(source.source)).mode & 0o777;
     await fs.chmod(staged, mode);
-    return manifestEntry(source.archivePath, 'database', scanned, mode, refs);
+    return { ...manifestEntry(source.archivePath, 'database', scanned, mode, refs), rows: await tableRowCounts(staged) };
 }
 
 async function stageFile(source: SourceFile, staged: string, needles: SecretNeedle[]): Promise<ManifestFile | null> {

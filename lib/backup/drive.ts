@@ -73,3 +73,21 @@ export function isDiskFull(err: unknown): boolean {
 export function driveFull(dir: string): BoatDataError {
     return new BoatDataError('BACKUP_DRIVE_FULL', `the backup drive is full (${dir}); no backup was written. Delete old backups or use a bigger drive`, 507);
 }
+
+/** Room kept free on the data disk beyond what restored files need. */
+const FREE_SPACE_MARGIN = 16 * 1024 * 1024;
+
+/** Refuses work that would fill the boat's data disk (`what` needs `needed` bytes there), before anything is written. */
+export async function checkDataDiskRoom(root: string, needed: number, what: string, outcome: string): Promise<void> {
+    let free: number;
+    try {
+        const stat = await fs.statfs(root);
+        free = stat.bavail * stat.bsize;
+    } catch {
+        return;
+    }
+    if (free < needed + FREE_SPACE_MARGIN) {
+        const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+        throw new BoatDataError('DISK_FULL', `the boat's data disk (${root}) has ${mb(free)} free but ${what} needs ${mb(needed + FREE_SPACE_MARGIN)}; ${outcome}`, 507);
+    }
+}

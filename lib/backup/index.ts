@@ -9,3 +9,7 @@ export type { BackupSettings } from './options';
 export { cronFor, parseSchedule, readSchedule, writeSchedule, scheduleFile, SCHEDULES } from './schedule';
 export type { BackupSchedule } from './schedule';
 export { isBackupName, parseBackupName, resolveBackupFile } from './names';
+export { drillBackup, removeLeftoverScratch } from './drill';
+export type { DrillAnswer } from './drill';
+export { drillDue, drillProblem, readDrills } from './drill-results';
+export type { DrillResult } from './drill-results';

@@ -16,6 +16,8 @@ export interface ManifestFile {
     category: FileCategory;
     /** Secrets replaced by placeholders in this file (names only, never values). */
     secret_placeholders?: string[];
+    /** A database's rows per table when it was snapshotted (a restore drill counts them again). */
+    rows?: Record<string, number>;
 }
 
 export interface Manifest {
@@ -83,6 +85,7 @@ export function parseManifest(text: string, backup: string): Manifest {
         if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) throw damaged(`gives no valid sha256 for ${f.path}`);
         const mode = typeof f.mode === 'string' && /^0?[0-7]{3}$/.test(f.mode) ? f.mode : '0644';
         const placeholders = Array.isArray(f.secret_placeholders) ? f.secret_placeholders.filter((r: unknown) => typeof r === 'string') : undefined;
+        const rows = f.kind === 'database' ? rowCounts(f.rows) : undefined;
         return {
             path: f.path,
             size: f.size,
@@ -91,6 +94,7 @@ export function parseManifest(text: string, backup: string): Manifest {
             kind: f.kind === 'database' ? 'database' : 'file',
             category: categoryOf(f.path),
             ...(placeholders && placeholders.length > 0 ? { secret_placeholders: placeholders } : {}),
+            ...(rows ? { rows } : {}),
         };
     });
     return {
@@ -107,6 +111,14 @@ export function parseManifest(text: string, backup: string): Manifest {
         skipped: Array.isArray(value.skipped) ? value.skipped : [],
         warnings: Array.isArray(value.warnings) ? value.warnings : [],
     };
+}
+
+/** Row counts as a manifest gives them: table name to a whole number, or nothing (backups made before they were recorded). */
+function rowCounts(value: unknown): Record<string, number> | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const counts: Record<string, number> = {};
+    for (const [table, n] of Object.entries(value)) if (Number.isSafeInteger(n) && (n as number) >= 0) counts[table] = n as number;
+    return counts;
 }
 
 /** What a person finds first when they open the archive on a laptop. */

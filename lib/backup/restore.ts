@@ -6,7 +6,7 @@ import { syncFolder, tempPathFor } from '../files/atomic';
 import { ArchiveEntry, readArchive } from './archive';
 import { hashFile } from '../files/hash';
 import { createBackupUnlocked, CreatedBackup } from './create';
-import { isDiskFull, prepareBackupDir } from './drive';
+import { checkDataDiskRoom, isDiskFull, prepareBackupDir } from './drive';
 import { checkEntryPath, checkEntryType } from './entries';
 import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
@@ -58,8 +58,6 @@ export interface RestoreReport {
 
 /** Leftover restore staging folders older than this were abandoned by a power cut. */
 const STALE_STAGING_MS = 12 * 60 * 60 * 1000;
-/** Room kept free on the data disk beyond what the restored files need. */
-const FREE_SPACE_MARGIN = 16 * 1024 * 1024;
 
 export function restoreBackup(settings: BackupSettings, requested: unknown, options: RestoreOptions = {}): Promise<RestoreReport> {
     const s = resolveSettings(settings);
@@ -99,9 +97,11 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
         if (unsafe) notRestored.push({ path: file.path, reason: unsafe });
         else plan.push({ file, ...where, staged: path.join(staging, `f${String(i).padStart(6, '0')}`) });
     }
-    await checkFreeSpace(
+    await checkDataDiskRoom(
         root,
         plan.reduce((sum, p) => sum + p.file.size, 0),
+        'the restore',
+        'nothing was restored',
     );
 
     await fs.mkdir(staging, { mode: 0o700 });
@@ -390,20 +390,6 @@ async function sameContent(file: string, sha256: string): Promise<boolean> {
         return (await hashFile(file)).sha256 === sha256;
     } catch {
         return false;
-    }
-}
-
-async function checkFreeSpace(root: string, needed: number): Promise<void> {
-    let free: number;
-    try {
-        const stat = await fs.statfs(root);
-        free = stat.bavail * stat.bsize;
-    } catch {
-        return;
-    }
-    if (free < needed + FREE_SPACE_MARGIN) {
-        const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-        throw new BoatDataError('DISK_FULL', `the boat's data disk (${root}) has ${mb(free)} free but the restore needs ${mb(needed + FREE_SPACE_MARGIN)}; nothing was restored`, 507);
     }
 }
 

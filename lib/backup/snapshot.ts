@@ -74,6 +74,23 @@ export async function replaceInDatabase(file: string, pairs: Array<[string, stri
     return changed;
 }
 
+/**
+ * The rows of each ordinary table, as a backup records them in its manifest
+ * and a restore drill counts them again in what came out of the archive.
+ */
+export async function tableRowCounts(file: string): Promise<Record<string, number>> {
+    const db = await ReadOnlyDatabase.open(file);
+    if (!db) throw Object.assign(new Error(`${file} is missing`), { code: 'ENOENT' });
+    try {
+        const tables = await db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name");
+        const counts: Record<string, number> = {};
+        for (const { name } of tables) counts[name] = (await db.get<{ n: number }>(`SELECT count(*) AS n FROM ${quoteIdentifier(name)}`))?.n ?? 0;
+        return counts;
+    } finally {
+        await db.close();
+    }
+}
+
 /** `PRAGMA integrity_check` in words: 'ok' or what SQLite found. */
 export async function integrityCheck(file: string): Promise<string> {
     const db = await ReadOnlyDatabase.open(file);

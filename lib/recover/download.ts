@@ -94,13 +94,13 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
     return { name: copy.name, file: final, sha256, size };
 }
 
-function checkInstallationId(id: string): string {
+export function checkInstallationId(id: string): string {
     if (!INSTALLATION_ID_PATTERN.test(id ?? ''))
         throw new BoatDataError('INSTALLATION_ID_INVALID', `"${id}" is not an installation id (16 hexadecimal characters, on the boat's papers or in the central dashboard)`, 400);
     return id.toLowerCase();
 }
 
-function get(url: string, token: string, headers: Record<string, string> = {}): Promise<http.IncomingMessage> {
+export function get(url: string, token: string, headers: Record<string, string> = {}): Promise<http.IncomingMessage> {
     const client = url.startsWith('https:') ? https : http;
     return new Promise((resolve, reject) => {
         const req = client.get(url, { headers: { Authorization: `Bearer ${token}`, ...headers }, timeout: 30000 }, resolve);
@@ -109,7 +109,7 @@ function get(url: string, token: string, headers: Record<string, string> = {}): 
     });
 }
 
-async function readText(res: http.IncomingMessage): Promise<string> {
+export async function readText(res: http.IncomingMessage): Promise<string> {
     const parts: Buffer[] = [];
     let size = 0;
     for await (const chunk of res) {
@@ -119,7 +119,7 @@ async function readText(res: http.IncomingMessage): Promise<string> {
     return Buffer.concat(parts).toString('utf8');
 }
 
-function centralRefused(status: number, body: string, what: string): BoatDataError {
+export function centralRefused(status: number, body: string, what: string): BoatDataError {
     let reason = '';
     try {
         reason = JSON.parse(body).error ?? '';

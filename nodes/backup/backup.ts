@@ -13,6 +13,11 @@ import {
     createBackup,
     cronFor,
     DEFAULT_KEEP,
+    drillBackup,
+    drillDue,
+    drillProblem,
+    readDrills,
+    removeLeftoverScratch,
     listBackups,
     parseSchedule,
     pruneOldBackups,
@@ -23,6 +28,7 @@ import {
     verifyBackup,
     writeSchedule,
 } from '../../lib/backup';
+import { clearProblem, raiseProblem } from '../../lib/status/problems';
 
 interface BackupDef extends NodeDef {
     boat: string;
@@ -39,7 +45,9 @@ interface BackupDef extends NodeDef {
     requireMount: 'auto' | 'yes' | 'no';
 }
 
-const ACTIONS = ['create', 'list', 'verify', 'restore', 'prune', 'schedule', 'download'] as const;
+const ACTIONS = ['create', 'list', 'verify', 'drill', 'restore', 'prune', 'schedule', 'download'] as const;
+/** How often /health's word on the restore drills is brought up to date without any backup action. */
+const DRILL_CHECK_MS = 60 * 60 * 1000;
 type Action = (typeof ACTIONS)[number];
 type Message = NodeMessage & Record<string, any>;
 
@@ -93,8 +101,44 @@ export = function (RED: NodeAPI): void {
                 status.error(node, err);
                 node.warn(RED._('backup.alert.failed', { reason: errorMessage(err) }));
                 node.send([null, alert('critical', RED._('backup.alert.failed', { reason: errorMessage(err) }), errorCode(err), errorMessage(err))]);
+                return;
+            }
+            // Weekly, an automatic backup is proven restorable right after it is made.
+            try {
+                if (!closing && drillDue(await readDrills(settings().layout.backupDir), new Date())) await automaticDrill();
+                else await updateDrillProblem();
+            } catch (err) {
+                status.error(node, err);
+                node.warn(RED._('backup.alert.drillNotRun', { reason: errorMessage(err) }));
+                node.send([null, alert('warning', RED._('backup.alert.drillNotRun', { reason: errorMessage(err) }), errorCode(err), errorMessage(err))]);
             }
         }
+
+        async function automaticDrill(): Promise<void> {
+            status.working(node, RED._('backup.status.drilling'));
+            const drilled = await drillBackup(settings());
+            showDrill(drilled);
+            await updateDrillProblem();
+            const failed = drilled.success ? null : alert('critical', RED._('backup.alert.drillFailed', { name: drilled.name, reason: drilled.error }), 'DRILL_FAILED', drilled.error);
+            node.send([{ topic: 'backup', action: 'drill', automatic: true, payload: drilled }, failed]);
+        }
+
+        function showDrill(drilled: Awaited<ReturnType<typeof drillBackup>>): void {
+            if (drilled.success) status.ok(node, RED._('backup.status.proven', { name: drilled.name }));
+            else status.warn(node, RED._('backup.status.drillFailed', { name: drilled.name }));
+        }
+
+        /** What /health says of the drills: the newest backup failed one, or none was proven for two weeks. */
+        let drillProblemKey: string | null = null;
+        async function updateDrillProblem(): Promise<void> {
+            const s = settings();
+            const { backups } = await listBackups(s);
+            const problem = drillProblem(backups, schedule !== 'off', new Date());
+            drillProblemKey = `backup-drill:${path.resolve(s.layout.backupDir)}`;
+            if (problem) raiseProblem(drillProblemKey, s.layout.root, problem);
+            else clearProblem(drillProblemKey);
+        }
+        const drillCheck = setInterval(() => void updateDrillProblem().catch(() => undefined), DRILL_CHECK_MS);
 
         function alert(level: 'warning' | 'critical', message: string, code?: string, reason?: string): Message {
             const payload = { level, source: 'backup', message, error_code: code ?? null, reason: reason ?? null, timestamp: new Date().toISOString() };
@@ -112,11 +156,16 @@ export = function (RED: NodeAPI): void {
                     node.warn(errorMessage(err));
                 }
                 applySchedule(stored ?? defaultSchedule);
+                // A drill cut off by a power cut left plain copies of the boat's files (secrets too).
+                await removeLeftoverScratch(s.layout.root);
                 const { last_backup } = await listBackups(s);
                 if (last_backup) showBackup(last_backup);
                 else status.clear(node);
             })().catch((err) => status.warn(node, errorMessage(err))),
         );
+
+        // /health's word on the drills, once the schedule is known.
+        void inFlight.track(starting.then(updateDrillProblem)).catch(() => undefined);
 
         handleInput(node, async (msg, send) => {
             const action = String(msg.action ?? msg.topic ?? '')
@@ -145,6 +194,15 @@ export = function (RED: NodeAPI): void {
                     const verified = await inFlight.track(verifyBackup(settings(), name));
                     status.ok(node, RED._('backup.status.verified', { name: verified.name }));
                     msg.payload = verified;
+                    break;
+                }
+                case 'drill': {
+                    status.working(node, RED._('backup.status.drilling'));
+                    const drilled = await inFlight.track(drillBackup(settings(), name));
+                    showDrill(drilled);
+                    // A failed drill is an answer, not an error of the request: 422 with what failed.
+                    if (!drilled.success) msg.statusCode = 422;
+                    msg.payload = drilled;
                     break;
                 }
                 case 'restore': {
@@ -181,6 +239,7 @@ export = function (RED: NodeAPI): void {
                     await download(msg, name);
                     break;
             }
+            if (action !== 'download' && action !== 'verify') await updateDrillProblem().catch(() => undefined);
             send([msg, null]);
         });
 
@@ -214,6 +273,8 @@ export = function (RED: NodeAPI): void {
             closing = true;
             job?.stop();
             job = null;
+            clearInterval(drillCheck);
+            if (drillProblemKey) clearProblem(drillProblemKey);
             // A backup or restore in flight is finished, not cut off half-way.
             inFlight.settled().then(() => done());
         });

@@ -9,6 +9,7 @@ import { downloadCentralCopy } from '../../lib/recover/download';
 import { OffboatWorker } from '../../lib/offboat/worker';
 import { OffboatState, parseOffboatMode, readOffboatState, updateOffboatState } from '../../lib/offboat/state';
 import { recoverySheet } from '../../lib/offboat/recovery-sheet';
+import { checkRecoveryKey } from '../../lib/offboat/key-check';
 
 interface OffboatDef extends NodeDef {
     boat: string;
@@ -20,9 +21,9 @@ interface OffboatDef extends NodeDef {
     chunkKB?: string | number;
 }
 
-const ACTIONS = ['recovery-key', 'offboat', 'status', 'send', 'recover'] as const;
+const ACTIONS = ['recovery-key', 'recovery-key-check', 'offboat', 'status', 'send', 'recover'] as const;
 /** The backup node's own actions: its results pass by here, and only an automatic backup matters. */
-const BACKUP_ACTIONS = ['create', 'list', 'verify', 'restore', 'prune', 'schedule', 'download'];
+const BACKUP_ACTIONS = ['create', 'list', 'verify', 'drill', 'restore', 'prune', 'schedule', 'download'];
 type Action = (typeof ACTIONS)[number];
 type Message = NodeMessage & Record<string, any>;
 /** Weekly copies go on Sunday at 03:00, after the weekly backup of 02:00. */
@@ -95,6 +96,17 @@ export = function (RED: NodeAPI): void {
             round();
         }
 
+        /** Where the boat's copies are kept ashore, when a central server is set and the license names the boat. */
+        async function centralVault(): Promise<{ centralUrl: string; installationId: string; token: string } | null> {
+            const centralUrl = boat.centralUrl();
+            const installationId = await boat.license().then(
+                (l) => l.installation_id,
+                () => null,
+            );
+            if (!centralUrl || !installationId) return null;
+            return { centralUrl, installationId, token: boat.deviceToken() ?? installationId };
+        }
+
         async function describe(): Promise<Record<string, unknown>> {
             const state = await readOffboatState(root);
             const recovery = await recoveryRecipient(root);
@@ -137,6 +149,13 @@ export = function (RED: NodeAPI): void {
                         message:
                             'Keep this recovery key ashore (print it, or write it down): it opens every backup made from now on, and it is not shown again. Backups made before keep the key they were made with.',
                     };
+                    break;
+                }
+                case 'recovery-key-check': {
+                    // The key is used for this answer only: not kept, not logged, not in the answer.
+                    const key = params.recovery_key;
+                    delete params.recovery_key;
+                    msg.payload = await inFlight.track(checkRecoveryKey({ backupDir: backupDir(), recoveryKey: key, central: await centralVault() }));
                     break;
                 }
                 case 'offboat': {

@@ -81,7 +81,9 @@ describe('backup node', function () {
         assert.equal(listed.count, 1);
         assert.equal(listed.schedule, 'off');
         assert.deepEqual(listed.last_backup, { name: made.backup.name, created_at: made.backup.created_at.replace(/\.\d{3}Z$/, '.000Z'), size_bytes: made.backup.size_bytes });
-        assert.deepEqual(Object.keys(listed.backups[0]).sort(), ['created_at', 'encrypted', 'has_checksum', 'kind', 'name', 'pre_restore', 'size_bytes']);
+        assert.deepEqual(Object.keys(listed.backups[0]).sort(), ['created_at', 'drill', 'encrypted', 'has_checksum', 'kind', 'name', 'pre_restore', 'size_bytes']);
+        assert.equal(listed.backups[0].drill, null, 'not drilled yet');
+        assert.equal(listed.newest_proven_at, null);
         assert.deepEqual(
             statuses.slice(-1).map((s) => s.fill),
             ['green'],
