@@ -16,6 +16,7 @@ import { replaceInDatabase, snapshotDatabase } from './snapshot';
 import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
 import { backupRecipients, encryptedReadme, privateStaging } from './encryption';
+import { AUTH_NAME, authenticatorFor } from './authenticity';
 
 export interface CreateOptions {
     /** The safety backup a restore takes first: named `..._pre-restore.tar.gz`, and it prunes nothing. */
@@ -73,7 +74,10 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
     const temp = tempPathFor(archive);
     try {
         const manifest = await stageFiles(s, staging, name, started, Boolean(options.preRestore), recipients !== null);
-        const paths = [MANIFEST_NAME, ...manifest.files.map((f) => f.path)];
+        // Who made it (authenticity.ts): the manifest's MAC, beside it in the archive.
+        const auth = await authenticatorFor(s.layout.root, await fs.readFile(path.join(staging, MANIFEST_NAME)));
+        await fs.writeFile(path.join(staging, AUTH_NAME), auth, { mode: 0o600 });
+        const paths = [MANIFEST_NAME, AUTH_NAME, ...manifest.files.map((f) => f.path)];
         const { sha256, size } = await writeArchive(staging, paths, temp, recipients);
         // The checksum goes first: an archive under its final name always has one.
         await writeFileAtomic(sidecarOf(archive), sidecarLine(sha256, name), { mode: 0o600 });

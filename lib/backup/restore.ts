@@ -9,6 +9,7 @@ import { createBackupUnlocked, CreatedBackup } from './create';
 import { isDiskFull, prepareBackupDir } from './drive';
 import { checkEntryPath, checkEntryType } from './entries';
 import { inspectArchive } from './inspect';
+import { backupTrust } from './authenticity';
 import { withBackupLock } from './lock';
 import { backupIdentities, isEncryptedName } from './encryption';
 import { ManifestFile } from './manifest';
@@ -26,6 +27,8 @@ import { checkFolder, prepareFolder, RestoreTarget, targetOf } from './targets';
 export interface RestoreOptions {
     /** Keep this boat's installation_id in license.json (default), or take the one in the backup. */
     keepInstallationId?: boolean;
+    /** Restore a backup that carries no authenticator (made before d3kOS checked who made a backup): the owner says it is theirs. */
+    acceptUnauthenticated?: boolean;
 }
 
 export interface RestoreReport {
@@ -76,10 +79,11 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     const { name, file: archive } = resolveBackupFile(s.layout.backupDir, requested);
     await storedArchive(s.layout.backupDir, name, archive);
 
-    // 1. Prove the archive whole and harmless before anything is written.
+    // 1. Prove the archive whole, harmless and made by this boat before anything is written.
     // An encrypted backup opens with the boat's key or a given recovery key (encryption.ts).
     const identities = isEncryptedName(name) ? await backupIdentities(s.layout.root, s.identities) : undefined;
-    const { manifest } = await inspectArchive(archive, name, identities).catch((err: unknown) => {
+    const trust = await backupTrust(s.layout.root, s.identities, options.acceptUnauthenticated === true);
+    const { manifest } = await inspectArchive(archive, name, identities, trust).catch((err: unknown) => {
         throw err instanceof BoatDataError ? new BoatDataError(err.code, `${err.message}; nothing was restored`, err.statusCode) : err;
     });
     const root = path.resolve(s.layout.root);
