@@ -142,7 +142,7 @@ export = function (RED: NodeAPI): void {
                     break;
                 case 'verify': {
                     status.working(node, RED._('backup.status.verifying'));
-                    const verified = await inFlight.track(verifyBackup(settings(), name));
+                    const verified = await inFlight.track(verifyBackup(settings(), name, { acceptUnauthenticated: params.accept_unauthenticated === true }));
                     status.ok(node, RED._('backup.status.verified', { name: verified.name }));
                     msg.payload = verified;
                     break;
@@ -152,7 +152,9 @@ export = function (RED: NodeAPI): void {
                     const keepId = params.keep_installation_id ?? params.keepInstallationId;
                     // An encrypted backup from another card opens with the owner's recovery key (off-boat node's recover); used, never kept.
                     const identities = typeof params.recovery_key === 'string' ? [params.recovery_key.trim()] : undefined;
-                    const report = await inFlight.track(restoreBackup({ ...settings(), identities }, name, { keepInstallationId: keepId !== false && keepId !== 'false' }));
+                    // A backup without an authenticator restores only when the owner says it is theirs (docs/backup-integrity.md).
+                    const acceptUnauthenticated = params.accept_unauthenticated === true;
+                    const report = await inFlight.track(restoreBackup({ ...settings(), identities }, name, { keepInstallationId: keepId !== false && keepId !== 'false', acceptUnauthenticated }));
                     // The restored files may hold another schedule choice.
                     applySchedule((await readSchedule(scheduleFile(settings().layout.root)).catch(() => null)) ?? schedule);
                     status.ok(node, RED._('backup.status.restored', { name: report.restored }));
