@@ -95,3 +95,15 @@ export async function privateStaging(root: string, claim: string, now: Date): Pr
     await fs.mkdir(staging, { mode: 0o700 });
     return staging;
 }
+
+/** At start, when no backup is being made: every staging folder left in `keys/` (plaintext secrets) goes, whatever its age. */
+export async function removePrivateStaging(root: string): Promise<string[]> {
+    const dir = keyFiles(root).dir;
+    const removed: string[] = [];
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+        if (!name.startsWith('.staging-')) continue;
+        await fs.rm(path.join(dir, name), { recursive: true, force: true });
+        removed.push(name);
+    }
+    return removed;
+}

@@ -23,6 +23,8 @@ import {
     verifyBackup,
     writeSchedule,
 } from '../../lib/backup';
+import { finishInterruptedRestore } from '../../lib/backup/interrupted';
+import { clearProblem, raiseProblem } from '../../lib/status/problems';
 
 interface BackupDef extends NodeDef {
     boat: string;
@@ -42,6 +44,9 @@ interface BackupDef extends NodeDef {
 const ACTIONS = ['create', 'list', 'verify', 'restore', 'prune', 'schedule', 'download'] as const;
 type Action = (typeof ACTIONS)[number];
 type Message = NodeMessage & Record<string, any>;
+const INTERRUPTED_PROBLEM = 'backup:interrupted-restore';
+/** How long /health tells of a restore finished or undone at start (a later restore clears it). */
+const INTERRUPTED_TOLD_MS = 7 * 24 * 60 * 60 * 1000;
 
 export = function (RED: NodeAPI): void {
     function BackupNode(this: Node, def: BackupDef): void {
@@ -101,10 +106,22 @@ export = function (RED: NodeAPI): void {
             return { topic: 'backup-alert', payload };
         }
 
-        // At start: the remembered schedule (or the node's default), and the newest backup in the status.
+        // At start: a restore a power cut cut off is finished or undone first (interrupted.ts), then the remembered
+        // schedule (or the node's default), and the newest backup in the status.
         const starting = inFlight.track(
             (async () => {
                 const s = settings();
+                try {
+                    const interrupted = await finishInterruptedRestore(s);
+                    if (interrupted) {
+                        node.warn(interrupted.problem);
+                        raiseProblem(INTERRUPTED_PROBLEM, s.layout.root, interrupted.problem, { forMs: INTERRUPTED_TOLD_MS });
+                    }
+                } catch (err) {
+                    const problem = RED._('backup.alert.interrupted', { reason: errorMessage(err) });
+                    node.error(problem);
+                    raiseProblem(INTERRUPTED_PROBLEM, s.layout.root, problem);
+                }
                 let stored: BackupSchedule | null = null;
                 try {
                     stored = await readSchedule(scheduleFile(s.layout.root));
@@ -157,6 +174,7 @@ export = function (RED: NodeAPI): void {
                     const report = await inFlight.track(restoreBackup({ ...settings(), identities }, name, { keepInstallationId: keepId !== false && keepId !== 'false', acceptUnauthenticated }));
                     // The restored files may hold another schedule choice.
                     applySchedule((await readSchedule(scheduleFile(settings().layout.root)).catch(() => null)) ?? schedule);
+                    clearProblem(INTERRUPTED_PROBLEM);
                     status.ok(node, RED._('backup.status.restored', { name: report.restored }));
                     msg.payload = report;
                     break;
