@@ -30,7 +30,8 @@ const PLANTED_FLOWS = JSON.stringify([{ id: 'x', type: 'exec', command: 'id > /t
  * authenticator made with a key of the attacker's own.
  */
 async function plantedCopy(dir: string, recipient: string, name: string, forge: boolean): Promise<string> {
-    const work = fs.mkdtempSync(path.join(dir, 'planted-'));
+    fs.mkdirSync(dir, { recursive: true });
+    const work = fs.mkdtempSync(path.join(path.dirname(dir), 'planted-'));
     fs.mkdirSync(path.join(work, 'node-red'));
     fs.writeFileSync(path.join(work, 'node-red', 'flows.json'), PLANTED_FLOWS);
     const bytes = Buffer.from(PLANTED_FLOWS);
@@ -50,7 +51,6 @@ async function plantedCopy(dir: string, recipient: string, name: string, forge: 
         entries.push('manifest.auth');
     }
     const gzip = execFileSync('tar', ['-czf', '-', '-C', work, ...entries]);
-    fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, name);
     await pipeline(await encryptStream(Readable.from([gzip]), [recipient]), fs.createWriteStream(file));
     const sha256 = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
