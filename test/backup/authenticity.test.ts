@@ -46,7 +46,7 @@ async function assertRefused(t: BackupTestBoat, name: string, code: string, mess
     assert.ok(!fs.readFileSync(t.flowsFile, 'utf8').includes('/tmp/owned'));
 }
 
-describe('only the boat\'s own backups restore', function () {
+describe("only the boat's own backups restore", function () {
     this.timeout(60000);
     let t: BackupTestBoat;
 

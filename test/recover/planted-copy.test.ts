@@ -120,7 +120,8 @@ describe('a copy planted in the vault, encrypted to the public recovery recipien
         });
         const flowsFile = path.join(fresh.dir, 'boat-node-red', 'flows.json');
         const before = treeDigest(fresh.dir);
-        for (const name of ['d3kos_backup_20261101_120000.tar.gz.age', 'd3kos_backup_20261101_110000.tar.gz.age', undefined]) {
+        // The issue's copy first (no authenticator at all), then one with an authenticator of the attacker's own key, then the newest.
+        for (const name of ['d3kos_backup_20261101_110000.tar.gz.age', 'd3kos_backup_20261101_120000.tar.gz.age', undefined]) {
             const body = JSON.stringify({ installation_id: t.boat.installationId, device_token: DEVICE_TOKEN, recovery_key: recoveryKey, ...(name ? { name } : {}) });
             const answer = await call(nodeRed, 'POST', '/api/backup/recover', { body, headers: json });
             assert.equal(answer.status, 422, answer.text);
