@@ -7,6 +7,8 @@ import { createBackup } from '../../lib/backup';
 import { finishInterruptedRestore } from '../../lib/backup/interrupted';
 import type { RestoreStep } from '../../lib/backup/restore';
 import { backupTestBoat, BackupTestBoat, databaseContents, databasesOf, treeDigest } from './boat';
+import type { RunningNodeRed } from '../../tools/node-red-runtime';
+import { call, startBoat } from '../e2e/harness';
 
 /**
  * Everything a restore may change, file by file: the sha256 of each plain
@@ -114,6 +116,39 @@ describe('a restore killed at any point leaves, after the next start, a boat tha
         assert.equal(settled?.outcome, 'rolled_back');
         assert.match(settled!.problem, /^an interrupted restore was rolled back from the safety backup: .*_pre-restore\.tar\.gz was put back/);
         assert.deepEqual(await boatState(t), liveState);
+        assert.deepEqual(stagingLeft(), []);
+    });
+
+    it("the boat's Node-RED, started after the kill, completes it, logs it and /health tells the owner", async () => {
+        await restoreKilledAt(t, name, 'placed', 'data/boatlog/boatlog.db');
+        let nodeRed: RunningNodeRed | undefined;
+        try {
+            nodeRed = await startBoat(t.scratch.dir, t.boat, {
+                centralUrl: 'http://127.0.0.1:9',
+                tweak: (flow) =>
+                    flow.splice(
+                        0,
+                        flow.length,
+                        ...flow.filter((n) => ['d3kos-data-tab', 'd3kos-backup-tab'].includes(n.id) || ['d3kos-data-tab', 'd3kos-backup-tab'].includes(n.z) || n.type === 'd3kos-config'),
+                    ),
+            });
+            const told = /^an interrupted restore was completed from its staging: d3kos_backup_\S+ is wholly restored/;
+            let health = await call(nodeRed, 'GET', '/health');
+            for (const until = Date.now() + 60000; !(health.json.problems ?? []).some((p: string) => told.test(p)) && Date.now() < until;) {
+                await new Promise((r) => setTimeout(r, 250));
+                health = await call(nodeRed, 'GET', '/health');
+            }
+            assert.ok(
+                health.json.problems.some((p: string) => told.test(p)),
+                health.text,
+            );
+            assert.match(nodeRed.log(), /an interrupted restore was completed from its staging/);
+        } finally {
+            await nodeRed?.stop();
+        }
+        // Every file the backup holds is as in the backup (the running data tab writes its own export schedule beside them).
+        const after = await boatState(t);
+        for (const [file, digest] of backupState) assert.equal(after.get(file), digest, file);
         assert.deepEqual(stagingLeft(), []);
     });
 
