@@ -6,6 +6,8 @@ import * as path from 'path';
 import { createBackup, restoreBackup, verifyBackup } from '../../lib/backup';
 import { keyFiles, makeRecoveryKey } from '../../lib/crypto/keys';
 import { BoatDataError } from '../../lib/errors';
+import { backupTrust } from '../../lib/backup/authenticity';
+import { verifyInto } from '../../lib/backup/verify-into';
 import { backupTestBoat, BackupTestBoat, craftedArchive, sealArchive, treeDigest } from './boat';
 
 /** Unpacks a plain backup, lets `change` edit the folder, packs it again and seals it with a fresh .sha256. */
@@ -99,5 +101,23 @@ describe("only the boat's own backups restore", function () {
         assert.equal((await verifyBackup(t.settings, before.backup.name)).authenticated, true);
         assert.equal((await verifyBackup(t.settings, after.backup.name)).authenticated, true);
         assert.equal((await restoreBackup(t.settings, before.backup.name)).restored, before.backup.name);
+    });
+
+    it('verifyInto (for a restore drill) unpacks a proven backup into a scratch folder, and refuses a tampered one there too', async () => {
+        const made = await createBackup(t.settings);
+        const scratch = path.join(t.scratch.dir, 'drill');
+        const trust = await backupTrust(t.boat.root);
+        const before = treeDigest(t.boat.root);
+        const { manifest, authenticity } = await verifyInto(made.backup.path, made.backup.name, scratch, undefined, trust);
+        assert.equal(authenticity.authenticated, true);
+        const unpacked = treeDigest(scratch);
+        assert.equal(unpacked.size, manifest.files.length);
+        for (const file of manifest.files) assert.equal(unpacked.get(file.path), file.sha256, file.path);
+        assert.deepEqual(treeDigest(t.boat.root), before);
+
+        repack(made.backup.path, t.scratch.dir, plantFlows);
+        const other = path.join(t.scratch.dir, 'drill-2');
+        await assert.rejects(verifyInto(made.backup.path, made.backup.name, other, undefined, trust), (err: any) => err.code === 'BACKUP_NOT_THIS_BOAT');
+        assert.equal(fs.existsSync(other), false);
     });
 });
