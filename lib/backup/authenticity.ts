@@ -31,10 +31,11 @@ export async function backupTrust(root: string, identities: string[] = [], accep
     return { keys: [...(await authenticatorRing(root)), ...given], recoveryKeyGiven: given.length > 0, acceptUnauthenticated };
 }
 
-/** The authenticator entry for a manifest, made with the boat's current key. */
-export async function authenticatorFor(root: string, manifest: Buffer): Promise<Buffer> {
+/** The authenticator entry for a manifest, made with the boat's current key, and which kind of key that is. */
+export async function authenticatorFor(root: string, manifest: Buffer): Promise<{ entry: Buffer; kind: AuthenticatorKey['kind'] }> {
     const key = await currentAuthenticator(root);
-    return Buffer.from(JSON.stringify({ format: AUTH_FORMAT, key_id: key.id, hmac_sha256: manifestMac(key, manifest).toString('hex') }) + '\n');
+    const entry = Buffer.from(JSON.stringify({ format: AUTH_FORMAT, key_id: key.id, hmac_sha256: manifestMac(key, manifest).toString('hex') }) + '\n');
+    return { entry, kind: key.kind };
 }
 
 export interface Authenticity {

@@ -76,7 +76,12 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
         const manifest = await stageFiles(s, staging, name, started, Boolean(options.preRestore), recipients !== null);
         // Who made it (authenticity.ts): the manifest's MAC, beside it in the archive.
         const auth = await authenticatorFor(s.layout.root, await fs.readFile(path.join(staging, MANIFEST_NAME)));
-        await fs.writeFile(path.join(staging, AUTH_NAME), auth, { mode: 0o600 });
+        await fs.writeFile(path.join(staging, AUTH_NAME), auth.entry, { mode: 0o600 });
+        // A recovery key made before backups carried an authenticator cannot vouch for them on a new card.
+        const authWarnings =
+            recipients && auth.kind === 'boat'
+                ? ['the recovery key was made before backups carried an authenticator, so a recovery onto a new card would refuse this backup; make a new recovery key']
+                : [];
         const paths = [MANIFEST_NAME, AUTH_NAME, ...manifest.files.map((f) => f.path)];
         const { sha256, size } = await writeArchive(staging, paths, temp, recipients);
         // The checksum goes first: an archive under its final name always has one.
@@ -100,7 +105,7 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
                 encrypted: recipients !== null,
             },
             skipped: manifest.skipped,
-            warnings: manifest.warnings,
+            warnings: [...manifest.warnings, ...authWarnings],
             pruned,
         };
     } catch (err) {

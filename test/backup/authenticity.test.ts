@@ -120,4 +120,20 @@ describe("only the boat's own backups restore", function () {
         await assert.rejects(verifyInto(made.backup.path, made.backup.name, other, undefined, trust), (err: any) => err.code === 'BACKUP_NOT_THIS_BOAT');
         assert.equal(fs.existsSync(other), false);
     });
+
+    it('a boat whose recovery key predates authenticators is warned at each encrypted backup to make a new one', async () => {
+        const recoveryKey = (await makeRecoveryKey(t.boat.root)).recovery_key;
+        // As the boat was before this version: the recovery key's public half, and no authenticator derived from it.
+        fs.rmSync(keyFiles(t.boat.root).authenticators);
+        const made = await createBackup(t.settings);
+        assert.equal(made.backup.encrypted, true);
+        assert.ok(
+            made.warnings.some((w) => /recovery key was made before backups carried an authenticator.*make a new recovery key/.test(w)),
+            made.warnings.join('; '),
+        );
+        assert.equal((await verifyBackup(t.settings, made.backup.name)).authenticated, true);
+        // On a new card (no ring) the recovery key cannot vouch for it.
+        fs.rmSync(keyFiles(t.boat.root).authenticators);
+        await assert.rejects(verifyBackup({ ...t.settings, identities: [recoveryKey] }, made.backup.name), /its authenticator does not match the recovery key/);
+    });
 });
