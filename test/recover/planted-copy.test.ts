@@ -138,6 +138,26 @@ describe('a copy planted in the vault, encrypted to the public recovery recipien
         assert.equal(answer.json.restored, real);
     });
 
+    it('POST /api/backup/restore refuses a plain backup without an authenticator, and restores it when the owner says accept_unauthenticated', async () => {
+        const work = fs.mkdtempSync(path.join(fresh.dir, 'old-'));
+        const onboarding = Buffer.from('{"vessel_name": "From an old backup"}');
+        fs.mkdirSync(path.join(work, 'config'));
+        fs.writeFileSync(path.join(work, 'config', 'onboarding.json'), onboarding);
+        const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+        const files = [{ path: 'config/onboarding.json', size: onboarding.length, sha256: sha(onboarding), mode: '0644', kind: 'file' }];
+        fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify({ format_version: '1.0', files }));
+        const name = 'd3kos_backup_20261001_000000.tar.gz';
+        const archive = path.join(root(), 'backups', name);
+        execFileSync('tar', ['-czf', archive, '-C', work, 'manifest.json', 'config/onboarding.json']);
+        fs.writeFileSync(`${archive}.sha256`, `${sha(fs.readFileSync(archive))}  ${name}\n`);
+        const refused = await call(nodeRed!, 'POST', '/api/backup/restore', { body: JSON.stringify({ name }), headers: json });
+        assert.equal(refused.status, 422, refused.text);
+        assert.equal(refused.json.code, 'BACKUP_UNAUTHENTICATED');
+        const accepted = await call(nodeRed!, 'POST', '/api/backup/restore', { body: JSON.stringify({ name, accept_unauthenticated: true }), headers: json });
+        assert.equal(accepted.status, 200, accepted.text);
+        assert.equal(fs.readFileSync(path.join(root(), 'config', 'onboarding.json'), 'utf8'), onboarding.toString());
+    });
+
     it('d3kos-recover (recoverFromCentral) refuses it the same way, with nothing written', async () => {
         const card = scratchFolder('planted-copy-card');
         try {
