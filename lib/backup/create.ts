@@ -17,6 +17,7 @@ import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
 import { backupRecipients, encryptedReadme, privateStaging } from './encryption';
 import { AUTH_NAME, authenticatorFor } from './authenticity';
+import { stagingInUse } from './staging-in-use';
 
 export interface CreateOptions {
     /** The safety backup a restore takes first: named `..._pre-restore.tar.gz`, and it prunes nothing. */
@@ -116,6 +117,7 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
         throw new BoatDataError('BACKUP_FAILED', `the backup could not be made: ${errorMessage(err)}`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        stagingInUse.delete(path.resolve(staging));
         if (staging !== claim) await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
     }
 }

@@ -18,6 +18,7 @@ import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { readBackupSecretRefs, restoreSecrets, placeholder } from './secrets';
 import { replaceInDatabase } from './snapshot';
 import { clearJournal, openDone, restoredMode, swapIntoPlace, writeJournal } from './restore-journal';
+import { stagingInUse } from './staging-in-use';
 import { restartsFor } from './services';
 import { storedArchive } from './stored';
 import { HeldDatabase } from './live-database';
@@ -80,7 +81,7 @@ export function restoreBackup(settings: BackupSettings, requested: unknown, opti
 export async function removeRestoreStaging(root: string): Promise<string[]> {
     const removed: string[] = [];
     for (const name of await fs.readdir(root).catch(() => [] as string[])) {
-        if (!name.startsWith('.d3kos-restore-') || name.startsWith('.d3kos-restore-journal')) continue;
+        if (!name.startsWith('.d3kos-restore-') || name.startsWith('.d3kos-restore-journal') || stagingInUse.has(path.join(root, name))) continue;
         await fs.rm(path.join(root, name), { recursive: true, force: true });
         removed.push(name);
     }
@@ -127,6 +128,7 @@ export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, o
     );
 
     await fs.mkdir(staging, { mode: 0o700 });
+    stagingInUse.add(staging);
     // The intent first (restore-journal.ts): a restore cut off from here on is finished or undone at the next start.
     const journal = {
         version: 1 as const,
@@ -138,10 +140,10 @@ export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, o
         started_at: s.now().toISOString(),
         items: plan.map((p) => ({ path: p.file.path, target: p.target, base: p.base, staged: p.staged, kind: p.file.kind, mode: p.file.mode })),
     };
-    await writeJournal(root, journal);
     // Cleared when the restore ends, or stops before it changed anything; a stop mid-swap leaves it for the next start.
     let clearOnError = true;
     try {
+        await writeJournal(root, journal);
         // 2. Stage every file on the data disk, checked again as it is written; nothing live is touched yet.
         await stage(archive, name, plan, identities);
         const secretsMissing = await putSecretsBack(s, plan);
@@ -254,6 +256,7 @@ export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, o
         throw new BoatDataError('RESTORE_FAILED', `backup ${name} could not be restored: ${errorMessage(err)}; nothing was restored`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        stagingInUse.delete(staging);
     }
 }
 

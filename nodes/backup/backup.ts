@@ -13,6 +13,7 @@ import {
     createBackup,
     cronFor,
     DEFAULT_KEEP,
+    finishInterruptedRestore,
     listBackups,
     parseSchedule,
     pruneOldBackups,
@@ -23,7 +24,6 @@ import {
     verifyBackup,
     writeSchedule,
 } from '../../lib/backup';
-import { finishInterruptedRestore } from '../../lib/backup/interrupted';
 import { clearProblem, raiseProblem } from '../../lib/status/problems';
 
 interface BackupDef extends NodeDef {
