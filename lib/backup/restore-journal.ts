@@ -37,6 +37,8 @@ const journalFile = (root: string) => path.join(root, '.d3kos-restore-journal.js
 const doneFile = (root: string) => `${journalFile(root)}.done`;
 
 export async function writeJournal(root: string, journal: RestoreJournal): Promise<void> {
+    // A new restore starts a new list: one left by an earlier restore never settled must not count for this one.
+    if (journal.phase === 'staging') await fs.rm(doneFile(root), { force: true });
     await writeJsonAtomic(journalFile(root), journal, { mode: 0o600 });
 }
 

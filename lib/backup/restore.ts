@@ -162,7 +162,7 @@ export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, o
         });
         clearOnError = false;
         await options.onStep?.('swapping');
-        const done = await openDone(root);
+        const progress = await openDone(root);
 
         // 4. Into place, databases first: each copied into its live file by SQLite (writers waiting on it then
         // write into the restored database); every other file by a rename, so a power cut leaves it old or new.
@@ -179,7 +179,7 @@ export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, o
                     const ready = await prepareFolder(item, s);
                     if ('reason' in ready) {
                         notRestored.push({ path: item.file.path, reason: ready.reason });
-                        await done.mark(item.file.path);
+                        await progress.mark(item.file.path);
                         continue;
                     }
                     target = ready.target;
@@ -192,12 +192,12 @@ export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, o
                         const stagedHash = (await hashFile(item.staged)).sha256;
                         if (item.file.kind === 'file' && (await sameContent(target, stagedHash))) {
                             unchanged++;
-                            await done.mark(item.file.path);
+                            await progress.mark(item.file.path);
                             continue;
                         }
                         await swapIntoPlace({ staged: item.staged, kind: item.file.kind, mode: item.file.mode }, target);
                     }
-                    await done.mark(item.file.path);
+                    await progress.mark(item.file.path);
                     await options.onStep?.('placed', item.file.path);
                 } catch (err) {
                     const done = changed.length;
@@ -218,7 +218,7 @@ export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, o
             }
         } finally {
             for (const live of held.values()) await live.release().catch(() => undefined);
-            await done.close();
+            await progress.close();
         }
         for (const dir of touched) await syncFolder(dir);
         await options.onStep?.('swapped');
