@@ -27,6 +27,8 @@ const USAGE = `usage: d3kos-recover --central <url> --installation <id> [options
   --name <backup name>         a named copy instead of the newest
   --device-token-file <file>   or D3KOS_DEVICE_TOKEN, or typed at the prompt
   --recovery-key-file <file>   or D3KOS_RECOVERY_KEY, or typed at the prompt (never stored)
+  --accept-unauthenticated     restore a copy that carries no authenticator (made before d3kOS
+                               checked who made a backup): only for a copy you know you made
 `;
 
 function parseArgs(argv: string[]): Record<string, string> {
@@ -34,6 +36,7 @@ function parseArgs(argv: string[]): Record<string, string> {
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === '-h' || arg === '--help') args.help = '1';
+        else if (arg === '--accept-unauthenticated') args['accept-unauthenticated'] = '1';
         else if (arg.startsWith('--')) {
             const value = argv[i + 1];
             if (value === undefined || value.startsWith('--')) throw new Error(`${arg} needs a value`);
@@ -94,6 +97,7 @@ async function main(): Promise<number> {
         deviceToken,
         recoveryKey,
         name: args.name,
+        acceptUnauthenticated: args['accept-unauthenticated'] === '1',
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     process.stderr.write(`${report.message}\n`);

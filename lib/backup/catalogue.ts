@@ -9,6 +9,7 @@ import { BackupSettings, resolveSettings } from './options';
 import { backupsIn, pruneBackups, SAFETY_KEEP, SAFETY_MIN_AGE_DAYS } from './retention';
 import { storedArchive } from './stored';
 import { DrillResult, readDrills } from './drill-results';
+import { backupTrust } from './authenticity';
 
 export interface ListedBackup {
     name: string;
@@ -72,14 +73,15 @@ export async function listBackups(settings: BackupSettings): Promise<BackupList>
     return { success: true, count: backups.length, backups, last_backup, retention, newest_proven_at: proven.pop() ?? null };
 }
 
-/** Checks a backup end to end (checksum file, every entry, every file hash) without writing anything. */
-export async function verifyBackup(settings: BackupSettings, requested: unknown) {
+/** Checks a backup end to end (checksum file, every entry, its authenticator, every file hash) without writing anything. */
+export async function verifyBackup(settings: BackupSettings, requested: unknown, options: { acceptUnauthenticated?: boolean } = {}) {
     const s = resolveSettings(settings);
     await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
     const { name, file } = resolveBackupFile(s.layout.backupDir, requested);
     const stat = await storedArchive(s.layout.backupDir, name, file);
     const identities = isEncryptedName(name) ? await backupIdentities(s.layout.root, s.identities) : undefined;
-    const { manifest, sha256 } = await inspectArchive(file, name, identities);
+    const trust = await backupTrust(s.layout.root, s.identities, options.acceptUnauthenticated === true);
+    const { manifest, sha256, authenticity } = await inspectArchive(file, name, identities, trust);
     return {
         success: true as const,
         valid: true as const,
@@ -92,6 +94,7 @@ export async function verifyBackup(settings: BackupSettings, requested: unknown)
         d3kos_version: manifest.d3kos_version,
         files_checked: manifest.files.length,
         encrypted: identities !== undefined,
+        authenticated: authenticity.authenticated,
         items: manifest.items,
     };
 }

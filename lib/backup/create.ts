@@ -16,6 +16,8 @@ import { replaceInDatabase, snapshotDatabase, tableRowCounts } from './snapshot'
 import { sidecarLine } from './inspect';
 import { withBackupLock } from './lock';
 import { backupRecipients, encryptedReadme, privateStaging } from './encryption';
+import { AUTH_NAME, authenticatorFor } from './authenticity';
+import { stagingInUse } from './staging-in-use';
 
 export interface CreateOptions {
     /** The safety backup a restore takes first: named `..._pre-restore.tar.gz`, and it prunes nothing. */
@@ -73,7 +75,15 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
     const temp = tempPathFor(archive);
     try {
         const manifest = await stageFiles(s, staging, name, started, Boolean(options.preRestore), recipients !== null);
-        const paths = [MANIFEST_NAME, ...manifest.files.map((f) => f.path)];
+        // Who made it (authenticity.ts): the manifest's MAC, beside it in the archive.
+        const auth = await authenticatorFor(s.layout.root, await fs.readFile(path.join(staging, MANIFEST_NAME)));
+        await fs.writeFile(path.join(staging, AUTH_NAME), auth.entry, { mode: 0o600 });
+        // A recovery key made before backups carried an authenticator cannot vouch for them on a new card.
+        const authWarnings =
+            recipients && auth.kind === 'boat'
+                ? ['the recovery key was made before backups carried an authenticator, so a recovery onto a new card would refuse this backup; make a new recovery key']
+                : [];
+        const paths = [MANIFEST_NAME, AUTH_NAME, ...manifest.files.map((f) => f.path)];
         const { sha256, size } = await writeArchive(staging, paths, temp, recipients);
         // The checksum goes first: an archive under its final name always has one.
         await writeFileAtomic(sidecarOf(archive), sidecarLine(sha256, name), { mode: 0o600 });
@@ -96,7 +106,7 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
                 encrypted: recipients !== null,
             },
             skipped: manifest.skipped,
-            warnings: manifest.warnings,
+            warnings: [...manifest.warnings, ...authWarnings],
             pruned,
         };
     } catch (err) {
@@ -107,6 +117,7 @@ export async function createBackupUnlocked(s: ResolvedSettings, options: CreateO
         throw new BoatDataError('BACKUP_FAILED', `the backup could not be made: ${errorMessage(err)}`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        stagingInUse.delete(path.resolve(staging));
         if (staging !== claim) await fs.rm(claim, { recursive: true, force: true }).catch(() => undefined);
     }
 }

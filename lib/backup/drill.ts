@@ -1,15 +1,12 @@
-import { createWriteStream, promises as fs } from 'fs';
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { pipeline } from 'stream/promises';
 import { BoatDataError, errorMessage } from '../errors';
 import { hashFile } from '../files/hash';
-import { ArchiveEntry, readArchive } from './archive';
 import { checkDataDiskRoom, prepareBackupDir } from './drive';
 import { DrillResult, recordDrill } from './drill-results';
+import { backupTrust } from './authenticity';
 import { backupIdentities, isEncryptedName } from './encryption';
-import { checkEntryPath, checkEntryType } from './entries';
-import { inspectArchive } from './inspect';
 import { withBackupLock } from './lock';
 import { Manifest } from './manifest';
 import { resolveBackupFile } from './names';
@@ -17,6 +14,7 @@ import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { backupsIn } from './retention';
 import { integrityCheck, tableRowCounts } from './snapshot';
 import { storedArchive } from './stored';
+import { verifyInto } from './verify-into';
 
 /**
  * A restore drill proves a backup restorable without touching the boat: the
@@ -68,36 +66,16 @@ async function drillUnlocked(s: ResolvedSettings, requested: unknown): Promise<D
 
 async function prove(s: ResolvedSettings, name: string, archive: string): Promise<{ files: number; databases: number }> {
     const identities = isEncryptedName(name) ? await backupIdentities(s.layout.root, s.identities) : undefined;
-    const { manifest } = await inspectArchive(archive, name, identities);
-    await checkDataDiskRoom(s.layout.root, manifest.total_size_bytes, 'the restore drill', 'the drill was not run');
+    const trust = await backupTrust(s.layout.root, s.identities);
     const scratch = path.join(s.layout.root, `${SCRATCH_PREFIX}${Date.now()}-${crypto.randomBytes(3).toString('hex')}`);
-    await fs.mkdir(scratch, { mode: 0o700 });
     try {
-        await extractInto(archive, name, identities, scratch);
+        const { manifest } = await verifyInto(archive, name, scratch, identities, trust, ({ manifest }) =>
+            checkDataDiskRoom(s.layout.root, manifest.total_size_bytes, 'the restore drill', 'the drill was not run'),
+        );
         return await checkExtracted(manifest, scratch);
     } finally {
         await fs.rm(scratch, { recursive: true, force: true });
     }
-}
-
-/** Writes every file of the archive under `scratch`, each entry checked again as a restore checks it. */
-async function extractInto(archive: string, name: string, identities: string[] | undefined, scratch: string): Promise<void> {
-    await readArchive(
-        archive,
-        async (entry: ArchiveEntry) => {
-            const type = String(entry.type);
-            const problem = checkEntryType(type) ?? checkEntryPath(entry.path, type === 'Directory');
-            if (problem) throw new BoatDataError('BACKUP_UNSAFE', `backup ${name} contains an unsafe entry ${entry.path} (${problem})`, 422);
-            if (type === 'Directory') {
-                entry.resume();
-                return;
-            }
-            const target = path.join(scratch, ...entry.path.split('/'));
-            await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-            await pipeline(entry, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
-        },
-        identities,
-    );
 }
 
 async function checkExtracted(manifest: Manifest, scratch: string): Promise<{ files: number; databases: number }> {

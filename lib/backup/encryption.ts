@@ -4,6 +4,7 @@ import type { Readable } from 'stream';
 import { BoatDataError, errorMessage } from '../errors';
 import { decryptStream } from '../crypto/age';
 import { boatIdentity, existingBoatIdentity, keyFiles, recoveryRecipient } from '../crypto/keys';
+import { stagingInUse } from './staging-in-use';
 
 /**
  * Encrypted backups (the age format, `.tar.gz.age`): made whenever the
@@ -93,5 +94,18 @@ export async function privateStaging(root: string, claim: string, now: Date): Pr
     }
     const staging = path.join(dir, path.basename(claim));
     await fs.mkdir(staging, { mode: 0o700 });
+    stagingInUse.add(path.resolve(staging));
     return staging;
+}
+
+/** At start, when no backup is being made: every staging folder left in `keys/` (plaintext secrets) goes, whatever its age. */
+export async function removePrivateStaging(root: string): Promise<string[]> {
+    const dir = keyFiles(root).dir;
+    const removed: string[] = [];
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+        if (!name.startsWith('.staging-') || stagingInUse.has(path.resolve(dir, name))) continue;
+        await fs.rm(path.join(dir, name), { recursive: true, force: true });
+        removed.push(name);
+    }
+    return removed;
 }

@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { AUTH_NAME } from './authenticity';
 
 /**
  * Why a path inside an archive may not be written, or null when it is safe:
@@ -21,7 +22,7 @@ export function checkEntryPath(entryPath: string, directory = false): string | n
 export const SERVICES_FILE = 'services/dashboard/config/vessel.env';
 
 function isKnownPlace(p: string): boolean {
-    if (p === 'manifest.json' || p === 'README.txt') return true;
+    if (p === 'manifest.json' || p === AUTH_NAME || p === 'README.txt') return true;
     if (p === 'node-red/flows.json' || p === 'signalk/settings.json' || p === SERVICES_FILE) return true;
     const [top] = p.split('/');
     if (p.startsWith('signalk/plugin-config-data/')) return true;

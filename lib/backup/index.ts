@@ -1,6 +1,11 @@
 export { createBackup } from './create';
 export type { CreatedBackup, CreateOptions } from './create';
 export { restoreBackup } from './restore';
+export { finishInterruptedRestore } from './interrupted';
+export type { InterruptedRestore } from './interrupted';
+export { backupTrust } from './authenticity';
+export type { BackupTrust } from './authenticity';
+export { verifyInto } from './verify-into';
 export type { RestoreOptions, RestoreReport } from './restore';
 export { listBackups, verifyBackup, pruneOldBackups, backupForDownload } from './catalogue';
 export type { ListedBackup } from './catalogue';

@@ -6,6 +6,7 @@ import { hashFile } from '../files/hash';
 import { checkEntryPath, checkEntryType } from './entries';
 import { Manifest, MANIFEST_NAME, parseManifest } from './manifest';
 import { sidecarOf } from './names';
+import { Authenticity, AUTH_NAME, BackupTrust, checkAuthenticator, MAX_AUTH_BYTES } from './authenticity';
 
 const MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
@@ -41,18 +42,22 @@ export async function checkSidecar(archive: string, name: string): Promise<strin
 export interface InspectedArchive {
     manifest: Manifest;
     sha256: string;
+    authenticity: Authenticity;
 }
 
 /**
- * Proves an archive is whole and harmless without writing anything: the
- * checksum file matches; every entry is a plain file or folder at a safe
- * relative path; the manifest lists exactly the files present, each with
- * the size and sha256 it has.
+ * Proves an archive is whole, harmless and this boat's own without writing
+ * anything: the checksum file matches; every entry is a plain file or
+ * folder at a safe relative path; the manifest's authenticator is one of
+ * the trusted keys' (authenticity.ts), checked before the manifest is
+ * read; the manifest lists exactly the files present, each with the size
+ * and sha256 it has.
  */
-export async function inspectArchive(archive: string, name: string, identities?: string[]): Promise<InspectedArchive> {
+export async function inspectArchive(archive: string, name: string, identities: string[] | undefined, trust: BackupTrust): Promise<InspectedArchive> {
     const sha256 = await checkSidecar(archive, name);
     const found = new Map<string, { sha256: string; size: number }>();
-    let manifestText: string | null = null;
+    let manifestBytes: Buffer | null = null;
+    let authBytes: Buffer | null = null;
     let unsafe: BoatDataError | null = null;
     let duplicate: string | null = null;
 
@@ -74,18 +79,20 @@ export async function inspectArchive(archive: string, name: string, identities?:
                     entry.resume();
                     return;
                 }
-                if (found.has(entry.path) || (entry.path === MANIFEST_NAME && manifestText !== null)) duplicate ??= entry.path;
+                const kept = entry.path === MANIFEST_NAME ? MAX_MANIFEST_BYTES : entry.path === AUTH_NAME ? MAX_AUTH_BYTES : 0;
+                if (found.has(entry.path) || (entry.path === MANIFEST_NAME && manifestBytes !== null) || (entry.path === AUTH_NAME && authBytes !== null)) duplicate ??= entry.path;
                 const hash = crypto.createHash('sha256');
                 const keep: Buffer[] = [];
                 let size = 0;
                 for await (const chunk of entry) {
                     hash.update(chunk as Buffer);
                     size += (chunk as Buffer).length;
-                    if (entry.path === MANIFEST_NAME && size <= MAX_MANIFEST_BYTES) keep.push(chunk as Buffer);
+                    if (size <= kept) keep.push(chunk as Buffer);
                 }
-                if (entry.path === MANIFEST_NAME) {
-                    if (size > MAX_MANIFEST_BYTES) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: its manifest is implausibly large`, 422);
-                    manifestText = Buffer.concat(keep).toString('utf8');
+                if (kept > 0) {
+                    if (size > kept) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: its ${entry.path} is implausibly large`, 422);
+                    if (entry.path === MANIFEST_NAME) manifestBytes = Buffer.concat(keep);
+                    else authBytes = Buffer.concat(keep);
                 } else {
                     found.set(entry.path, { sha256: hash.digest('hex'), size });
                 }
@@ -98,9 +105,10 @@ export async function inspectArchive(archive: string, name: string, identities?:
     }
     if (unsafe) throw unsafe;
     if (duplicate) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: it holds ${duplicate} twice`, 422);
-    if (manifestText === null) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: it has no manifest.json`, 422);
+    if (manifestBytes === null) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: it has no manifest.json`, 422);
+    const authenticity = checkAuthenticator(name, manifestBytes, authBytes, trust);
 
-    const manifest = parseManifest(manifestText, name);
+    const manifest = parseManifest((manifestBytes as Buffer).toString('utf8'), name);
     const listed = new Set(manifest.files.map((f) => f.path));
     for (const file of manifest.files) {
         const actual = found.get(file.path);
@@ -115,5 +123,5 @@ export async function inspectArchive(archive: string, name: string, identities?:
     for (const archived of found.keys()) {
         if (!listed.has(archived)) throw new BoatDataError('BACKUP_DAMAGED', `backup ${name} is damaged: it contains ${archived}, which its manifest does not list`, 422);
     }
-    return { manifest, sha256 };
+    return { manifest, sha256, authenticity };
 }

@@ -1,6 +1,7 @@
 import { BoatDataError } from '../errors';
 import { categoryOf, FileCategory, SkippedItem } from './sources';
 import { checkEntryPath } from './entries';
+import { AUTH_NAME } from './authenticity';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const README_NAME = 'README.txt';
@@ -79,7 +80,7 @@ export function parseManifest(text: string, backup: string): Manifest {
         if (problem) {
             throw new BoatDataError('BACKUP_UNSAFE', `backup ${backup} contains an unsafe entry ${f.path} (${problem})`, 422);
         }
-        if (f.path === MANIFEST_NAME || seen.has(f.path)) throw damaged(`lists ${f.path} twice`);
+        if (f.path === MANIFEST_NAME || f.path === AUTH_NAME || seen.has(f.path)) throw damaged(`lists ${f.path} twice`);
         seen.add(f.path);
         if (!Number.isSafeInteger(f.size) || f.size < 0) throw damaged(`gives no valid size for ${f.path}`);
         if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) throw damaged(`gives no valid sha256 for ${f.path}`);

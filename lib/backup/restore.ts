@@ -1,21 +1,24 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { BoatDataError, errorCode, errorMessage } from '../errors';
-import { syncFolder, tempPathFor } from '../files/atomic';
+import { BoatDataError, errorMessage } from '../errors';
+import { syncFolder } from '../files/atomic';
 import { ArchiveEntry, readArchive } from './archive';
 import { hashFile } from '../files/hash';
 import { createBackupUnlocked, CreatedBackup } from './create';
 import { checkDataDiskRoom, isDiskFull, prepareBackupDir } from './drive';
 import { checkEntryPath, checkEntryType } from './entries';
 import { inspectArchive } from './inspect';
+import { backupTrust } from './authenticity';
 import { withBackupLock } from './lock';
 import { backupIdentities, isEncryptedName } from './encryption';
 import { ManifestFile } from './manifest';
 import { resolveBackupFile, sidecarOf } from './names';
 import { BackupSettings, resolveSettings, ResolvedSettings } from './options';
 import { readBackupSecretRefs, restoreSecrets, placeholder } from './secrets';
-import { replaceInDatabase, SQLITE_SIDE_FILES } from './snapshot';
+import { replaceInDatabase } from './snapshot';
+import { clearJournal, openDone, restoredMode, swapIntoPlace, writeJournal } from './restore-journal';
+import { stagingInUse } from './staging-in-use';
 import { restartsFor } from './services';
 import { storedArchive } from './stored';
 import { HeldDatabase } from './live-database';
@@ -26,7 +29,15 @@ import { checkFolder, prepareFolder, RestoreTarget, targetOf } from './targets';
 export interface RestoreOptions {
     /** Keep this boat's installation_id in license.json (default), or take the one in the backup. */
     keepInstallationId?: boolean;
+    /** Restore a backup that carries no authenticator (made before d3kOS checked who made a backup): the owner says it is theirs. */
+    acceptUnauthenticated?: boolean;
+    /** Told as the restore passes each point that changes the boat (for the interrupted-restore tests). */
+    onStep?: (step: RestoreStep, detail?: string) => void | Promise<void>;
+    /** This restore puts back the safety backup of an interrupted restore that could not be completed (interrupted.ts). */
+    rollsBack?: string;
 }
+
+export type RestoreStep = 'staged' | 'swapping' | 'placed' | 'swapped';
 
 export interface RestoreReport {
     success: true;
@@ -64,20 +75,32 @@ export function restoreBackup(settings: BackupSettings, requested: unknown, opti
     return withBackupLock(s.layout.backupDir, () => restoreUnlocked(s, requested, options));
 }
 
+/** Leftover plaintext restore staging (secrets included) in the data root: removed at start, once no restore needs it. */
+export async function removeRestoreStaging(root: string): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of await fs.readdir(root).catch(() => [] as string[])) {
+        if (!name.startsWith('.d3kos-restore-') || name.startsWith('.d3kos-restore-journal') || stagingInUse.has(path.join(root, name))) continue;
+        await fs.rm(path.join(root, name), { recursive: true, force: true });
+        removed.push(name);
+    }
+    return removed;
+}
+
 interface PlannedFile extends RestoreTarget {
     file: ManifestFile;
     staged: string;
 }
 
-async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options: RestoreOptions): Promise<RestoreReport> {
+export async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options: RestoreOptions): Promise<RestoreReport> {
     await prepareBackupDir(s.layout.backupDir, s.requireMountedDrive, false);
     const { name, file: archive } = resolveBackupFile(s.layout.backupDir, requested);
     await storedArchive(s.layout.backupDir, name, archive);
 
-    // 1. Prove the archive whole and harmless before anything is written.
+    // 1. Prove the archive whole, harmless and made by this boat before anything is written.
     // An encrypted backup opens with the boat's key or a given recovery key (encryption.ts).
     const identities = isEncryptedName(name) ? await backupIdentities(s.layout.root, s.identities) : undefined;
-    const { manifest } = await inspectArchive(archive, name, identities).catch((err: unknown) => {
+    const trust = await backupTrust(s.layout.root, s.identities, options.acceptUnauthenticated === true);
+    const { manifest } = await inspectArchive(archive, name, identities, trust).catch((err: unknown) => {
         throw err instanceof BoatDataError ? new BoatDataError(err.code, `${err.message}; nothing was restored`, err.statusCode) : err;
     });
     const root = path.resolve(s.layout.root);
@@ -105,16 +128,41 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
     );
 
     await fs.mkdir(staging, { mode: 0o700 });
+    stagingInUse.add(staging);
+    // The intent first (restore-journal.ts): a restore cut off from here on is finished or undone at the next start.
+    const journal = {
+        version: 1 as const,
+        backup: name,
+        staging,
+        phase: 'staging' as 'staging' | 'swapping',
+        safety_backup: null as string | null,
+        rolls_back: options.rollsBack ?? null,
+        started_at: s.now().toISOString(),
+        items: plan.map((p) => ({ path: p.file.path, target: p.target, base: p.base, staged: p.staged, kind: p.file.kind, mode: p.file.mode })),
+    };
+    // Cleared when the restore ends, or stops before it changed anything; a stop mid-swap leaves it for the next start.
+    let clearOnError = true;
     try {
+        await writeJournal(root, journal);
         // 2. Stage every file on the data disk, checked again as it is written; nothing live is touched yet.
         await stage(archive, name, plan, identities);
         const secretsMissing = await putSecretsBack(s, plan);
         const license = await putLicenseTogether(s, plan, manifest.installation_id, options.keepInstallationId !== false);
+        await syncFolder(staging);
+        await options.onStep?.('staged');
 
         // 3. A safety backup of the boat as it is now, so this restore can be undone. Taken only now, with
         // the live databases held: other writers wait from here until their database is restored, so every
         // row they commit is either in the safety backup or in the restored database.
         const { safety, startedAt, held } = await safetyBackupHolding(s, plan);
+        // Every staged file is on the disk and the safety backup made: from here a cut-off restore is completed.
+        await writeJournal(root, { ...journal, phase: 'swapping', safety_backup: safety.name }).catch(async (err) => {
+            for (const live of held.values()) await live.release().catch(() => undefined);
+            throw err;
+        });
+        clearOnError = false;
+        await options.onStep?.('swapping');
+        const progress = await openDone(root);
 
         // 4. Into place, databases first: each copied into its live file by SQLite (writers waiting on it then
         // write into the restored database); every other file by a rename, so a power cut leaves it old or new.
@@ -131,6 +179,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
                     const ready = await prepareFolder(item, s);
                     if ('reason' in ready) {
                         notRestored.push({ path: item.file.path, reason: ready.reason });
+                        await progress.mark(item.file.path);
                         continue;
                     }
                     target = ready.target;
@@ -143,10 +192,13 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
                         const stagedHash = (await hashFile(item.staged)).sha256;
                         if (item.file.kind === 'file' && (await sameContent(target, stagedHash))) {
                             unchanged++;
+                            await progress.mark(item.file.path);
                             continue;
                         }
-                        await swapIntoPlace(item, target);
+                        await swapIntoPlace({ staged: item.staged, kind: item.file.kind, mode: item.file.mode }, target);
                     }
+                    await progress.mark(item.file.path);
+                    await options.onStep?.('placed', item.file.path);
                 } catch (err) {
                     const done = changed.length;
                     if (isDiskFull(err))
@@ -166,12 +218,15 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
             }
         } finally {
             for (const live of held.values()) await live.release().catch(() => undefined);
+            await progress.close();
         }
         for (const dir of touched) await syncFolder(dir);
+        await options.onStep?.('swapped');
         const finishedAt = s.now();
         // The data went back in time: new rows reuse rowids below what central acknowledged, so the marks start again.
         const dataChanged = ordered.some((p) => p.file.kind === 'database' && changed.includes(p.file.path)) || changed.some((p) => p.startsWith('data/'));
         const marksReset = dataChanged && (await resetWatermarks(s.layout.watermarksFile, finishedAt)) !== null;
+        await clearJournal(root);
 
         const services = restartsFor(changed);
         return {
@@ -193,6 +248,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
             message: summary(name, changed.length, services, [license.installation_id.note, license.license.note], safety.name, secretsMissing, notRestored.length),
         };
     } catch (err) {
+        if (clearOnError) await clearJournal(root).catch(() => undefined);
         if (err instanceof BoatDataError) throw err;
         if (isDiskFull(err)) {
             throw new BoatDataError('DISK_FULL', `the boat's data disk (${root}) is full; nothing was restored`, 507);
@@ -200,6 +256,7 @@ async function restoreUnlocked(s: ResolvedSettings, requested: unknown, options:
         throw new BoatDataError('RESTORE_FAILED', `backup ${name} could not be restored: ${errorMessage(err)}; nothing was restored`, 500);
     } finally {
         await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        stagingInUse.delete(staging);
     }
 }
 
@@ -281,7 +338,7 @@ async function stage(archive: string, name: string, plan: PlannedFile[], identit
                     await handle.close();
                 }
                 if (hash.digest('hex') !== item.file.sha256) throw changedUnderUs(name);
-                await fs.chmod(item.staged, restoredMode(item.file));
+                await fs.chmod(item.staged, restoredMode(item.file.mode));
             },
             identities,
         );
@@ -339,15 +396,6 @@ async function putLicenseTogether(s: ResolvedSettings, plan: PlannedFile[], mani
     return settled;
 }
 
-/**
- * Permission bits a restored file gets: read and write as the backup says,
- * never execute (no file a backup holds is a program, and a crafted
- * manifest must not plant one).
- */
-function restoredMode(file: ManifestFile): number {
-    return parseInt(file.mode, 8) & 0o666;
-}
-
 async function rewrite(file: string, data: string | Buffer): Promise<void> {
     const handle = await fs.open(file, 'w');
     try {
@@ -355,33 +403,6 @@ async function rewrite(file: string, data: string | Buffer): Promise<void> {
         await handle.sync();
     } finally {
         await handle.close();
-    }
-}
-
-/**
- * One file into place. A database's -wal/-shm/-journal go first: left
- * beside the restored file, SQLite would replay the old log into it.
- */
-async function swapIntoPlace(item: PlannedFile, target: string): Promise<void> {
-    if (item.file.kind === 'database') {
-        for (const suffix of SQLITE_SIDE_FILES) await fs.rm(target + suffix, { force: true });
-    }
-    try {
-        await fs.rename(item.staged, target);
-    } catch (err) {
-        if (errorCode(err) !== 'EXDEV') throw err;
-        // Another file system (Node-RED's or Signal K's home): copy beside the target, then rename there.
-        const temp = tempPathFor(target);
-        try {
-            await fs.copyFile(item.staged, temp);
-            const handle = await fs.open(temp, 'r+');
-            await handle.sync().finally(() => handle.close());
-            await fs.chmod(temp, restoredMode(item.file));
-            await fs.rename(temp, target);
-        } catch (inner) {
-            await fs.rm(temp, { force: true }).catch(() => undefined);
-            throw inner;
-        }
     }
 }
 

@@ -3,23 +3,26 @@ import * as path from 'path';
 import { BoatDataError, errorCode, errorMessage } from '../errors';
 import { syncFolder, tempPathFor, writeFileAtomic } from '../files/atomic';
 import { isIdentityText, isRecipientText, newIdentity, recipientOf } from './age';
+import { addToRing, keyFromRecoveryIdentity, RING_NAME } from './authenticator';
 
 /**
  * The boat's backup keys live in `<data root>/keys/`, a folder no backup
  * takes and no restore writes (backups take config, data, state and
  * services only): the boat's own age identity, so it can open its own
  * backups, and the public half of the owner's recovery key. The recovery
- * key itself is shown once and never kept.
+ * key itself is shown once and never kept; the backup authenticator key
+ * derived from it is (authenticator.ts).
  */
 export interface KeyFiles {
     dir: string;
     boatIdentity: string;
     recoveryRecipient: string;
+    authenticators: string;
 }
 
 export function keyFiles(root: string): KeyFiles {
     const dir = path.join(root, 'keys');
-    return { dir, boatIdentity: path.join(dir, 'boat-identity.txt'), recoveryRecipient: path.join(dir, 'recovery-recipient.txt') };
+    return { dir, boatIdentity: path.join(dir, 'boat-identity.txt'), recoveryRecipient: path.join(dir, 'recovery-recipient.txt'), authenticators: path.join(dir, RING_NAME) };
 }
 
 /** The file format `age-keygen` writes, so `age -d -i <file>` reads it. */
@@ -107,8 +110,9 @@ export async function recoveryRecipient(root: string): Promise<RecoveryRecipient
 }
 
 /**
- * A new recovery key. Only its public half is written (atomically, 0600);
- * the secret half is answered to the caller, once, and kept nowhere. Every
+ * A new recovery key. Only its public half and the authenticator key
+ * derived from it are written (atomically, 0600); the secret half is
+ * answered to the caller, once, and kept nowhere. Every
  * backup after this one is encrypted to the new key; backups already made
  * (or sent) keep the key they were made with.
  */
@@ -116,6 +120,8 @@ export async function makeRecoveryKey(root: string, now = new Date()): Promise<{
     const files = keyFiles(root);
     await fs.mkdir(files.dir, { recursive: true, mode: 0o700 });
     const made = await newIdentity();
+    // The authenticator key first: a backup encrypted to the new key is never authenticated with an older one.
+    await addToRing(root, keyFromRecoveryIdentity(made.identity));
     await writeFileAtomic(files.recoveryRecipient, `# created: ${now.toISOString()}\n${made.recipient}\n`, { mode: 0o600 });
     return { recovery_key: made.identity, recipient: made.recipient, created_at: now.toISOString() };
 }
@@ -123,12 +129,14 @@ export async function makeRecoveryKey(root: string, now = new Date()): Promise<{
 /**
  * After a recovery with the owner's key: its public half goes back on the
  * boat, so the rebuilt boat's backups are encrypted to the same key again
- * (the boat makes itself a new own key on its next backup).
+ * and authenticated with the key derived from it (the boat makes itself a
+ * new own key on its next backup).
  */
 export async function keepRecoveryRecipient(root: string, recoveryKey: string, now = new Date()): Promise<string> {
     const files = keyFiles(root);
     const recipient = await recipientOf(recoveryKey.trim());
     await fs.mkdir(files.dir, { recursive: true, mode: 0o700 });
+    await addToRing(root, keyFromRecoveryIdentity(recoveryKey));
     await writeFileAtomic(files.recoveryRecipient, `# created: ${now.toISOString()}\n${recipient}\n`, { mode: 0o600 });
     return recipient;
 }

@@ -8,12 +8,15 @@ import { syncFolder, writeFileAtomic } from '../files/atomic';
 import { hashFile } from '../files/hash';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { checkCopyName } from '../vault/store';
+import { isDiskFull } from '../backup/drive';
 
 /**
  * Fetches a boat's newest copy from the central vault into its backup
  * folder: resumable (a `.partial` file grows with HTTP Range requests, so a
  * dropped link or a restart goes on from where it stopped), checked against
  * the vault's sha256 before it takes its final name beside its `.sha256`.
+ * A backup drive without room for it is told at once (507), before a byte
+ * is fetched, and a drive that fills up on the way keeps no `.partial`.
  */
 export interface CentralCopyRequest {
     centralUrl: string;
@@ -60,6 +63,7 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
     const partial = path.join(request.backupDir, `.${copy.name}.partial`);
     const url = `${request.centralUrl}/api/v1/installations/${id}/backups/${encodeURIComponent(copy.name)}`;
     const resumes = request.resumes ?? 50;
+    await checkRoom(request.backupDir, partial, copy.name, copy.size_bytes);
     for (let attempt = 0; ; attempt++) {
         const have = await fs.stat(partial).then(
             (s) => s.size,
@@ -78,6 +82,7 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
             throw centralRefused(res.statusCode ?? 0, text, `download ${copy.name}`);
         } catch (err) {
             if (err instanceof BoatDataError) throw err;
+            if (isDiskFull(err)) throw await driveFull(partial, copy.name);
             if (attempt >= resumes)
                 throw new BoatDataError('RECOVER_DOWNLOAD_FAILED', `the download of ${copy.name} kept breaking off (${errorMessage(err)}); run the recovery again to go on from where it stopped`, 502);
             await new Promise((r) => setTimeout(r, Math.min(5000, 200 * (attempt + 1))));
@@ -88,10 +93,40 @@ export async function downloadCentralCopy(request: CentralCopyRequest): Promise<
         await fs.rm(partial, { force: true });
         throw new BoatDataError('RECOVER_COPY_DAMAGED', `the downloaded ${copy.name} does not match the central side's sha256 (${size} bytes); it was removed, run the recovery again`, 502);
     }
-    await writeFileAtomic(final + '.sha256', `${sha256}  ${copy.name}\n`, { mode: 0o600 });
+    try {
+        await writeFileAtomic(final + '.sha256', `${sha256}  ${copy.name}\n`, { mode: 0o600 });
+    } catch (err) {
+        if (isDiskFull(err)) throw await driveFull(partial, copy.name);
+        throw err;
+    }
     await fs.rename(partial, final);
     await syncFolder(request.backupDir);
     return { name: copy.name, file: final, sha256, size };
+}
+
+/** Room for the rest of the copy (and its checksum file) on the backup drive, or a 507 with the partial file removed. */
+async function checkRoom(dir: string, partial: string, name: string, size: number): Promise<void> {
+    const have = await fs.stat(partial).then(
+        (s) => s.size,
+        () => 0,
+    );
+    const stat = await fs.statfs(dir).catch(() => null);
+    if (!stat) return;
+    const free = stat.bavail * stat.bsize;
+    const needed = size - have + 64 * 1024;
+    if (free >= needed) return;
+    await fs.rm(partial, { force: true });
+    const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+    throw new BoatDataError(
+        'DISK_FULL',
+        `the backup drive has ${mb(free + have)} free but ${name} needs ${mb(size + 64 * 1024)}; free some room (or use a bigger drive) and run the recovery again. Nothing was downloaded`,
+        507,
+    );
+}
+
+async function driveFull(partial: string, name: string): Promise<BoatDataError> {
+    await fs.rm(partial, { force: true }).catch(() => undefined);
+    return new BoatDataError('DISK_FULL', `the backup drive filled up while ${name} was downloaded; the part downloaded was removed. Free some room and run the recovery again`, 507);
 }
 
 export function checkInstallationId(id: string): string {

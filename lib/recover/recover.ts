@@ -1,8 +1,12 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
 import { BoatDataError } from '../errors';
 import { isIdentityText } from '../crypto/age';
 import { keepRecoveryRecipient } from '../crypto/keys';
 import { restoreBackup, RestoreReport } from '../backup/restore';
 import { BackupSettings } from '../backup/options';
+import { verifyBackup } from '../backup/catalogue';
+import { sidecarOf } from '../backup/names';
 import { downloadCentralCopy } from './download';
 
 /**
@@ -19,6 +23,8 @@ export interface RecoverRequest {
     deviceToken: string;
     recoveryKey: string;
     name?: string;
+    /** A copy made before backups carried an authenticator: the owner says it is theirs (refused otherwise). */
+    acceptUnauthenticated?: boolean;
 }
 
 export interface RecoverReport extends RestoreReport {
@@ -39,8 +45,30 @@ export async function recoverFromCentral(request: RecoverRequest): Promise<Recov
         backupDir: request.settings.layout.backupDir,
         name: request.name,
     });
-    const report = await restoreBackup({ ...request.settings, identities: [key] }, copy.name, { keepInstallationId: false });
+    await checkDownloadedCopy(request.settings, copy.name, key, request.acceptUnauthenticated === true);
+    const report = await restoreBackup({ ...request.settings, identities: [key] }, copy.name, { keepInstallationId: false, acceptUnauthenticated: request.acceptUnauthenticated });
     // Only the public half stays, so the boat's next backups are encrypted to the same recovery key.
     await keepRecoveryRecipient(request.settings.layout.root, key);
     return { ...report, downloaded: { name: copy.name, size_bytes: copy.size, sha256: copy.sha256 } };
+}
+
+/**
+ * A downloaded copy must prove it was made by this boat (its authenticator
+ * matches the recovery key) before the restore is asked. The vault, or
+ * anyone with the public recipient, can encrypt a copy but cannot make
+ * that; a copy that fails is removed from the backup folder, so it is not
+ * left lying there to be restored later.
+ */
+export async function checkDownloadedCopy(settings: BackupSettings, name: string, recoveryKey: string, acceptUnauthenticated = false): Promise<void> {
+    try {
+        await verifyBackup({ ...settings, identities: [recoveryKey] }, name, { acceptUnauthenticated });
+    } catch (err) {
+        if (err instanceof BoatDataError && (err.code === 'BACKUP_NOT_THIS_BOAT' || err.code === 'BACKUP_UNAUTHENTICATED')) {
+            const file = path.join(settings.layout.backupDir, name);
+            await fs.rm(file, { force: true });
+            await fs.rm(sidecarOf(file), { force: true });
+            throw new BoatDataError(err.code, `${err.message}; the downloaded copy was removed and nothing was restored`, err.statusCode);
+        }
+        throw err;
+    }
 }

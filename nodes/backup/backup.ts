@@ -18,6 +18,7 @@ import {
     drillProblem,
     readDrills,
     removeLeftoverScratch,
+    finishInterruptedRestore,
     listBackups,
     parseSchedule,
     pruneOldBackups,
@@ -50,6 +51,9 @@ const ACTIONS = ['create', 'list', 'verify', 'drill', 'restore', 'prune', 'sched
 const DRILL_CHECK_MS = 60 * 60 * 1000;
 type Action = (typeof ACTIONS)[number];
 type Message = NodeMessage & Record<string, any>;
+const INTERRUPTED_PROBLEM = 'backup:interrupted-restore';
+/** How long /health tells of a restore finished or undone at start (a later restore clears it). */
+const INTERRUPTED_TOLD_MS = 7 * 24 * 60 * 60 * 1000;
 
 export = function (RED: NodeAPI): void {
     function BackupNode(this: Node, def: BackupDef): void {
@@ -145,10 +149,22 @@ export = function (RED: NodeAPI): void {
             return { topic: 'backup-alert', payload };
         }
 
-        // At start: the remembered schedule (or the node's default), and the newest backup in the status.
+        // At start: a restore a power cut cut off is finished or undone first (interrupted.ts), then the remembered
+        // schedule (or the node's default), and the newest backup in the status.
         const starting = inFlight.track(
             (async () => {
                 const s = settings();
+                try {
+                    const interrupted = await finishInterruptedRestore(s);
+                    if (interrupted) {
+                        node.warn(interrupted.problem);
+                        raiseProblem(INTERRUPTED_PROBLEM, s.layout.root, interrupted.problem, { forMs: INTERRUPTED_TOLD_MS });
+                    }
+                } catch (err) {
+                    const problem = RED._('backup.alert.interrupted', { reason: errorMessage(err) });
+                    node.error(problem);
+                    raiseProblem(INTERRUPTED_PROBLEM, s.layout.root, problem);
+                }
                 let stored: BackupSchedule | null = null;
                 try {
                     stored = await readSchedule(scheduleFile(s.layout.root));
@@ -191,7 +207,7 @@ export = function (RED: NodeAPI): void {
                     break;
                 case 'verify': {
                     status.working(node, RED._('backup.status.verifying'));
-                    const verified = await inFlight.track(verifyBackup(settings(), name));
+                    const verified = await inFlight.track(verifyBackup(settings(), name, { acceptUnauthenticated: params.accept_unauthenticated === true }));
                     status.ok(node, RED._('backup.status.verified', { name: verified.name }));
                     msg.payload = verified;
                     break;
@@ -210,9 +226,12 @@ export = function (RED: NodeAPI): void {
                     const keepId = params.keep_installation_id ?? params.keepInstallationId;
                     // An encrypted backup from another card opens with the owner's recovery key (off-boat node's recover); used, never kept.
                     const identities = typeof params.recovery_key === 'string' ? [params.recovery_key.trim()] : undefined;
-                    const report = await inFlight.track(restoreBackup({ ...settings(), identities }, name, { keepInstallationId: keepId !== false && keepId !== 'false' }));
+                    // A backup without an authenticator restores only when the owner says it is theirs (docs/backup-integrity.md).
+                    const acceptUnauthenticated = params.accept_unauthenticated === true;
+                    const report = await inFlight.track(restoreBackup({ ...settings(), identities }, name, { keepInstallationId: keepId !== false && keepId !== 'false', acceptUnauthenticated }));
                     // The restored files may hold another schedule choice.
                     applySchedule((await readSchedule(scheduleFile(settings().layout.root)).catch(() => null)) ?? schedule);
+                    clearProblem(INTERRUPTED_PROBLEM);
                     status.ok(node, RED._('backup.status.restored', { name: report.restored }));
                     msg.payload = report;
                     break;

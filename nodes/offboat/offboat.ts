@@ -6,6 +6,7 @@ import { BoatDataError, errorMessage } from '../../lib/errors';
 import { keepRecoveryRecipient, makeRecoveryKey, recoveryRecipient } from '../../lib/crypto/keys';
 import { isIdentityText } from '../../lib/crypto/age';
 import { downloadCentralCopy } from '../../lib/recover/download';
+import { checkDownloadedCopy } from '../../lib/recover/recover';
 import { OffboatWorker } from '../../lib/offboat/worker';
 import { OffboatState, parseOffboatMode, readOffboatState, updateOffboatState } from '../../lib/offboat/state';
 import { recoverySheet } from '../../lib/offboat/recovery-sheet';
@@ -199,6 +200,8 @@ export = function (RED: NodeAPI): void {
                             name: typeof params.name === 'string' ? params.name : undefined,
                         }),
                     );
+                    // Made by this boat, or removed and refused here, before the key is kept or the restore asked.
+                    await checkDownloadedCopy({ layout: { ...layout, backupDir: backupDir() }, requireMountedDrive: false }, copy.name, key);
                     await keepRecoveryRecipient(root, key);
                     status.ok(node, RED._('offboat.status.downloaded', { name: copy.name.slice(13, 28) }));
                     msg.action = 'restore';

@@ -98,8 +98,11 @@ export class WorkInFlight {
         return work;
     }
 
-    /** Settles when everything tracked so far has settled, however it ended. */
+    /**
+     * Settles when everything tracked has settled, however it ended, and so has
+     * the work it led to (a message that waited for the node's start, then began).
+     */
     async settled(): Promise<void> {
-        await Promise.allSettled([...this.pending]);
+        while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     }
 }

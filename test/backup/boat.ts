@@ -7,6 +7,8 @@ import { scratchFolder } from '../support/folders';
 import { queryRows } from '../support/sqlite';
 import { buildDemoBoat, DemoBoat, DemoBoatOptions } from '../../tools/demo-boat';
 import type { BackupSettings } from '../../lib/backup';
+import { currentAuthenticator, manifestMac, parseRing } from '../../lib/crypto/authenticator';
+import { keyFiles } from '../../lib/crypto/keys';
 
 export interface BackupTestBoat {
     scratch: ReturnType<typeof scratchFolder>;
@@ -42,6 +44,8 @@ export async function backupTestBoat(label: string, options: Partial<DemoBoatOpt
     fs.writeFileSync(signalkSettings, JSON.stringify({ interfaces: {}, pipedProviders: [{ id: 'nmea2000', enabled: true }] }, null, 2));
     fs.writeFileSync(path.join(signalkPluginConfig, 'anchoralarm.json'), JSON.stringify({ enabled: true, configuration: { radius: 40 } }));
     const settings: BackupSettings = { layout: boat.layout, flowsFile, signalkSettings, signalkPluginConfig, requireMountedDrive: false };
+    // The key its first backup would make (authenticator.ts), so a hand-made archive can be signed as the boat's own.
+    await currentAuthenticator(boat.root);
     return { scratch, boat, settings, flowsFile, signalkSettings, signalkPluginConfig };
 }
 
@@ -109,7 +113,7 @@ export interface CraftedFile {
  * GNU tar and sealed with a matching checksum file. Nothing about it is
  * damaged; only its contents are on trial.
  */
-export function craftedArchive(t: BackupTestBoat, files: CraftedFile[], name = 'd3kos_backup_20260101_000000.tar.gz'): string {
+export function craftedArchive(t: BackupTestBoat, files: CraftedFile[], name = 'd3kos_backup_20260101_000000.tar.gz', options: { authenticated?: boolean } = {}): string {
     const work = fs.mkdtempSync(path.join(t.scratch.dir, 'crafted-'));
     const listed = files.map((f) => {
         const bytes = Buffer.from(f.content);
@@ -119,12 +123,25 @@ export function craftedArchive(t: BackupTestBoat, files: CraftedFile[], name = '
     });
     const manifest = { format_version: '1.0', name: name.replace(/\.tar\.gz$/, ''), timestamp: '2026-01-01T00:00:00.000Z', installation_id: 'feedfacefeedface', tier: 3, files: listed };
     fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    const signed = options.authenticated === false ? [] : [authenticateAsTheBoat(t, work)];
     const archive = path.join(t.boat.backupDir, name);
     fs.mkdirSync(t.boat.backupDir, { recursive: true });
-    execFileSync('tar', ['-czf', archive, '-C', work, 'manifest.json', ...files.map((f) => f.path)]);
+    execFileSync('tar', ['-czf', archive, '-C', work, 'manifest.json', ...signed, ...files.map((f) => f.path)]);
     sealArchive(archive);
     fs.rmSync(work, { recursive: true, force: true });
     return name;
+}
+
+/**
+ * Writes `manifest.auth` for `<work>/manifest.json` with the boat's own
+ * key, as only the boat could: a test of what a restore lets a backup
+ * write, beyond who made it. Answers the entry's name.
+ */
+export function authenticateAsTheBoat(t: BackupTestBoat, work: string): string {
+    const key = parseRing(fs.readFileSync(keyFiles(t.boat.root).authenticators, 'utf8')).pop()!;
+    const mac = manifestMac(key, fs.readFileSync(path.join(work, 'manifest.json')));
+    fs.writeFileSync(path.join(work, 'manifest.auth'), JSON.stringify({ format: 'd3kos-backup-auth-1', key_id: key.id, hmac_sha256: mac.toString('hex') }));
+    return 'manifest.auth';
 }
 
 /** The token fields of the demo boat's config files: the Signal K token and the weather API token. */

@@ -79,6 +79,7 @@ describe('backup and restore of a boat', function () {
         const listing = execFileSync('tar', ['-tzf', made.backup.path], { encoding: 'utf8' }).trim().split('\n');
         for (const expected of [
             'manifest.json',
+            'manifest.auth',
             'README.txt',
             'config/license.json',
             'config/onboarding.json',
@@ -102,7 +103,8 @@ describe('backup and restore of a boat', function () {
         assert.equal(manifest.d3kos_version, '0.9.1.2');
         assert.equal(manifest.items.databases, 4);
         assert.equal(manifest.items.manuals, 2);
-        assert.equal(manifest.files.length, listing.length - 1);
+        // Every file but the manifest and its authenticator is listed in the manifest.
+        assert.equal(manifest.files.length, listing.length - 2);
         assert.equal(made.backup.file_count, manifest.files.length);
     });
 

@@ -5,20 +5,24 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createBackup, drillBackup, drillProblem, listBackups } from '../../lib/backup';
 import { makeRecoveryKey } from '../../lib/crypto/keys';
-import { backupTestBoat, BackupTestBoat, sealArchive, treeDigest } from './boat';
+import { authenticateAsTheBoat, backupTestBoat, BackupTestBoat, sealArchive, treeDigest } from './boat';
 
 // A restore drill proves a backup restorable in a scratch folder: a good one is proven, a damaged one fails
 // with the reason in words, and either way nothing of the live boat changes.
 
-/** Unpacks a backup of ours, lets `change` alter its files and manifest, and packs and seals it again under its name. */
-function alterBackup(t: BackupTestBoat, name: string, change: (dir: string, manifest: any) => void): void {
+/**
+ * Unpacks a backup of ours, lets `change` alter its files and manifest, and packs and seals it again under its
+ * name, signed with the boat's key (as only a fault on the boat could leave it) unless told otherwise.
+ */
+function alterBackup(t: BackupTestBoat, name: string, change: (dir: string, manifest: any) => void, options: { signed?: boolean } = {}): void {
     const work = fs.mkdtempSync(path.join(t.scratch.dir, 'altered-'));
     const archive = path.join(t.boat.backupDir, name);
     execFileSync('tar', ['-xzf', archive, '-C', work]);
     const manifest = JSON.parse(fs.readFileSync(path.join(work, 'manifest.json'), 'utf8'));
     change(work, manifest);
     fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify(manifest, null, 2));
-    const files = ['manifest.json', ...manifest.files.map((f: { path: string }) => f.path).filter((p: string) => fs.existsSync(path.join(work, p)))];
+    const signed = options.signed === false ? [] : [authenticateAsTheBoat(t, work)];
+    const files = ['manifest.json', ...signed, ...manifest.files.map((f: { path: string }) => f.path).filter((p: string) => fs.existsSync(path.join(work, p)))];
     fs.rmSync(archive);
     execFileSync('tar', ['-czf', archive, '-C', work, ...files]);
     sealArchive(archive);
@@ -108,6 +112,14 @@ describe('a restore drill', function () {
         assert.match(drilled.error, /holds \d+ rows in \w+, but the backup recorded \d+/);
     });
 
+    it('fails a backup the boat did not make, even with a matching checksum file', async () => {
+        const { backup } = await createBackup(t.settings);
+        alterBackup(t, backup.name, (dir) => fs.writeFileSync(path.join(dir, 'node-red', 'flows.json'), '[]'), { signed: false });
+        const drilled = await drillBackup(t.settings);
+        assert.ok(!drilled.success);
+        assert.match(drilled.error, /not made by this boat|carries no authenticator/);
+    });
+
     it('fails a backup with a flipped byte, in words', async () => {
         const { backup } = await createBackup(t.settings);
         const archive = path.join(t.boat.backupDir, backup.name);
@@ -137,6 +149,8 @@ describe('a restore drill', function () {
         fs.mkdirSync(small);
         execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
         try {
+            // The boat's keys come along (its backup authenticator key among them); the files do not fit.
+            fs.cpSync(path.join(t.boat.root, 'keys'), path.join(small, 'keys'), { recursive: true });
             const settings = { ...t.settings, layout: { ...t.settings.layout, root: small } };
             await assert.rejects(drillBackup(settings, backup.name), /data disk .* has .* free but the restore drill needs .*; the drill was not run/);
             assert.equal((await listBackups(t.settings)).backups[0].drill, null);
