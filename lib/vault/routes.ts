@@ -138,20 +138,17 @@ export function vaultRoutes(options: RouteOptions, uploads: UploadStore, locker:
         if (req.method === 'POST' && req.headers['upload-defer-length'] !== undefined) {
             throw new BoatDataError('VAULT_LENGTH_NEEDED', "the vault needs the backup's size when the upload is made (Upload-Length); it does not take uploads of unknown length", 400);
         }
+        // An upload's id is a secret of its boat (96 random bits): its requests are counted before the bearer is
+        // read, so a flood on one upload is turned away without a look at the access lists.
+        const id = req.method === 'POST' ? undefined : uploadIdOf(req, uploadRoot);
+        const uploadSlot = id ? perUpload.take(id) : () => undefined;
+        if (!uploadSlot) throw tooManyRequests('this upload', REQUESTS_PER_UPLOAD);
+        res.on('close', uploadSlot);
         const installation = await admitDevice(options, req);
         (req as AdmittedRequest).installationId = installation;
         const boatSlot = boats.take(installation);
         if (!boatSlot) throw tooManyRequests(`installation ${installation}`, REQUESTS_PER_BOAT);
-        const id = req.method === 'POST' ? null : uploadIdOf(req, uploadRoot);
-        const uploadSlot = id ? perUpload.take(id) : () => undefined;
-        if (!uploadSlot) {
-            boatSlot();
-            throw tooManyRequests('this upload', REQUESTS_PER_UPLOAD);
-        }
-        res.on('close', () => {
-            boatSlot();
-            uploadSlot();
-        });
+        res.on('close', boatSlot);
         if (req.method === 'POST') void uploads.sweep().catch(() => undefined);
         await tus.handle(req, res);
     };
