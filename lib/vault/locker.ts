@@ -149,6 +149,7 @@ export class MemoryLocker implements VaultLocker {
     protected async releaseEverywhere(_id: string): Promise<void> {}
 }
 
+const ignore = () => undefined;
 const LOCK_CLASS = 0x0d3c7a; // The vault's advisory locks, apart from the ingest's.
 const RELEASE_CHANNEL = 'd3kos_vault_release';
 
@@ -162,6 +163,7 @@ const RELEASE_CHANNEL = 'd3kos_vault_release';
 export class PostgresLocker extends MemoryLocker {
     private readonly connections = new Map<string, PoolClient>();
     private listener: PoolClient | undefined;
+    private closed = false;
 
     private constructor(
         private readonly pool: Pool,
@@ -172,16 +174,34 @@ export class PostgresLocker extends MemoryLocker {
 
     static async open(pool: Pool, waitMs = LOCK_WAIT_MS): Promise<PostgresLocker> {
         const locker = new PostgresLocker(pool, waitMs);
-        const listener = await pool.connect();
-        listener.on('notification', (note) => {
-            if (note.channel === RELEASE_CHANNEL && note.payload) locker.askToRelease(note.payload);
-        });
-        await listener.query(`LISTEN ${RELEASE_CHANNEL}`);
-        locker.listener = listener;
+        await locker.listen();
         return locker;
     }
 
+    /** The connection that hears other instances' requests to let go; made again after it was lost. */
+    private async listen(): Promise<void> {
+        if (this.listener || this.closed) return;
+        const listener = await this.pool.connect();
+        this.listener = listener;
+        listener.on('notification', (note) => {
+            if (note.channel === RELEASE_CHANNEL && note.payload) this.askToRelease(note.payload);
+        });
+        listener.on('error', (err) => {
+            if (this.listener === listener) this.listener = undefined;
+            listener.release(err);
+        });
+        try {
+            await listener.query(`LISTEN ${RELEASE_CHANNEL}`);
+        } catch (err) {
+            if (this.listener === listener) this.listener = undefined;
+            listener.release(err as Error);
+            throw err;
+        }
+    }
+
     protected override async takeEverywhere(id: string, signal: AbortSignal): Promise<void> {
+        // Lost with its connection (a database restart): heard again from now on; the locks work without it.
+        if (!this.listener) void this.listen().catch(() => undefined);
         const client = await this.begin();
         const cancel = () => void this.pool.query('SELECT pg_cancel_backend($1)', [(client as unknown as { processID: number }).processID]).catch(() => undefined);
         signal.addEventListener('abort', cancel, { once: true });
@@ -225,6 +245,7 @@ export class PostgresLocker extends MemoryLocker {
     }
 
     override async close(): Promise<void> {
+        this.closed = true;
         const listener = this.listener;
         this.listener = undefined;
         if (listener) {
@@ -239,9 +260,12 @@ export class PostgresLocker extends MemoryLocker {
         const client = await this.pool.connect().catch((err: Error) => {
             throw new BoatDataError('VAULT_DATABASE', `the central database is out of reach (${err.message}); try again shortly`, 503);
         });
+        // A connection lost while it holds a lock must not end Node-RED: the next statement on it fails instead.
+        client.on('error', ignore);
         try {
             await client.query('BEGIN');
         } catch (err) {
+            client.removeListener('error', ignore);
             client.release(err as Error);
             throw err;
         }
@@ -252,8 +276,10 @@ export class PostgresLocker extends MemoryLocker {
     private async end(client: PoolClient, failed: boolean): Promise<void> {
         try {
             await client.query(failed ? 'ROLLBACK' : 'COMMIT');
+            client.removeListener('error', ignore);
             client.release();
         } catch (err) {
+            client.removeListener('error', ignore);
             client.release(err as Error);
         }
     }

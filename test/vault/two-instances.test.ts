@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'http';
 import * as path from 'path';
+import { Client } from 'pg';
 import { RunningNodeRed } from '../../tools/node-red-runtime';
 import { forEachStore } from '../ingest/stores';
 import { scratchFolder } from '../support/folders';
@@ -42,12 +43,13 @@ function slowPatch(location: string, token: string, offset: number, body: Buffer
 forEachStore('the backup vault behind two central instances', (kind) => {
     if (kind.name !== 'PostgreSQL') return;
     let scratch: ReturnType<typeof scratchFolder>;
+    let database = '';
     const instances: RunningNodeRed[] = [];
     const a = boat('a');
 
     before(async () => {
         scratch = scratchFolder('vault-two');
-        const database = await kind.freshDatabase();
+        database = await kind.freshDatabase();
         const vaultDir = path.join(scratch.dir, 'shared-vault');
         instances.push(
             ...(await Promise.all(
@@ -130,5 +132,25 @@ forEachStore('the backup vault behind two central instances', (kind) => {
         } finally {
             hanging.destroy();
         }
+    });
+
+    it('the database dropping every connection of the vault (a restart) ends neither instance, and the uploads go on', async () => {
+        const backups = instances.map(() => fakeBackup(10 * 1024));
+        const locations: string[] = [];
+        for (const [i, instance] of instances.entries()) {
+            const made = await createUpload(instance.url, a.token, backupName(0, 40 + i), backups[i].bytes.length, backups[i].sha256);
+            assert.equal(made.status, 201, await made.text());
+            locations.push(at(made.headers.get('location')!, instance));
+        }
+        const client = new Client({ connectionString: database });
+        await client.connect();
+        try {
+            const { rows } = await client.query("SELECT count(pg_terminate_backend(pid))::int AS ended FROM pg_stat_activity WHERE application_name = 'd3kos-backup-vault locks'");
+            assert.ok(rows[0].ended >= 2, `ended ${rows[0].ended} connections`);
+        } finally {
+            await client.end();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        for (const [i, location] of locations.entries()) assert.equal((await patchUpload(location, a.token, 0, backups[i].bytes)).status, 204);
     });
 });
