@@ -65,15 +65,18 @@ export function tooManyRequests(what: string, limit: number): BoatDataError {
     return new BoatDataError('VAULT_TOO_MANY_REQUESTS', `${what} already has ${limit} requests under way at the vault; try again in ${RETRY_AFTER_S} s`, 429);
 }
 
-/** The words of an error for the boat or operator, with the vault's folders taken out of them. */
-export function publicMessage(err: unknown, folders: string[]): string {
+/** The central's folders, as an answer may name them: by what they are, never by where. */
+export type FolderNames = Array<[folder: string, name: string]>;
+
+/** The words of an error for the boat or operator, with the central's folders taken out of them. */
+export function publicMessage(err: unknown, folders: FolderNames): string {
     if (!(err instanceof BoatDataError)) return 'the vault could not complete this request; the central Node-RED log says why';
     let text = err.message;
-    for (const folder of folders) text = text.split(folder).join('<vault folder>');
+    for (const [folder, name] of folders) text = text.split(folder).join(name);
     return text;
 }
 
-export function errorBody(err: unknown, folders: string[]): { status: number; body: string } {
+export function errorBody(err: unknown, folders: FolderNames): { status: number; body: string } {
     const status = err instanceof BoatDataError ? err.statusCode : 500;
     const code = err instanceof BoatDataError ? err.code : 'VAULT_FAILED';
     return { status, body: JSON.stringify({ success: false, error: publicMessage(err, folders), code }) };

@@ -6,7 +6,7 @@ import { ERRORS, Server } from '@tus/server';
 import { BoatDataError } from '../errors';
 import { admitReader, admitUploader, bearerToken, checkReads, IngestMode } from '../ingest/access';
 import { readOperators } from '../ingest/access-lists';
-import { answerJson, errorBody, refuseCors, REQUESTS_PER_BOAT, REQUESTS_PER_UPLOAD, RETRY_AFTER_S, Slots, tooManyRequests } from './edge';
+import { answerJson, errorBody, FolderNames, refuseCors, REQUESTS_PER_BOAT, REQUESTS_PER_UPLOAD, RETRY_AFTER_S, Slots, tooManyRequests } from './edge';
 import { acceptCopy, checkNewCopyName, copyFile, listCopies, VaultCopy } from './store';
 import type { VaultLocker } from './locker';
 import { lockerFor } from './database';
@@ -60,12 +60,14 @@ const TUS_WORDS: Array<[{ status_code: number; body: string }, BoatDataError]> =
     [ERRORS.INVALID_OFFSET, new BoatDataError('VAULT_OFFSET', 'the upload is not at the offset this request starts from; ask with HEAD and go on from there', 409)],
     [ERRORS.ERR_SIZE_EXCEEDED, new BoatDataError('VAULT_TOO_LARGE', 'this request carries more bytes than the upload declared in its Upload-Length; nothing past it was stored', 413)],
     [ERRORS.ABORTED, new BoatDataError('VAULT_ABORTED', 'a newer request for this upload came in, so this one was ended; ask with HEAD and go on from there', 400)],
-    [ERRORS.ERR_LOCK_TIMEOUT, new BoatDataError('VAULT_BUSY', 'another request on this upload is still under way; try again shortly', 503)],
     [ERRORS.FILE_WRITE_ERROR, new BoatDataError('VAULT_WRITE', 'the vault could not write this upload (its disk may be full); the bytes written so far are kept, try again later', 500)],
 ];
 
 export function vaultRoutes(options: RouteOptions, uploads: UploadStore, locker: () => Promise<VaultLocker>, mountPath = ''): VaultHandler {
-    const folders = [options.folder, options.dataDir].map((f) => path.resolve(f));
+    const folders: FolderNames = [
+        [path.resolve(options.folder), '<vault folder>'],
+        [path.resolve(options.dataDir), '<ingest data folder>'],
+    ];
     const uploadRoot = mountPath + UPLOAD_ROUTE;
     const boats = new Slots(REQUESTS_PER_BOAT);
     const perUpload = new Slots(REQUESTS_PER_UPLOAD);

@@ -34,18 +34,23 @@ describe('the backup vault node, as the fleet page and erasure see it', function
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
     });
+    let dataDir = '';
+    /** The vault node with the shipped settings but for `settings`, and a re-hash about every second. */
+    const start = (settings: Record<string, unknown> = {}) =>
+        helper.load(
+            [vaultNode, captureNodeApp],
+            [
+                { id: 'vault', type: 'd3kos-backup-vault', dataDir, folder: path.join(scratch.dir, 'vault'), mode: 'tokens', keep: 5, maxGB: 1, checkHours: 1 / 3600, ...settings, wires: [['out']] },
+                { id: 'out', type: 'helper' },
+            ],
+        );
+
     beforeEach(async () => {
         scratch = scratchFolder('vault-registry');
-        const dataDir = path.join(scratch.dir, 'ingest');
+        dataDir = path.join(scratch.dir, 'ingest');
         fs.mkdirSync(dataDir, { recursive: true });
         fs.writeFileSync(path.join(dataDir, 'devices.json'), JSON.stringify({ [a.token]: a.id, [b.token]: b.id }));
         fs.writeFileSync(path.join(dataDir, 'operators.json'), JSON.stringify([OPERATOR]));
-        // A re-hash about every second, for the test; the shipped flow says 24 hours.
-        const flow = [
-            { id: 'vault', type: 'd3kos-backup-vault', dataDir, folder: path.join(scratch.dir, 'vault'), mode: 'tokens', keep: 5, maxGB: 1, checkHours: 1 / 3600, wires: [['out']] },
-            { id: 'out', type: 'helper' },
-        ];
-        await helper.load([vaultNode, captureNodeApp], flow);
     });
     afterEach(async () => {
         await helper.unload();
@@ -53,6 +58,7 @@ describe('the backup vault node, as the fleet page and erasure see it', function
     });
 
     it('registers while it runs: copies, bytes and the newest arrival of each boat asked for', async () => {
+        await start();
         assert.equal(registeredVaults().length, 1);
         const names = [backupName(-2), backupName(-1)];
         for (const name of names) assert.equal((await uploadWhole(base, a.token, name, fakeBackup(1000))).status, 204);
@@ -65,6 +71,7 @@ describe('the backup vault node, as the fleet page and erasure see it', function
     });
 
     it('a copy whose bytes changed on disk is found at the next re-hash: in the facts, the listing and a message', async () => {
+        await start();
         const name = backupName(0);
         assert.equal((await uploadWhole(base, a.token, name, fakeBackup(4096))).status, 204);
         const file = path.join(scratch.dir, 'vault', 'backup-vault', a.id, name);
@@ -81,6 +88,7 @@ describe('the backup vault node, as the fleet page and erasure see it', function
     });
 
     it("erasing a boat removes its copies, sidecars and unfinished uploads, counts them, and leaves the other boats' alone", async () => {
+        await start();
         for (const name of [backupName(-2), backupName(-1)]) assert.equal((await uploadWhole(base, a.token, name, fakeBackup(1000))).status, 204);
         assert.equal((await uploadWhole(base, b.token, backupName(-1), fakeBackup(1000))).status, 204);
         const unfinished = fakeBackup(5000);
@@ -97,5 +105,20 @@ describe('the backup vault node, as the fleet page and erasure see it', function
         assert.equal((await registeredVaults()[0].factsFor([b.id])).get(b.id)!.copies, 1);
         const head = await fetch(made.headers.get('location')!, { method: 'HEAD', headers: { ...bearer(a.token), 'Tus-Resumable': '1.0.0' } });
         assert.equal(head.status, 404);
+    });
+
+    it('the quota and the life of an unfinished upload are the ones set on the node', async () => {
+        // About 20 kB per boat, and an upload nobody writes to gone after about a second.
+        await start({ quotaGB: 20000 / 1024 ** 3, expireHours: 1 / 3600 });
+        const big = fakeBackup(30000);
+        const refused = await createUpload(base, a.token, backupName(0), big.bytes.length, big.sha256);
+        assert.equal(refused.status, 413);
+        const small = fakeBackup(1000);
+        const made = await createUpload(base, a.token, backupName(0), small.bytes.length, small.sha256);
+        assert.equal(made.status, 201);
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        const head = await fetch(made.headers.get('location')!, { method: 'HEAD', headers: { ...bearer(a.token), 'Tus-Resumable': '1.0.0' } });
+        assert.equal(head.status, 404);
+        assert.deepEqual(filesUnder(path.join(scratch.dir, 'vault', 'backup-uploads')), []);
     });
 });
