@@ -135,6 +135,9 @@ export function vaultRoutes(options: RouteOptions, uploads: UploadStore, locker:
         delete req.headers['x-http-method-override'];
         if (req.method === 'OPTIONS') return void tus.handle(req, res);
         if (req.method === 'GET') throw new BoatDataError('VAULT_METHOD', 'uploads are written with the tus protocol (POST, HEAD, PATCH); read copies at /api/v1/installations/<id>/backups', 405);
+        if (req.headers['tus-resumable'] === undefined) {
+            throw new BoatDataError('VAULT_NOT_TUS', 'uploads use the tus resumable-upload protocol: send "Tus-Resumable: 1.0.0" (a tus client does)', 412);
+        }
         const exact = local === UPLOAD_ROUTE || local === UPLOAD_ROUTE + '/';
         if (req.method === 'POST' && !exact) throw new BoatDataError('VAULT_METHOD', `an upload is made with POST ${UPLOAD_ROUTE}`, 405);
         if (req.method === 'POST' && req.headers['upload-defer-length'] !== undefined) {

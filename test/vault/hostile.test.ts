@@ -190,6 +190,9 @@ describe('a vault no boat can flood or fool (a real central Node-RED)', function
         assert.equal(discovery.headers.get('tus-version'), '1.0.0');
         assert.deepEqual(discovery.headers.get('tus-extension')!.split(',').sort(), ['creation', 'creation-with-upload', 'expiration', 'termination']);
         assert.equal(discovery.headers.get('tus-max-size'), String(8 * 1024 ** 3));
+        const notTus = await fetch(`${central.url}/api/v1/backup-uploads`, { method: 'POST', headers: { ...bearer(boat('a').token), 'Upload-Length': '10' } });
+        assert.equal(notTus.status, 412);
+        assert.match(JSON.parse(await text(notTus)).error, /Tus-Resumable: 1\.0\.0/);
 
         const origin = { Origin: 'http://evil.example' };
         const preflight = (url: string) =>
