@@ -15,10 +15,13 @@ import { listCopies, uploadsDir } from './store';
  * A boat may hold a quota of bytes in the vault, its copies and its
  * unfinished uploads together: an upload reserves its whole `Upload-Length`
  * when it is made, so a PATCH never writes a byte past it. An unfinished
- * upload nobody has written to for `expireMs` is removed.
+ * upload nobody has written to for `expireMs` is removed, and one idle for
+ * ABANDONED_MS sooner when its boat's next upload needs the room.
  */
 export const DEFAULT_EXPIRE_MS = 6 * 60 * 60 * 1000;
 export const UPLOAD_ID = /^([0-9a-f]{16})-[0-9a-f]{24}$/;
+/** An unfinished upload not written to for this long gives way to a new upload of its boat that would not fit beside it. */
+export const ABANDONED_MS = 10 * 60 * 1000;
 
 export interface QuotaRule {
     /** A fixed quota per boat in bytes; 0 for the automatic one. */
@@ -64,13 +67,23 @@ export class UploadStore extends FileStore {
         try {
             const copies = await listCopies(this.folder, installation);
             const stored = copies.reduce((sum, c) => sum + c.size_bytes, 0);
-            const unfinished = (await this.unfinished(installation)).reduce((sum, u) => sum + u.size, 0);
             const quota = quotaFor(this.rule, Math.max(0, ...copies.map((c) => c.size_bytes)));
             const size = upload.size ?? 0;
-            if (stored + unfinished + size > quota) {
+            let unfinished = await this.unfinished(installation);
+            const held = () => stored + unfinished.reduce((sum, u) => sum + u.size, 0);
+            // A boat sends one backup at a time: an upload of its own that has not moved for a while was given up
+            // for this one (a newer backup), and makes room for it rather than have it refused.
+            for (const stale of unfinished.filter((u) => u.idleMs >= ABANDONED_MS).sort((x, y) => y.idleMs - x.idleMs)) {
+                if (held() + size <= quota) break;
+                const free = await (await this.locker()).tryHold(stale.id);
+                if (!free) continue;
+                await this.removeFiles(stale.id).finally(free);
+                unfinished = unfinished.filter((u) => u !== stale);
+            }
+            if (held() + size > quota) {
                 throw new BoatDataError(
                     'VAULT_QUOTA',
-                    `installation ${installation} may keep ${formatBytes(quota)} in the vault (its copies and unfinished uploads together); it holds ${formatBytes(stored + unfinished)}, and this upload of ${formatBytes(size)} would pass that. The operator can raise the quota on the backup vault node`,
+                    `installation ${installation} may keep ${formatBytes(quota)} in the vault (its copies and unfinished uploads together); it holds ${formatBytes(held())}, and this upload of ${formatBytes(size)} would pass that. The operator can raise the quota on the backup vault node`,
                     413,
                 );
             }

@@ -121,4 +121,21 @@ describe('the backup vault node, as the fleet page and erasure see it', function
         assert.equal(head.status, 404);
         assert.deepEqual(filesUnder(path.join(scratch.dir, 'vault', 'backup-uploads')), []);
     });
+
+    it("an upload its boat left for more than ten minutes makes room for the boat's next one; a moving one does not", async () => {
+        await start({ quotaGB: 20000 / 1024 ** 3 });
+        const uploads = path.join(scratch.dir, 'vault', 'backup-uploads');
+        const backups = [fakeBackup(15000), fakeBackup(15000), fakeBackup(15000)];
+        const first = await createUpload(base, a.token, backupName(-1), backups[0].bytes.length, backups[0].sha256);
+        assert.equal(first.status, 201);
+        const firstId = path.basename(new URL(first.headers.get('location')!).pathname);
+        const elevenMinutesAgo = new Date(Date.now() - 11 * 60 * 1000);
+        fs.utimesSync(path.join(uploads, firstId), elevenMinutesAgo, elevenMinutesAgo);
+        const second = await createUpload(base, a.token, backupName(0), backups[1].bytes.length, backups[1].sha256);
+        assert.equal(second.status, 201, await second.text());
+        assert.equal(fs.existsSync(path.join(uploads, firstId)), false);
+        const third = await createUpload(base, a.token, backupName(0, 1), backups[2].bytes.length, backups[2].sha256);
+        assert.equal(third.status, 413);
+        assert.equal((await patchUpload(second.headers.get('location')!, a.token, 0, backups[1].bytes)).status, 204);
+    });
 });
