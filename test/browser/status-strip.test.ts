@@ -178,6 +178,32 @@ describe('the status strip of the Data Management page, at 1280 Ã— 800 and 800 Ã
         }
     });
 
+    it('with a recovery key shown, its buttons fit at both sizes; the key check answers, or says it is not available on this boat', async () => {
+        const data = await openDataPage(browser, nodeRed, KIOSK);
+        try {
+            await data.page.locator('[data-test="make-recovery-key"]').click();
+            const key = (await data.page.locator('[data-test="recovery-key-text"]').innerText({ timeout: 20000 })).trim();
+            for (const size of SIZES) {
+                await data.page.setViewportSize(size.viewport);
+                await data.page.getByRole('button', { name: 'Print the recovery sheet' }).scrollIntoViewIfNeeded();
+                assert.deepEqual(await clippedButtons(data.page), [], size.name);
+                assert.deepEqual(await smallTouchTargets(data.page), [], size.name);
+                await screenshot(data.page, `recovery-key-${size.name}`);
+            }
+            await data.page.locator('[data-test="recovery-key-done"]').click();
+            await data.page.locator('[data-test="key-check-input"]').fill(key);
+            await data.page.locator('[data-test="key-check-run"]').click();
+            const verdict = await data.page.locator('[data-test="key-check-result"]').innerText({ timeout: 20000 });
+            assert.match(verdict, /This key opens your backups|not available on this boat|No encrypted backup/);
+            assert.equal(await data.page.locator('[data-test="key-check-input"]').inputValue(), '', 'the key is not kept in the field');
+            await data.page.locator('[data-test="key-check-result"]').scrollIntoViewIfNeeded();
+            await screenshot(data.page, 'key-check-800x480');
+            assert.deepEqual(data.scriptErrors, []);
+        } finally {
+            await data.page.close();
+        }
+    });
+
     describe('an unreadable license.json makes /health degraded: a critical notice at the top, at both sizes', () => {
         let original: string;
 
