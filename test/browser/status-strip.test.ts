@@ -106,6 +106,9 @@ describe('the status strip of the Data Management page, at 1280 Ã— 800 and 800 Ã
                     return disks.length === 3;
                 });
                 if (size.viewport.height > 600) assert.equal(await strip('strip-version'), `d3kOS data ${health.version}`);
+                // The link settings (GET /api/link) show where the boat has them, and are left out where the route answers 404.
+                const link = await call(nodeRed, 'GET', '/api/link');
+                await waitFor('the link settings to be shown as the route answers', async () => (await data.page.locator('[data-test="link-kind"]').count()) === (link.status === 404 ? 0 : 1));
                 assert.equal(health.version, JSON.parse(fs.readFileSync('package.json', 'utf8')).version);
             });
 
