@@ -40,7 +40,8 @@ export async function boatDisks(layout: BoatLayout): Promise<DiskFacts[]> {
             total_bytes: usage.total_bytes,
             used_percent: roundPercent(usage.used_percent),
             level,
-            same_disk_as: twin && twin.folder !== 'camera' ? twin.folder : null,
+            // Only an earlier folder can be the twin, and camera comes last: data or backup.
+            same_disk_as: twin ? (twin.folder as 'data' | 'backup') : null,
             problem: null,
         };
     });

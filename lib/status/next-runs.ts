@@ -6,17 +6,17 @@ import * as path from 'path';
  * the schedule's "remember as" name under the boat's data root, so two boats
  * in one Node-RED hear only their own.
  */
-const runs = new Map<string, { root: string; key: string; at: string }>();
+const runs = new Map<string, string>();
 
 export function announceNextRun(root: string, key: string, at: Date | null): void {
     const id = `${path.resolve(root)}\n${key}`;
     if (at === null) runs.delete(id);
-    else runs.set(id, { root: path.resolve(root), key, at: at.toISOString() });
+    else runs.set(id, at.toISOString());
 }
 
 /** The next run of schedule `key` of the boat at `root`, or null when no such schedule runs. */
 export function nextRunOf(root: string, key: string): string | null {
-    return runs.get(`${path.resolve(root)}\n${key}`)?.at ?? null;
+    return runs.get(`${path.resolve(root)}\n${key}`) ?? null;
 }
 
 /** "Tue 8 Dec 03:00" in the schedule's own time zone (the boat's local time when none is set): no day/month order to guess. */
