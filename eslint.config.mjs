@@ -2,6 +2,7 @@
 // bugs, tuned where they only argue with this code base's deliberate style. Formatting is Prettier's job.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import vue from 'eslint-plugin-vue';
 
 export default tseslint.config(
     { ignores: ['dist/', 'node_modules/', '.demo/', '.dist-*/', 'test-artifacts/', 'bench-results/', 'examples/', 'flows/'] },
@@ -38,4 +39,35 @@ export default tseslint.config(
         },
     },
     { files: ['**/*.mjs'], languageOptions: { sourceType: 'module' } },
+    // The Data Management page (dashboard/): Vue components the build puts into the flow's ui-templates; they run in the
+    // helm's browser. Layout is Prettier's; the rules that argue with it are off.
+    ...vue.configs['flat/recommended'].map((config) => ({ ...config, files: ['dashboard/**/*.vue'] })),
+    {
+        files: ['dashboard/**/*.vue', 'dashboard/**/*.js'],
+        languageOptions: {
+            sourceType: 'module',
+            globals: {
+                window: 'readonly',
+                document: 'readonly',
+                navigator: 'readonly',
+                fetch: 'readonly',
+                setInterval: 'readonly',
+                clearInterval: 'readonly',
+                setTimeout: 'readonly',
+                console: 'readonly',
+            },
+        },
+        rules: {
+            'vue/max-attributes-per-line': 'off',
+            'vue/singleline-html-element-content-newline': 'off',
+            'vue/multiline-html-element-content-newline': 'off',
+            'vue/html-self-closing': 'off',
+            'vue/html-indent': 'off',
+            'vue/html-closing-bracket-newline': 'off',
+            // Dashboard 2.0 hands every ui-template its `msg`; the parts watch it.
+            'vue/require-prop-types': 'off',
+            eqeqeq: ['error', 'always', { null: 'ignore' }],
+            'prefer-const': 'error',
+        },
+    },
 );

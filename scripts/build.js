@@ -6,7 +6,8 @@
 // folder for the whole package, so each icon goes beside the one node that
 // names it: one copy of each. Builds into a private folder and swaps it in, so
 // a build never leaves a half-written dist/ for a Node-RED that is starting.
-// Last, the production flows are copied into examples/ (see copyFlowsToExamples).
+// Last, the dashboard's sources (dashboard/) are written into flows/boat.json (scripts/dashboard.js) and the
+// production flows are copied into examples/ (see copyFlowsToExamples).
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -47,6 +48,7 @@ try {
 } finally {
     fs.rmSync(staging, { recursive: true, force: true });
 }
+require('./dashboard').write();
 copyFlowsToExamples();
 console.log('built dist/');
 

@@ -36,6 +36,8 @@ export interface QueueSnapshot {
     items: { pending: EntryView[]; uploading: EntryView[]; failed: EntryView[]; completed: EntryView[] };
     last_upload: LastUpload | null;
     last_updated: string | null;
+    /** The size of the exports still to go (pending and uploading): what the link has yet to carry. */
+    waiting_bytes: number;
 }
 
 /** The lists in a status answer are cut here: the counts stay exact, a touchscreen shows no more anyway. */
@@ -85,6 +87,7 @@ export function queueSnapshot(queue: QueueFile, maxAttempts: number, now: Date):
         },
         last_upload: queue.last_upload,
         last_updated: queue.last_updated,
+        waiting_bytes: [...queue.pending, ...queue.uploading].reduce((sum, e) => sum + (e.file_size_bytes || 0), 0),
     };
 }
 

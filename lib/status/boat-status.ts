@@ -7,6 +7,13 @@ import { cachedCheck } from './cached-check';
 import { readProblems } from '../files/read-watch';
 import { diskProblems } from './disk-check';
 import { overdueWork, standingProblems } from './problems';
+import { boatDisks } from './disks';
+import { noticesFor } from './notices';
+import { packageVersion } from './version';
+import { nextRunOf } from './next-runs';
+
+/** What each tier adds, in the owner's words. */
+const TIER_ALLOWS = ['data stays on the boat', 'exports at the touch of a button', 'a daily automatic export at 03:00', 'a daily automatic export at 03:00'];
 
 /** GET /tier/status: what the boat's license allows. Never billing internals or secrets. */
 export async function tierStatus(layout: BoatLayout) {
@@ -18,6 +25,9 @@ export async function tierStatus(layout: BoatLayout) {
         can_export: license.tier >= 1,
         scheduled_export: license.tier >= 2,
         subscription_status: license.subscription_status ?? null,
+        allows: TIER_ALLOWS[license.tier] ?? TIER_ALLOWS[0],
+        /** The next run of the daily export's schedule (remembered as daily-export), when one runs. */
+        next_scheduled_export: license.tier >= 2 ? nextRunOf(layout.root, 'daily-export') : null,
     };
 }
 
@@ -72,10 +82,11 @@ function healthCheck<T>(key: string, check: () => Promise<T>) {
  */
 export async function healthStatus(layout: BoatLayout) {
     const problems: string[] = [];
-    const [root, license, disk] = await Promise.all([
+    const [root, license, disk, disks] = await Promise.all([
         healthCheck(`root:${layout.root}`, () => fs.access(layout.root)),
         healthCheck(`license:${layout.license}`, () => readLicense(layout.license, { limitMs: HEALTH_READ_LIMIT_MS })),
         diskProblems(layout.exportsDir, layout.root),
+        boatDisks(layout),
     ]);
     if (!root.ok) {
         problems.push(
@@ -99,7 +110,10 @@ export async function healthStatus(layout: BoatLayout) {
             status: (problems.length === 0 ? 'ok' : 'degraded') as 'ok' | 'degraded',
             service: 'd3kos-node-red-data',
             tier,
+            version: packageVersion(),
             problems,
+            notices: noticesFor(problems),
+            disks,
             ...(problems.length > 0 ? { error: problems.join('; ') } : {}),
         },
     };

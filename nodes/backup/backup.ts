@@ -203,7 +203,7 @@ export = function (RED: NodeAPI): void {
                     break;
                 }
                 case 'list':
-                    msg.payload = { ...(await inFlight.track(listBackups(settings()))), schedule };
+                    msg.payload = { ...(await inFlight.track(listBackups(settings()))), schedule, next_automatic_at: job ? job.nextDate().toJSDate().toISOString() : null };
                     break;
                 case 'verify': {
                     status.working(node, RED._('backup.status.verifying'));

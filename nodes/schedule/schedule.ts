@@ -3,6 +3,7 @@ import { boatConfig, status } from '../shared/adapter';
 import { reportToCatch } from '../shared/report-to-catch';
 import { errorMessage } from '../../lib/errors';
 import { Schedule, ScheduleRun, scheduleStateFile } from '../../lib/schedule/schedule';
+import { announceNextRun, formatRunTime } from '../../lib/status/next-runs';
 
 interface ScheduleDef extends NodeDef {
     boat: string;
@@ -25,11 +26,14 @@ export = function (RED: NodeAPI): void {
         const catchUpDelayMs = Math.max(0, Number(def.catchUpDelay ?? 30)) * 1000;
         let schedule: Schedule | null = null;
         let payload: unknown;
+        let root = '';
+        const key = def.key || 'daily-export';
         const starting = Promise.resolve().then(async () => {
             payload = def.payload ? JSON.parse(def.payload) : {};
             const layout = boatConfig(RED, node, def.boat).layout();
+            root = layout.root;
             schedule = new Schedule(
-                { cron, timeZone, catchUp, catchUpDelayMs, stateFile: scheduleStateFile(layout.root, def.key || 'daily-export') },
+                { cron, timeZone, catchUp, catchUpDelayMs, stateFile: scheduleStateFile(layout.root, key) },
                 (run) => emit(run),
                 (err) => node.warn(err.message),
             );
@@ -43,7 +47,9 @@ export = function (RED: NodeAPI): void {
         });
 
         function showNext(next: Date, catchUpDue = false) {
-            const text = RED._(catchUpDue ? 'schedule.status.catchingUp' : 'schedule.status.next', { next: formatLocal(next, timeZone) });
+            // The status answers (GET /tier/status) tell the next run too.
+            announceNextRun(root, key, next);
+            const text = RED._(catchUpDue ? 'schedule.status.catchingUp' : 'schedule.status.next', { next: formatRunTime(next, timeZone) });
             (catchUpDue ? status.working : status.ok)(node, text);
         }
 
@@ -68,6 +74,7 @@ export = function (RED: NodeAPI): void {
             starting
                 .catch(() => undefined)
                 .then(() => schedule?.stop())
+                .then(() => root && announceNextRun(root, key, null))
                 .catch((err) => node.warn(errorMessage(err)))
                 .then(() => done());
         });
@@ -75,15 +82,3 @@ export = function (RED: NodeAPI): void {
 
     RED.nodes.registerType('d3kos-schedule', ScheduleNode);
 };
-
-/** "Tue 03.11., 03:00" in the schedule's own time zone (the boat's local time when none is set). */
-function formatLocal(date: Date, timeZone: string): string {
-    return new Intl.DateTimeFormat('en-GB', {
-        weekday: 'short',
-        day: '2-digit',
-        month: '2-digit',
-        hour: '2-digit',
-        minute: '2-digit',
-        timeZone: timeZone || undefined,
-    }).format(date);
-}

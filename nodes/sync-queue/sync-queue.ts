@@ -123,7 +123,7 @@ export = function (RED: NodeAPI): void {
         }
 
         async function currentStatus(): Promise<QueueStatus> {
-            return queueStatus(await queue.snapshot(), worker.state, damagedQueueFile, queue.untrustedFiles());
+            return queueStatus(await queue.snapshot(), worker.state, damagedQueueFile, queue.untrustedFiles(), pollMs);
         }
 
         function changed(): void {

@@ -4,9 +4,10 @@ import { Browser, chromium, Page } from 'playwright-core';
 import { startNodeRed, RunningNodeRed } from '../../tools/node-red-runtime';
 import { loadFlow, root } from '../e2e/harness';
 
-// The Data Management page in a real headless Chromium, at the helm touchscreen's size.
+// The Data Management page in a real headless Chromium, at the helm touchscreen's size (and the 800 × 480 second screen).
 
 export const KIOSK = { width: 1280, height: 800 };
+export const SECOND_SCREEN = { width: 800, height: 480 };
 export const ARTIFACTS = path.join(root, 'test-artifacts');
 export const DATA_PAGE = '/dashboard/data';
 
@@ -26,20 +27,22 @@ export interface DataPage {
 }
 
 /** Opens the page and waits until the export section has read the tier and drawn itself. */
-export async function openDataPage(browser: Browser, nodeRed: RunningNodeRed): Promise<DataPage> {
-    const page = await browser.newPage({ viewport: KIOSK });
+export async function openDataPage(browser: Browser, nodeRed: RunningNodeRed, viewport = KIOSK): Promise<DataPage> {
+    const page = await browser.newPage({ viewport });
     const scriptErrors: string[] = [];
     const requests: string[] = [];
     page.on('pageerror', (err) => scriptErrors.push(err.message));
     page.on('request', (req) => requests.push(`${req.method()} ${new URL(req.url()).pathname}`));
     await page.goto(nodeRed.url + DATA_PAGE);
-    await page.locator('[data-test="upgrade"], [data-test="export"]').first().waitFor({ timeout: 20000 });
+    await page.locator('[data-test="upgrade"], [data-test="export"], [data-test="tier-problem"]').first().waitFor({ timeout: 20000 });
     return { page, scriptErrors, requests };
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`) });
+    const file = path.join(ARTIFACTS, `dashboard-${name}.png`);
+    await page.screenshot({ path: file, fullPage: options.fullPage });
+    return file;
 }
 
 /** Every visible control narrower or shorter than a wet fingertip (48 px), described for the failure message. */
@@ -54,6 +57,39 @@ export function smallTouchTargets(page: Page, minimum = 48): Promise<string[]> {
                 .map(({ el, box }) => `"${(el.textContent || el.getAttribute('aria-label') || el.tagName).trim()}" ${Math.round(box.width)}×${Math.round(box.height)}`),
         minimum,
     );
+}
+
+/**
+ * Every visible button (and button-like link) whose label does not fit: text wider or taller than the button
+ * (scrollWidth > clientWidth), a label element inside it that overflows, or a button cut off by the screen's edge
+ * or by a box around it that clips. Described for the failure message.
+ */
+export function clippedButtons(page: Page): Promise<string[]> {
+    return page.$$eval('button, a.d3-btn, [role="button"]', (elements) => {
+        const out: string[] = [];
+        for (const el of elements as HTMLElement[]) {
+            const box = el.getBoundingClientRect();
+            if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+            const name = (el.textContent || el.getAttribute('aria-label') || el.tagName).trim();
+            // (No named helper functions in here: the test runner's compiler would wrap them in a call the page does not know.)
+            for (const e of [el, ...Array.from(el.querySelectorAll<HTMLElement>('*'))]) {
+                if (e.clientWidth === 0 && e !== el) continue;
+                if (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1) {
+                    out.push(`"${name}": ${e === el ? 'its text' : 'its label'} ${e.scrollWidth}×${e.scrollHeight} in ${e.clientWidth}×${e.clientHeight}`);
+                }
+            }
+            if (box.left < -1 || box.right > window.innerWidth + 1) out.push(`"${name}": off the screen's edge (${Math.round(box.left)}–${Math.round(box.right)})`);
+            for (let up = el.parentElement; up; up = up.parentElement) {
+                const style = getComputedStyle(up);
+                if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+                const clip = up.getBoundingClientRect();
+                if (box.left < clip.left - 1 || box.right > clip.right + 1)
+                    out.push(`"${name}": cut off by its box (${Math.round(box.left)}–${Math.round(box.right)} in ${Math.round(clip.left)}–${Math.round(clip.right)})`);
+                break;
+            }
+        }
+        return out;
+    });
 }
 
 /** How many controls of each kind the screen shows, to prove the touch-target check measured something. */

@@ -46,7 +46,7 @@ describe('exporting and uploading from the Data Management page (tier 2 boat)', 
         await data.page.getByRole('button', { name: 'Process Queue Now' }).waitFor();
         await data.page.getByRole('button', { name: 'Retry failed' }).waitFor();
         assert.equal(await data.page.locator('.d3-categories li').count(), 9);
-        assert.match(await data.page.locator('[data-test="export"]').innerText(), /Photos and videos stay on the boat/);
+        assert.match(await data.page.locator('[data-test="export-contents"]').innerText(), /Photos and videos stay on the boat/);
         await screenshot(data.page, 'tier2');
     });
 

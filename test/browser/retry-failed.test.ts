@@ -53,6 +53,13 @@ describe('retrying failed uploads from the Data Management page', function () {
         await screenshot(data.page, 'upload-failed');
     });
 
+    it("the status strip says, with no tap, that this boat's device token is refused", async () => {
+        await data.page.locator('[data-test="strip-link-reason"]', { hasText: 'This boat’s device token is refused' }).waitFor({ timeout: 10000 });
+        assert.equal((await data.page.locator('[data-test="strip-link-state"]').innerText()).trim(), 'Refused');
+        assert.match((await data.page.locator('[data-test="strip-link"]').getAttribute('class')) ?? '', /d3-critical/);
+        await screenshot(data.page, 'strip-token-refused');
+    });
+
     it('"Retry failed" sends it again and, now that the ingest knows the boat, the history shows it', async () => {
         fs.writeFileSync(path.join(scratch.dir, 'central-data', 'devices.json'), JSON.stringify({ [DEVICE_TOKEN]: boat.installationId }));
         await data.page.getByRole('button', { name: 'Retry failed' }).click();

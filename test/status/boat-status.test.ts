@@ -3,6 +3,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { boatLayout } from '../../lib/boat/layout';
 import { healthStatus, listExportFiles, tierStatus } from '../../lib/status/boat-status';
+import { announceNextRun, formatRunTime } from '../../lib/status/next-runs';
 import { scratchFolder, writeJson } from '../support/folders';
 
 describe('boat status reports', () => {
@@ -19,7 +20,35 @@ describe('boat status reports', () => {
     it('the tier report says what the tier allows and leaves billing internals out', async () => {
         license({ installation_id: '0123456789abcdef', tier: 2, subscription_status: 'active', stripe_customer: 'cus_secret', features: { api_key: 'k' } });
         const report = await tierStatus(layout);
-        assert.deepEqual(report, { success: true, tier: 2, installation_id: '0123456789abcdef', can_export: true, scheduled_export: true, subscription_status: 'active' });
+        assert.deepEqual(report, {
+            success: true,
+            tier: 2,
+            installation_id: '0123456789abcdef',
+            can_export: true,
+            scheduled_export: true,
+            subscription_status: 'active',
+            allows: 'a daily automatic export at 03:00',
+            next_scheduled_export: null,
+        });
+    });
+
+    it('the tier report tells the next run of the daily export schedule, as its node announced it', async () => {
+        license({ installation_id: '0123456789abcdef', tier: 2 });
+        const at = new Date('2026-12-08T03:00:00Z');
+        announceNextRun(layout.root, 'daily-export', at);
+        try {
+            assert.equal((await tierStatus(layout)).next_scheduled_export, at.toISOString());
+            announceNextRun(path.join(layout.root, 'other-boat'), 'daily-export', new Date());
+            assert.equal((await tierStatus(layout)).next_scheduled_export, at.toISOString(), "another boat's schedule is not this boat's");
+        } finally {
+            announceNextRun(layout.root, 'daily-export', null);
+        }
+        assert.equal((await tierStatus(layout)).next_scheduled_export, null);
+    });
+
+    it('schedule dates read one way only: "Tue 8 Dec 03:00", never 08/12', () => {
+        assert.equal(formatRunTime(new Date('2026-12-08T03:00:00Z'), 'UTC'), 'Tue 8 Dec 03:00');
+        assert.equal(formatRunTime(new Date('2026-08-12T15:05:00Z'), 'UTC'), 'Wed 12 Aug 15:05');
     });
 
     it('tier 0 cannot export', async () => {

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { boatLayout } from '../../lib/boat/layout';
 import { healthStatus } from '../../lib/status/boat-status';
+import { packageVersion } from '../../lib/status/version';
 import { DISK_CHECK_EVERY_MS } from '../../lib/status/disk-check';
 import { overdueWork, trackWork } from '../../lib/status/problems';
 import { scratchFolder, writeJson } from '../support/folders';
@@ -38,7 +39,27 @@ describe('/health: ok, or degraded with the reasons', function () {
     it('a good boat is ok, with an empty list of problems and the fields it always had', async () => {
         const health = await healthStatus(boat(path.join(scratch.dir, 'd3kos')));
         assert.equal(health.statusCode, 200);
-        assert.deepEqual({ ...health.body }, { success: true, status: 'ok', service: 'd3kos-node-red-data', tier: 2, problems: [] });
+        const { disks, ...rest } = health.body;
+        assert.deepEqual(rest, { success: true, status: 'ok', service: 'd3kos-node-red-data', tier: 2, version: packageVersion(), problems: [], notices: [] });
+        assert.match(String(rest.version), /^\d+\.\d+\.\d+/);
+        assert.deepEqual(
+            disks.map((d) => d.folder),
+            ['data', 'backup', 'camera'],
+        );
+        for (const d of disks) assert.ok(typeof d.free_bytes === 'number' && d.free_bytes > 0 && d.level !== 'unknown', JSON.stringify(d));
+    });
+
+    it('an unreadable license.json is a critical notice with the one thing to do, and the problem text stays for scripts', async () => {
+        const layout = boat(path.join(scratch.dir, 'd3kos'));
+        fs.writeFileSync(layout.license, '{"installation_id": "d3c0de5eab0a7001", "tier": 2,');
+        const health = await healthStatus(layout);
+        assert.equal(health.statusCode, 503);
+        assert.match(health.body.problems.join('\n'), /license\.json .*is not valid JSON/);
+        assert.deepEqual(health.body.notices[0], {
+            severity: 'critical',
+            headline: 'This boat’s license cannot be read',
+            action: 'Check license.json: it is not valid JSON. Restore it from a backup or ask your d3kOS dealer.',
+        });
     });
 
     it('the exports disk full, then read-only, is named; freed, it is ok again', async function () {
