@@ -244,16 +244,7 @@ class BoatRoutes {
     };
 
     private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-        const status = Number((err as { status?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode);
-        const client = Number.isInteger(status) && status >= 400 && status < 500;
-        this.RED.log.warn(`d3kOS request guard: ${req.method} ${pathnameOf(req.url)} failed: ${errorMessage(err)}`);
-        answerJson(
-            req,
-            res,
-            client ? status : 500,
-            client ? 'the request could not be read' : "the boat's data service failed on this request; the Node-RED log says why",
-            client ? 'REQUEST_INVALID' : 'REQUEST_FAILED',
-        );
+        answerFailure(this.RED, req, res, err);
     }
 
     private install(): void {
@@ -284,6 +275,20 @@ class BoatRoutes {
         }
         this.RED.events.removeListener('flows:started', this.onFlowsStarted);
     }
+}
+
+/** An error on the way, answered as JSON without a stack trace or a path; the Node-RED log says what it was. */
+export function answerFailure(RED: NodeAPI, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const status = Number((err as { status?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode);
+    const client = Number.isInteger(status) && status >= 400 && status < 500;
+    RED.log.warn(`d3kOS request guard: ${req.method} ${pathnameOf(req.url)} failed: ${errorMessage(err)}`);
+    answerJson(
+        req,
+        res,
+        client ? status : 500,
+        client ? 'the request could not be read' : "the boat's data service failed on this request; the Node-RED log says why",
+        client ? 'REQUEST_INVALID' : 'REQUEST_FAILED',
+    );
 }
 
 const byRoot = new WeakMap<object, BoatRoutes>();
