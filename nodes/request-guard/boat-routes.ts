@@ -203,6 +203,8 @@ class BoatRoutes {
         }
         const announced = announcedTooLarge(req.headers, this.limits.maxBytes);
         if (announced) return this.refuse(req, res, route, path, announced);
+        // Boat answers carry keys, backups and the boat's state: no browser or proxy keeps a copy.
+        res.setHeader('Cache-Control', 'no-store');
         readCappedBody(req, this.limits).then(
             (body) => {
                 req.body = body;
