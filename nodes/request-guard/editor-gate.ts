@@ -3,7 +3,7 @@ import type { Socket } from 'net';
 import type { NodeAPI } from 'node-red';
 import { ALLOWED_HOSTS_ENV, BoatHosts, isLoopback, parseHostList } from '../../lib/http/boat-hosts';
 import { ConnectionCap, connectionLimits } from '../../lib/http/connection-cap';
-import { checkEditorRequest, EDITOR_PATHS, EditorRules, OPEN_EDITOR_PROBLEM } from '../../lib/http/editor-rules';
+import { checkEditorRequest, EDITOR_PATHS, EditorRules } from '../../lib/http/editor-rules';
 import { watchOpenEditor } from '../../lib/http/open-editor';
 import { BoatDataError } from '../../lib/errors';
 import { answerFailure, answerJson } from './boat-routes';
@@ -44,6 +44,7 @@ type Next = (err?: unknown) => void;
 
 const WARN_EVERY_MS = 10000;
 const gates = new WeakMap<object, EditorGate>();
+const servers = new WeakSet<Server>();
 
 /** Whether an Express router stack (nested routers included; a mounted app hides its own) has a route for `path`. */
 function routed(stack: Layer[], path: string, depth = 0): boolean {
@@ -137,7 +138,9 @@ export function gateEditor(RED: NodeAPI): EditorGate {
         ),
     );
 
-    if (server && typeof server.on === 'function') {
+    // Once per server: a test harness loads the node again with a new admin app on the same server.
+    if (server && typeof server.on === 'function' && !servers.has(server)) {
+        servers.add(server);
         gateWebsocket(server, admin, passwordless, rules, warnRefused);
         capConnections(server);
     }
@@ -145,7 +148,9 @@ export function gateEditor(RED: NodeAPI): EditorGate {
 
     watchOpenEditor(() => passwordless() && listensBeyondLoopback(server));
     if (passwordless()) {
-        RED.log.warn(`d3kOS: ${OPEN_EDITOR_PROBLEM.replace(/^the/, 'The')}. Until then the d3kOS request guard lets only the editor's own pages on this boat use it. See docs/security-editor.md.`);
+        RED.log.warn(
+            "d3kOS: The Node-RED editor has no password (adminAuth is not set in settings.js): whoever reaches it can change the flows and run programs on the boat. Until it has one, the d3kOS request guard lets only the editor's own pages on this boat use it; see docs/security-editor.md.",
+        );
     }
 
     const gate: EditorGate = {

@@ -14,6 +14,8 @@ export interface EditorBoatOptions {
     adminAuth?: unknown;
     /** The address Node-RED listens on; 127.0.0.1 unless told otherwise. */
     host?: string;
+    /** Where the editor and its API live; `/` unless told otherwise. */
+    httpAdminRoot?: string;
     /** RLIMIT_NOFILE (soft and hard) for the Node-RED process. */
     openFiles?: number;
 }
@@ -58,7 +60,7 @@ export async function startEditorBoat(dir: string, options: EditorBoatOptions = 
         userDir,
         flowFile: 'flows.json',
         credentialSecret: DEMO_CREDENTIAL_SECRET,
-        httpAdminRoot: '/',
+        httpAdminRoot: options.httpAdminRoot ?? '/',
         httpNodeRoot: '/',
         lang: 'en-US',
         logging: { console: { level: 'info', metrics: false, audit: false } },
@@ -97,7 +99,7 @@ export async function startEditorBoat(dir: string, options: EditorBoatOptions = 
             throw new Error(`Node-RED did not start\n--- Node-RED log ---\n${log}`);
         }
         if (/Started flows/.test(log)) {
-            const answer = await fetch(`${url}/auth/login`).catch(() => null);
+            const answer = await fetch(`${url}${settings.httpAdminRoot.replace(/\/?$/, '/')}auth/login`).catch(() => null);
             if (answer?.status === 200) break;
         }
         await new Promise((r) => setTimeout(r, 100));

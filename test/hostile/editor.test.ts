@@ -46,12 +46,12 @@ async function deployedTypes(boat: EditorBoat, headers: Record<string, string> =
 }
 
 /** A websocket upgrade of the editor's comms: the status line the boat answers with. */
-function upgradeComms(boat: EditorBoat, headers: Record<string, string>): Promise<number> {
+function upgradeComms(boat: EditorBoat, headers: Record<string, string>, urlPath = '/comms'): Promise<number> {
     return new Promise((resolve, reject) => {
         const req = http.request({
             host: '127.0.0.1',
             port: boat.port,
-            path: '/comms',
+            path: urlPath,
             setHost: false,
             headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
         });
@@ -146,7 +146,7 @@ describe('hostile network: the editor without a password is not a way in', funct
     });
 
     it('says so at every start and on /health: degraded, "the Node-RED editor has no password"', async () => {
-        assert.match(boat.log(), /The Node-RED editor has no password and answers on the boat's network/);
+        assert.match(boat.log(), /The Node-RED editor has no password \(adminAuth is not set in settings.js\)/);
         const health = await send(boat, { path: '/health' });
         assert.equal(health.json.status, 'degraded');
         assert.ok(
@@ -194,5 +194,31 @@ describe('hostile network: with adminAuth set, Node-RED decides', function () {
         assert.doesNotMatch(boat.log(), /editor has no password/);
         const health = await send(boat, { path: '/health' });
         assert.ok(!(health.json.problems ?? []).some((p: string) => /editor has no password/.test(p)), JSON.stringify(health.json));
+    });
+});
+
+describe('hostile network: the editor rules follow httpAdminRoot', function () {
+    this.timeout(180000);
+    let scratch: ReturnType<typeof scratchFolder>;
+    let boat: EditorBoat;
+
+    before(async () => {
+        scratch = scratchFolder('editor-root');
+        boat = await startEditorBoat(scratch.dir, { httpAdminRoot: '/admin' });
+    });
+    after(async () => {
+        await boat?.stop();
+        scratch?.remove();
+    });
+
+    it('with the editor at /admin/, its API and websocket there are held to the rules; the boat routes at / are as before', async () => {
+        assert.equal((await send(boat, { path: '/admin/flows', host: 'evil.example' })).status, 403);
+        assert.equal((await send(boat, { path: '/admin/flows' })).status, 200);
+        assert.equal((await crossSiteForm(boat, path.join(scratch.dir, 'x'))).status, 404);
+        const form = await send(boat, { method: 'POST', path: '/admin/flow', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: execFlowForm(path.join(scratch.dir, 'x')) });
+        assert.equal(form.status, 403, form.text);
+        assert.equal(await upgradeComms(boat, { Host: `127.0.0.1:${boat.port}`, Origin: EVIL }, '/admin/comms'), 403);
+        assert.equal(await upgradeComms(boat, { Host: `127.0.0.1:${boat.port}`, Origin: `http://127.0.0.1:${boat.port}` }, '/admin/comms'), 101);
+        assert.equal((await send(boat, { path: '/tier/status' })).status, 200);
     });
 });
