@@ -246,7 +246,7 @@ class BoatRoutes {
     };
 
     private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-        answerFailure(this.RED, req, res, err);
+        answerFailure(req, res, err, (line) => this.RED.log.warn(line));
     }
 
     private install(): void {
@@ -280,10 +280,10 @@ class BoatRoutes {
 }
 
 /** An error on the way, answered as JSON without a stack trace or a path; the Node-RED log says what it was. */
-export function answerFailure(RED: NodeAPI, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+export function answerFailure(req: IncomingMessage, res: ServerResponse, err: unknown, warn: (line: string) => void): void {
     const status = Number((err as { status?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode);
     const client = Number.isInteger(status) && status >= 400 && status < 500;
-    RED.log.warn(`d3kOS request guard: ${req.method} ${pathnameOf(req.url)} failed: ${errorMessage(err)}`);
+    warn(`d3kOS request guard: ${req.method} ${pathnameOf(req.url)} failed: ${errorMessage(err)}`);
     answerJson(
         req,
         res,

@@ -62,6 +62,21 @@ function routed(stack: Layer[], path: string, depth = 0): boolean {
     return false;
 }
 
+/** Anyone on the network can cause these lines: one per 10 s, the rest counted. */
+function throttledWarn(RED: NodeAPI): (line: string) => void {
+    let warnedAt = -Infinity;
+    let unwarned = 0;
+    return (line) => {
+        if (Date.now() - warnedAt < WARN_EVERY_MS) {
+            unwarned++;
+            return;
+        }
+        RED.log.warn(unwarned > 0 ? `${line} (and ${unwarned} more since the last warning)` : line);
+        warnedAt = Date.now();
+        unwarned = 0;
+    };
+}
+
 function pathname(url: string | undefined): string {
     return (url ?? '/').split(/[?#]/)[0] || '/';
 }
@@ -98,18 +113,8 @@ export function gateEditor(RED: NodeAPI): EditorGate {
     const passwordless = () => !(RED.settings as unknown as { adminAuth?: unknown }).adminAuth;
     const server = (RED as unknown as { server?: Server }).server;
 
-    // A flood of refusals is one log line per 10 s, the rest counted.
-    let warnedAt = -Infinity;
-    let unwarned = 0;
-    const warnRefused = (method: string, path: string, error: BoatDataError) => {
-        if (Date.now() - warnedAt < WARN_EVERY_MS) {
-            unwarned++;
-            return;
-        }
-        RED.log.warn(`d3kOS request guard: editor ${method} ${path} refused: ${error.message}${unwarned > 0 ? ` (and ${unwarned} more since the last warning)` : ''}`);
-        warnedAt = Date.now();
-        unwarned = 0;
-    };
+    const warn = throttledWarn(RED);
+    const warnRefused = (method: string, path: string, error: BoatDataError) => warn(`d3kOS request guard: editor ${method} ${path} refused: ${error.message}`);
 
     const nodesAdmin = RED.httpAdmin as unknown as App;
     const isEditorPath = (path: string) => EDITOR_PATHS.test(path) || routed(nodesAdmin._router?.stack ?? [], path);
@@ -208,7 +213,8 @@ function capConnections(server: Server): void {
 function answerErrorsAsJson(RED: NodeAPI, admin: App): void {
     let root = admin;
     while (root.parent) root = root.parent;
-    const answerAsJson = (err: unknown, req: IncomingMessage, res: ServerResponse, _next: Next): void => answerFailure(RED, req, res, err);
+    const warn = throttledWarn(RED);
+    const answerAsJson = (err: unknown, req: IncomingMessage, res: ServerResponse, _next: Next): void => answerFailure(req, res, err, warn);
     root.use(answerAsJson);
     RED.events.on('flows:started', () => {
         const stack = root._router?.stack ?? [];
