@@ -157,7 +157,7 @@ async function stageFiles(s: ResolvedSettings, staging: string, name: string, st
         warnings.push(`license.json could not be read (${errorMessage(err)}); the backup does not record the installation id`);
     }
     // An encrypted backup is complete: secret files in, no placeholders.
-    const needles = withSecrets ? [] : secretNeedles(await readBackupSecretRefs(s.layout));
+    const needles = withSecrets ? [] : secretNeedles(await readBackupSecretRefs(s.layout, s.flowsFile));
     const { files: sources, skipped } = await findBackupSources(s, withSecrets);
     const files: ManifestFile[] = [];
 

@@ -358,7 +358,7 @@ async function putSecretsBack(s: ResolvedSettings, plan: PlannedFile[]): Promise
     // Files whose manifest names no placeholder may still hold one left unfilled by an earlier restore onto a new card.
     const withSecrets = plan.filter((p) => (p.file.secret_placeholders?.length ?? 0) > 0 || (p.file.kind === 'file' && p.file.size <= PLACEHOLDER_SCAN_LIMIT));
     if (withSecrets.length === 0) return [];
-    const current = await readBackupSecretRefs(s.layout);
+    const current = await readBackupSecretRefs(s.layout, s.flowsFile);
     const missing = new Set<string>();
     for (const item of withSecrets) {
         const refs = item.file.secret_placeholders ?? [];

@@ -1,5 +1,7 @@
+import * as path from 'path';
 import type { BoatLayout } from '../boat/layout';
-import { MIN_SECRET_LENGTH, readSecretRefs, SecretRef } from '../boat/secrets';
+import { flowEnvSecretRefs, MIN_SECRET_LENGTH, readSecretRefs, SecretRef } from '../boat/secrets';
+import { readRegularFile } from '../files/regular-file';
 
 export type { SecretRef };
 
@@ -15,11 +17,23 @@ export type { SecretRef };
  * exports follow: such text turns up everywhere, and replacing it would
  * corrupt config files and leave whole databases out of the backup (their
  * pages cannot be rewritten).
+ *
+ * `flowsFile`, the Node-RED flows file the backup takes: its secret-looking
+ * environment variables (a device token set as a global or tab variable)
+ * count too.
  */
-export async function readBackupSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
+export async function readBackupSecretRefs(layout: BoatLayout, flowsFile?: string | null): Promise<SecretRef[]> {
     const seen = new Set<string>();
+    let flowEnv: SecretRef[] = [];
+    if (flowsFile) {
+        try {
+            flowEnv = flowEnvSecretRefs(await readRegularFile(flowsFile), path.basename(flowsFile));
+        } catch {
+            // No readable flows file: no variables to hold back from it.
+        }
+    }
     return (
-        (await readSecretRefs(layout))
+        [...(await readSecretRefs(layout)), ...flowEnv]
             .filter((r) => r.value.length >= MIN_SECRET_LENGTH && !seen.has(r.value) && seen.add(r.value))
             // Longest first, so a secret that contains another is replaced whole.
             .sort((a, b) => b.value.length - a.value.length)

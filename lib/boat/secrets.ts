@@ -69,6 +69,37 @@ export async function readSecretRefs(layout: BoatLayout): Promise<SecretRef[]> {
 
 const PLACEHOLDER = /^\[\[d3kos-secret(-json)?:[^\]]*\]\]$/;
 
+/**
+ * Names of Node-RED environment variables that hold a secret: a word of the name (split at `_`, `.`, `-`) is
+ * token, key, secret, password, pass, pwd or credential(s), as in D3KOS_DEVICE_TOKEN or SIGNALK_PASSWORD.
+ * Wider than TOKEN_KEY: an env variable is a flow's way to keep a credential out of its nodes.
+ */
+export const SECRET_ENV_NAME = /(^|[_.-])(token|tokens|key|apikey|secret|secrets|password|passwd|pass|pwd|credential|credentials)($|[_.-])/i;
+
+/**
+ * The secret-looking environment variables kept in clear in a Node-RED flows file: the global ones (User Settings
+ * > Environment, a `global-config` node in Node-RED 4), and those of every tab, group and subflow (`env` arrays).
+ * Named `flows.json:env.<node id>.<name>`; values of type `cred` live in the encrypted credentials file instead.
+ */
+export function flowEnvSecretRefs(flowsText: string, fileName = 'flows.json'): SecretRef[] {
+    let flows: unknown;
+    try {
+        flows = JSON.parse(flowsText);
+    } catch {
+        return [];
+    }
+    const nodes = Array.isArray(flows) ? flows : Array.isArray((flows as { flows?: unknown })?.flows) ? (flows as { flows: unknown[] }).flows : [];
+    const refs: SecretRef[] = [];
+    for (const node of nodes as Array<{ id?: unknown; env?: unknown }>) {
+        if (!node || !Array.isArray(node.env)) continue;
+        for (const entry of node.env as Array<{ name?: unknown; value?: unknown }>) {
+            if (typeof entry?.name !== 'string' || typeof entry.value !== 'string' || !SECRET_ENV_NAME.test(entry.name)) continue;
+            refs.push({ ref: `${fileName}:env.${safeKey(String(node.id))}.${safeKey(entry.name)}`, value: entry.value });
+        }
+    }
+    return refs.filter((r) => !PLACEHOLDER.test(r.value));
+}
+
 /** Every string in a JSON value with its dotted path and the key that holds it. */
 function walkJson(value: unknown, key: string, found: (key: string, value: string, leaf: string) => void, leaf = ''): void {
     if (typeof value === 'string') found(key, value, leaf);

@@ -61,7 +61,46 @@ export function parseJsonObject(body: Buffer | string, maxDepth = MAX_JSON_DEPTH
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         throw new BoatDataError('BODY_NOT_OBJECT', `the request body must be one JSON object such as {} or {"mode":"full"}, not ${kindOf(value)}`, 400);
     }
+    const twice = duplicateKey(text);
+    if (twice !== null) {
+        throw new BoatDataError('BODY_DUPLICATE_KEY', `the request body names "${twice}" twice; send each field once`, 400);
+    }
     return value as Record<string, unknown>;
+}
+
+/**
+ * The first key an object of valid JSON `text` names twice, or null. JSON.parse keeps the last, so
+ * `{"dry_run":true,"dry_run":false}` would run what a reader of the first field does not expect.
+ */
+export function duplicateKey(text: string): string | null {
+    // One entry per open bracket: the keys seen for an object, null for an array.
+    const open: Array<Set<string> | null> = [];
+    let expectKey = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === '"') {
+            let end = i + 1;
+            while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+            const keys = open[open.length - 1];
+            if (expectKey && keys) {
+                const key = JSON.parse(text.slice(i, end + 1)) as string;
+                if (keys.has(key)) return key;
+                keys.add(key);
+                expectKey = false;
+            }
+            i = end;
+        } else if (c === '{') {
+            open.push(new Set());
+            expectKey = true;
+        } else if (c === '[') {
+            open.push(null);
+        } else if (c === '}' || c === ']') {
+            open.pop();
+        } else if (c === ',') {
+            expectKey = open.length > 0 && open[open.length - 1] !== null;
+        }
+    }
+    return null;
 }
 
 /** The depth of an already parsed value, walked without recursion, stopping past `limit`. */

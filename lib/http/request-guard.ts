@@ -75,7 +75,7 @@ function hostOf(request: GuardRequest): string | undefined {
     );
 }
 
-function sameOrigin(request: GuardRequest, origin: string, options: GuardOptions): boolean {
+export function sameOrigin(request: GuardRequest, origin: string, options: Pick<GuardOptions, 'allowedOrigins'>): boolean {
     const host = originHost(origin);
     if (!host) return false;
     if ((options.allowedOrigins ?? []).some((allowed) => originHost(allowed) === host)) return true;

@@ -7,6 +7,8 @@ import { cachedCheck } from './cached-check';
 import { readProblems } from '../files/read-watch';
 import { diskProblems } from './disk-check';
 import { overdueWork, standingProblems } from './problems';
+import { openEditorProblem } from '../http/open-editor';
+import { publicMessage } from '../http/public-message';
 import { boatDisks } from './disks';
 import { noticesFor } from './notices';
 import { packageVersion } from './version';
@@ -103,6 +105,10 @@ export async function healthStatus(layout: BoatLayout) {
     for (const r of roots) for (const p of readProblems(r)) if (!problems.includes(p.problem)) problems.push(p.problem);
     for (const p of standingProblems(layout.root)) problems.push(p.problem);
     for (const p of overdueWork(layout.root)) problems.push(p.problem);
+    const openEditor = openEditorProblem();
+    if (openEditor) problems.push(openEditor);
+    // The LAN reads /health: a problem names a file, never where the boat keeps it.
+    problems.splice(0, problems.length, ...problems.map(publicMessage));
     return {
         statusCode: problems.length === 0 ? 200 : 503,
         body: {

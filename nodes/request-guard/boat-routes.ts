@@ -203,6 +203,8 @@ class BoatRoutes {
         }
         const announced = announcedTooLarge(req.headers, this.limits.maxBytes);
         if (announced) return this.refuse(req, res, route, path, announced);
+        // Boat answers carry keys, backups and the boat's state: no browser or proxy keeps a copy.
+        res.setHeader('Cache-Control', 'no-store');
         readCappedBody(req, this.limits).then(
             (body) => {
                 req.body = body;
@@ -244,16 +246,7 @@ class BoatRoutes {
     };
 
     private failed(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-        const status = Number((err as { status?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode);
-        const client = Number.isInteger(status) && status >= 400 && status < 500;
-        this.RED.log.warn(`d3kOS request guard: ${req.method} ${pathnameOf(req.url)} failed: ${errorMessage(err)}`);
-        answerJson(
-            req,
-            res,
-            client ? status : 500,
-            client ? 'the request could not be read' : "the boat's data service failed on this request; the Node-RED log says why",
-            client ? 'REQUEST_INVALID' : 'REQUEST_FAILED',
-        );
+        answerFailure(req, res, err, (line) => this.RED.log.warn(line));
     }
 
     private install(): void {
@@ -284,6 +277,20 @@ class BoatRoutes {
         }
         this.RED.events.removeListener('flows:started', this.onFlowsStarted);
     }
+}
+
+/** An error on the way, answered as JSON without a stack trace or a path; the Node-RED log says what it was. */
+export function answerFailure(req: IncomingMessage, res: ServerResponse, err: unknown, warn: (line: string) => void): void {
+    const status = Number((err as { status?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode);
+    const client = Number.isInteger(status) && status >= 400 && status < 500;
+    warn(`d3kOS request guard: ${req.method} ${pathnameOf(req.url)} failed: ${errorMessage(err)}`);
+    answerJson(
+        req,
+        res,
+        client ? status : 500,
+        client ? 'the request could not be read' : "the boat's data service failed on this request; the Node-RED log says why",
+        client ? 'REQUEST_INVALID' : 'REQUEST_FAILED',
+    );
 }
 
 const byRoot = new WeakMap<object, BoatRoutes>();

@@ -6,6 +6,7 @@ import { BodyShape, parseBodyShape } from '../../lib/http/body-shape';
 import { ALLOWED_HOSTS_ENV, BoatHosts, parseHostList } from '../../lib/http/boat-hosts';
 import { BoatDataError, errorMessage } from '../../lib/errors';
 import { guardRoutes } from './boat-routes';
+import { gateEditor } from './editor-gate';
 
 interface RequestGuardDef extends NodeDef {
     /** Other origins allowed to change data, comma or space separated. */
@@ -21,6 +22,8 @@ interface RequestGuardDef extends NodeDef {
 const WARN_EVERY_MS = 10000;
 
 export = function (RED: NodeAPI): void {
+    const editor = gateEditor(RED);
+
     function RequestGuard(this: Node, def: RequestGuardDef): void {
         RED.nodes.createNode(this, def);
         const node = this;
@@ -63,7 +66,9 @@ export = function (RED: NodeAPI): void {
             helmOnly: def.helmOnly === true,
             refused: (method, path, error) => refused(method, path, error.message),
         });
+        const forgetNames = editor.addNames({ allowsHost: (host) => setup === null && boatHosts.allows(host), allowedOrigins });
         node.on('close', (done: () => void) => {
+            forgetNames();
             unguard();
             done();
         });

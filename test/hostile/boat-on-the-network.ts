@@ -43,7 +43,7 @@ export interface Reply {
 }
 
 /** One request exactly as given (Host included), answered or failed. */
-export function send(nodeRed: RunningNodeRed, request: Sent, timeoutMs = 20000): Promise<Reply> {
+export function send(nodeRed: Pick<RunningNodeRed, 'port'>, request: Sent, timeoutMs = 20000): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const headers: Record<string, string | number> = { Host: request.host ?? `127.0.0.1:${nodeRed.port}`, ...request.headers };
         if (request.body !== undefined && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) {

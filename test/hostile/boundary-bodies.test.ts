@@ -122,7 +122,9 @@ describe('hostile network: bodies sent to the boat routes', function () {
             ['true', /one JSON object/],
             ['123', /one JSON object/],
             ['null', /one JSON object/],
-            ['{"dry_run":true,"dry_run":false,"x":1}', /unknown field "x"/],
+            // JSON.parse keeps the last of a key named twice: this one would delete for real.
+            ['{"dry_run":true,"dry_run":false}', /the request body names "dry_run" twice/],
+            ['{"dry_run":true,"dry_run":false,"x":1}', /names "dry_run" twice|unknown field "x"/],
             ['{"max_age_days":0}', /"max_age_days" must be a whole number from 1 to 365/],
         ];
         for (const [body, problem] of loose) {

@@ -176,6 +176,70 @@ function generate(r: Random, port: number): Sent & { route: Route } {
     return { route, method, path: mutatedPath(r, route), host, headers, body };
 }
 
+// Node-RED's editor and admin API, which answer without a password on a boat as shipped: a mutated request that
+// carries any mark of another site (its Host, Origin or Referer, a cross-site fetch, a preflight, a form or text
+// body) is refused; so nothing is deployed, and no answer grants CORS.
+const ADMIN_COUNT = Number(process.env.D3KOS_FUZZ_ADMIN_COUNT ?? 1500);
+const ADMIN_ROUTES: Array<{ method: string; path: string; body?: unknown }> = [
+    { method: 'POST', path: '/flows', body: [] },
+    { method: 'POST', path: '/flow', body: { label: 'x', nodes: [{ id: 'fz-exec', type: 'exec', command: 'id' }] } },
+    { method: 'PUT', path: '/flow/d3kos-data-tab', body: { id: 'd3kos-data-tab', label: 'taken', nodes: [] } },
+    { method: 'DELETE', path: '/flow/d3kos-data-tab' },
+    { method: 'POST', path: '/nodes', body: { module: 'node-red-contrib-evil' } },
+    { method: 'PUT', path: '/nodes/node-red', body: { enabled: false } },
+    { method: 'DELETE', path: '/nodes/@d3kos/node-red-data' },
+    { method: 'POST', path: '/inject/d3kos-inject', body: {} },
+    { method: 'POST', path: '/debug/enable', body: { nodes: [] } },
+    { method: 'DELETE', path: '/context/global/x' },
+    { method: 'POST', path: '/settings/user', body: { theme: 'x' } },
+    { method: 'POST', path: '/library/local/flows/evil', body: {} },
+    { method: 'POST', path: '/auth/revoke', body: {} },
+    { method: 'GET', path: '/flows' },
+    { method: 'GET', path: '/settings' },
+    { method: 'GET', path: '/nodes' },
+    { method: 'GET', path: '/context/global' },
+    { method: 'GET', path: '/diagnostics' },
+    { method: 'GET', path: '/plugins' },
+    { method: 'GET', path: '/icons' },
+    { method: 'GET', path: '/locales/editor' },
+    { method: 'GET', path: '/credentials/d3kos-boat/x' },
+    { method: 'GET', path: '/' },
+    { method: 'GET', path: '/red/red.min.js' },
+];
+
+/** One request to the editor, with at least one mark of another site when it could change something. */
+function generateAdmin(r: Random, port: number): Sent & { foreign: boolean } {
+    const route = r.pick(ADMIN_ROUTES);
+    const method = r.chance(0.8) ? route.method : r.pick(METHODS);
+    const own = `127.0.0.1:${port}`;
+    const headers: Record<string, string> = {};
+    let host = own;
+    let body: string | undefined = route.body === undefined ? undefined : JSON.stringify(route.body);
+    const marks = ['host', 'origin', 'referer', 'fetch', 'form', 'null-origin'];
+    const safe = method === 'GET' || method === 'HEAD';
+    const chosen = safe && r.chance(0.4) ? [] : Array.from({ length: 1 + r.int(3) }, () => r.pick(marks));
+    for (const mark of chosen) {
+        if (mark === 'host') host = r.pick(['evil.example', `evil.example:${port}`, '127.0.0.1.evil.example', 'x'.repeat(300), '']);
+        if (mark === 'origin') headers.Origin = r.pick(['http://evil.example', `http://evil.example:${port}`, `https://127.0.0.1.evil.example:${port}`]);
+        if (mark === 'null-origin') headers.Origin = 'null';
+        if (mark === 'referer') headers.Referer = r.pick(['http://evil.example/prize.html', `http://evil.example:${port}/`, 'not a url']);
+        if (mark === 'fetch') headers['Sec-Fetch-Site'] = 'cross-site';
+        if (mark === 'form') {
+            headers['Content-Type'] = r.pick(['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain', 'TEXT/PLAIN; charset=utf-8']);
+            body = r.pick(['label=x&nodes[0][type]=exec&nodes[0][command]=id', '{"label":"x"}', `--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n--x--`]);
+        }
+    }
+    // A form body only marks a request that can carry one.
+    const foreign = chosen.some((mark) => mark !== 'form') || (chosen.includes('form') && !safe) || method === 'OPTIONS';
+    if (method === 'OPTIONS' && r.chance(0.7)) {
+        headers.Origin ??= 'http://evil.example';
+        headers['Access-Control-Request-Method'] = r.pick(['POST', 'PUT', 'DELETE']);
+    }
+    if (!headers['Content-Type'] && body !== undefined) headers['Content-Type'] = 'application/json';
+    if (safe) body = undefined;
+    return { method, path: route.path, host, headers, body, foreign };
+}
+
 describe('hostile network: fuzzing every boat route', function () {
     this.timeout(180000);
     let scratch: ReturnType<typeof scratchFolder>;
@@ -265,5 +329,33 @@ describe('hostile network: fuzzing every boat route', function () {
             `changed without an accepted request (accepted: ${JSON.stringify([...accepted])})`,
         );
         console.log(`      fuzz: ${COUNT} requests, accepted ${JSON.stringify(Object.fromEntries(accepted))}, ${changed.length} files changed`);
+    });
+
+    it(`${ADMIN_COUNT} generated requests to the editor (seed ${SEED}): each with a mark of another site is refused, nothing is deployed, no answer grants CORS`, async () => {
+        const r = prng(SEED + 1);
+        const flowsBefore = await send(nodeRed, { path: '/flows', headers: { 'Node-RED-API-Version': 'v2' } });
+        assert.equal(flowsBefore.status, 200);
+        const problems: string[] = [];
+        let refused = 0;
+        for (let i = 0; i < ADMIN_COUNT; i++) {
+            const request = generateAdmin(r, nodeRed.port);
+            const what = `#${i} ${request.method} ${request.path} Host=${JSON.stringify(request.host)} ${JSON.stringify(request.headers)}`;
+            const answer = await send(nodeRed, request, 30000).catch((err: Error) => err);
+            if (answer instanceof Error) {
+                problems.push(`${what}: ${answer.message}`);
+                continue;
+            }
+            if (Object.keys(answer.headers).some((h) => h.startsWith('access-control-allow'))) problems.push(`${what}: grants CORS`);
+            if (answer.status >= 500) problems.push(`${what}: status ${answer.status} ${answer.text.slice(0, 200)}`);
+            if (!request.foreign) continue;
+            refused++;
+            if (answer.status !== 403 || (request.method !== 'HEAD' && answer.json?.success !== false)) problems.push(`${what}: ${answer.status} ${answer.text.slice(0, 200)}`);
+            if (/\n\s+at |node_modules/.test(answer.text)) problems.push(`${what}: a path or stack in ${answer.text.slice(0, 300)}`);
+            if (!isRunning(nodeRed.pid)) throw new Error(`Node-RED ended after editor request ${i}\n${nodeRed.log().slice(-3000)}`);
+        }
+        assert.deepEqual(problems.slice(0, 20), [], `${problems.length} bad answers, seed ${SEED}`);
+        const flowsAfter = await send(nodeRed, { path: '/flows', headers: { 'Node-RED-API-Version': 'v2' } });
+        assert.equal(flowsAfter.json.rev, flowsBefore.json.rev, 'the deployed flows changed');
+        console.log(`      fuzz: ${ADMIN_COUNT} editor requests, ${refused} with a mark of another site, all refused`);
     });
 });

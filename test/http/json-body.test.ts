@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { jsonDepth, parseJsonObject, valueDepth } from '../../lib/http/json-body';
+import { duplicateKey, jsonDepth, parseJsonObject, valueDepth } from '../../lib/http/json-body';
 
 describe('a JSON body parsed with a depth limit', () => {
     it('an empty or blank body is an empty object; one flat object is itself', () => {
@@ -56,5 +56,15 @@ describe('a JSON body parsed with a depth limit', () => {
         assert.equal(valueDepth(deep, 4), 5);
         assert.equal(valueDepth({ a: { b: 1 } }), 2);
         assert.equal(valueDepth('text'), 0);
+    });
+
+    it('a key named twice is refused, naming it, in an object at any depth; the same key in sibling objects is fine', () => {
+        assert.throws(
+            () => parseJsonObject('{"dry_run":true,"dry_run":false}'),
+            (err: any) => err.statusCode === 400 && err.code === 'BODY_DUPLICATE_KEY' && err.message.includes('"dry_run" twice'),
+        );
+        assert.throws(() => parseJsonObject('{"a":{"b":1,"\\u0062":2}}'), /"b" twice/);
+        assert.equal(duplicateKey('{"a":[{"k":1},{"k":2}],"b":"a","c":{"a":1}}'), null);
+        assert.equal(duplicateKey('{"note":"x\\",\\"note","z":1}'), null);
     });
 });
