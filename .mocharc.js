@@ -1,11 +1,11 @@
 'use strict';
 // Tests run on the TypeScript sources through tsx; the smoke test loads the built package.
 // `npx mocha test/some/folder` runs just that folder; with no paths, everything under test/.
-// test/support/what-runs.ts starts a throwaway PostgreSQL when the run needs one and says what is skipped.
+// test/support/what-runs.js starts a throwaway PostgreSQL when the run needs one and says what is skipped.
 const path = require('path');
 const named = process.argv.slice(2).some((arg) => !arg.startsWith('-'));
 module.exports = {
-    require: ['tsx/cjs', path.join(__dirname, 'test', 'support', 'what-runs.ts')],
+    require: ['tsx/cjs', path.join(__dirname, 'test', 'support', 'what-runs.js')],
     extension: ['ts'],
     recursive: true,
     ...(named ? {} : { spec: ['test/**/*.test.ts'] }),
