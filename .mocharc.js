@@ -4,11 +4,15 @@
 // test/support/what-runs.js starts a throwaway PostgreSQL when the run needs one and says what is skipped.
 const path = require('path');
 const named = process.argv.slice(2).some((arg) => !arg.startsWith('-'));
+// Node 22 strips types itself and would load a .ts test file as an ES module, past tsx, where `import x = require()`
+// is refused: turned off there, so every test file loads through tsx on every Node.
+const stripsTypes = process.allowedNodeEnvironmentFlags.has('--experimental-strip-types');
 module.exports = {
     require: ['tsx/cjs', path.join(__dirname, 'test', 'support', 'what-runs.js')],
     extension: ['ts'],
     recursive: true,
     ...(named ? {} : { spec: ['test/**/*.test.ts'] }),
+    ...(stripsTypes ? { 'node-option': ['no-experimental-strip-types'] } : {}),
     timeout: 30000,
     exit: true,
     reporter: 'spec',
