@@ -5,8 +5,11 @@
 const path = require('path');
 const named = process.argv.slice(2).some((arg) => !arg.startsWith('-'));
 // Node 22 strips types itself and would load a .ts test file as an ES module, past tsx, where `import x = require()`
-// is refused: turned off there, so every test file loads through tsx on every Node.
+// is refused: turned off there, for mocha and for the .ts children tests spawn, so every file loads through tsx.
 const stripsTypes = process.allowedNodeEnvironmentFlags.has('--experimental-strip-types');
+if (stripsTypes && !/--no-experimental-strip-types/.test(process.env.NODE_OPTIONS || '')) {
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS || ''} --no-experimental-strip-types`.trim();
+}
 module.exports = {
     require: ['tsx/cjs', path.join(__dirname, 'test', 'support', 'what-runs.js')],
     extension: ['ts'],
