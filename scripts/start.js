@@ -1,7 +1,9 @@
 'use strict';
 // `npm start`: a local Node-RED with this package, the boat flow and the central ingest flow, on a
 // generated demo boat (tier 2) that uploads its exports to the ingest in the same Node-RED.
-// Ctrl-C stops Node-RED cleanly. Settings come from the environment (see the README).
+// Flows changed in the editor are kept from one start to the next; `npm start -- --reset-flows` (or D3KOS_RESET_FLOWS=1)
+// deploys flows/ again. Ctrl-C stops Node-RED cleanly. Settings come from the environment (see the README).
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -11,7 +13,7 @@ if (!fs.existsSync(path.join(dist, 'tools', 'node-red-runtime.js'))) {
     console.error('dist/ is missing: run npm run build first (npm start does it for you).');
     process.exit(1);
 }
-const { startNodeRed } = require(path.join(dist, 'tools', 'node-red-runtime.js'));
+const { startNodeRed, DEMO_CREDENTIAL_SECRET } = require(path.join(dist, 'tools', 'node-red-runtime.js'));
 const { buildDemoBoat } = require(path.join(dist, 'tools', 'demo-boat.js'));
 
 // Each instance keeps its flows, credentials, context and central database in its own Node-RED user directory
@@ -22,6 +24,7 @@ const demoDir = process.env.D3KOS_USER_DIR ? path.join(userDir, 'demo') : path.j
 const ingestDir = path.resolve(process.env.D3KOS_INGEST_DIR || path.join(userDir, 'd3kos-ingest'));
 const port = Number(process.env.PORT || 1880);
 const host = process.env.HOST || '127.0.0.1';
+const resetFlows = process.argv.includes('--reset-flows') || process.env.D3KOS_RESET_FLOWS === '1';
 
 function loadFlows() {
     const flows = [];
@@ -41,20 +44,52 @@ function loadFlows() {
     return flows;
 }
 
-/** The repo's flows are deployed fresh at every start; flows changed in the editor since are kept aside, not lost. */
-function keepEditorChanges(userDir, flows) {
-    const current = path.join(userDir, 'flows.json');
-    if (!fs.existsSync(current)) return;
-    let deployed;
+/** What was deployed in this user directory last time (the editor saves there), or null when there is nothing usable. */
+function readDeployed(file) {
     try {
-        deployed = JSON.parse(fs.readFileSync(current, 'utf8'));
+        const flows = JSON.parse(fs.readFileSync(file, 'utf8'));
+        return Array.isArray(flows) && flows.length > 0 ? flows : null;
     } catch {
-        deployed = null;
+        return null;
     }
-    if (JSON.stringify(deployed) === JSON.stringify(flows)) return;
-    const aside = path.join(userDir, 'flows.previous.json');
-    fs.copyFileSync(current, aside);
-    console.log(`The flows deployed last time differ from flows/: kept them in ${path.relative(process.cwd(), aside)}`);
+}
+
+/** The credentials Node-RED saved beside those flows (a token typed in the editor), decrypted as Node-RED does, or null. */
+function readCredentials(file, secret) {
+    try {
+        const sealed = JSON.parse(fs.readFileSync(file, 'utf8')).$;
+        const key = crypto.createHash('sha256').update(secret).digest();
+        const decipher = crypto.createDecipheriv('aes-256-ctr', key, Buffer.from(sealed.slice(0, 32), 'hex'));
+        return JSON.parse(decipher.update(sealed.slice(32), 'base64', 'utf8') + decipher.final('utf8'));
+    } catch {
+        return null;
+    }
+}
+
+/**
+ * Which flows this start deploys. The user's own (changed in the editor) are kept, with their credentials, unless
+ * told to reset (`npm start -- --reset-flows` or D3KOS_RESET_FLOWS=1); a reset keeps them aside in flows.previous.json.
+ * Returns the flows, their credentials and the banner line that says which it was.
+ */
+function chooseFlows(userDir, shipped, shippedCredentials, reset, secret) {
+    const current = path.join(userDir, 'flows.json');
+    const deployed = readDeployed(current);
+    const where = (file) => path.relative(process.cwd(), file) || file;
+    if (!deployed) return { flows: shipped, credentials: shippedCredentials, line: 'flows      flows/boat.json and flows/central-ingest.json, deployed fresh' };
+    const same = JSON.stringify(deployed) === JSON.stringify(shipped);
+    if (reset) {
+        if (same) return { flows: shipped, credentials: shippedCredentials, line: 'flows      flows/ deployed afresh (they were unchanged)' };
+        const aside = path.join(userDir, 'flows.previous.json');
+        fs.copyFileSync(current, aside);
+        return { flows: shipped, credentials: shippedCredentials, line: `flows      REPLACED by flows/ (reset asked); the flows deployed before are in ${where(aside)}` };
+    }
+    const credentials = readCredentials(path.join(userDir, 'flows_cred.json'), secret);
+    if (same) return { flows: deployed, credentials: credentials ?? shippedCredentials, line: 'flows      flows/boat.json and flows/central-ingest.json, as deployed last time' };
+    return {
+        flows: deployed,
+        credentials: credentials ?? shippedCredentials,
+        line: `flows      YOURS, as last deployed in ${where(current)} (they differ from flows/); npm start -- --reset-flows deploys flows/ instead`,
+    };
 }
 
 /** The data root: D3KOS_ROOT as given (never touched), or the demo boat under .demo/, built once and reused. */
@@ -92,17 +127,10 @@ async function main() {
     if (boat.mediaDir) env.D3KOS_MEDIA_DIR = boat.mediaDir;
     if (boat.backupDir) env.D3KOS_BACKUP_DIR = boat.backupDir;
 
-    const flows = loadFlows();
-    keepEditorChanges(userDir, flows);
-    const nodeRed = await startNodeRed({
-        userDir,
-        port,
-        host,
-        flows,
-        env,
-        // The device token is a credential of the boat's config node; it reads ${D3KOS_DEVICE_TOKEN} when used.
-        credentials: { 'd3kos-boat': { deviceToken: '${D3KOS_DEVICE_TOKEN}' } },
-    });
+    // The device token is a credential of the boat's config node; it reads ${D3KOS_DEVICE_TOKEN} when used.
+    const shippedCredentials = { 'd3kos-boat': { deviceToken: '${D3KOS_DEVICE_TOKEN}' } };
+    const chosen = chooseFlows(userDir, loadFlows(), shippedCredentials, resetFlows, DEMO_CREDENTIAL_SECRET);
+    const nodeRed = await startNodeRed({ userDir, port, host, flows: chosen.flows, env, credentials: chosen.credentials });
 
     const base = host === '0.0.0.0' || host === '::' ? `http://<this machine>:${port}` : nodeRed.url;
     console.log(
@@ -115,6 +143,7 @@ async function main() {
             `  export     curl -X POST ${nodeRed.url}/export/generate`,
             `  central    ${env.D3KOS_CENTRAL_URL}/api/v1/health   (ingest folder ${ingestDir})`,
             `  user dir   ${userDir}`,
+            `  ${chosen.line}`,
             'Ctrl-C stops it.',
             '',
         ].join('\n'),

@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL cluster for the ingest tests and bench: `scripts/test-postgres.sh start` prints
 # `export D3KOS_TEST_DATABASE_URL=…` (eval it), `scripts/test-postgres.sh stop` removes the cluster again.
 # Runs as the postgres user (initdb refuses root), on 127.0.0.1 only; port from D3KOS_TEST_PG_PORT (54329).
+# `npm test` calls it itself on a free port (test/support/what-runs.js); by hand it serves the bench and single runs.
 set -euo pipefail
 port="${D3KOS_TEST_PG_PORT:-54329}"
 dir="${D3KOS_TEST_PG_DIR:-/tmp/d3kos-test-postgres-$port}"

@@ -117,7 +117,7 @@ describe('reads that cannot hang', function () {
         const endless = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c';
         const started = Date.now();
         await assert.rejects(db.get(endless), (err: any) => err.code === 'SOURCE_TIMEOUT' && /telemetry\.db/.test(err.message));
-        assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+        assert.ok(Date.now() - started < 15000, `took ${Date.now() - started} ms`);
         await db.close();
         assert.ok(
             readProblems(boat.root).some((p) => /telemetry\.db (did not answer within|has not finished)/.test(p.problem)),

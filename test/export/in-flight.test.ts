@@ -62,7 +62,7 @@ describe('exports in flight when their node closes', function () {
         while (!filesIn(boat.layout.exportFilesDir).some((n) => n.endsWith('.partial'))) await new Promise((r) => setTimeout(r, 10));
         const started = Date.now();
         const abandoned = await inFlight.close(300);
-        assert.ok(Date.now() - started < 5000, 'the wait is bounded');
+        assert.ok(Date.now() - started < 15000, 'the wait is bounded');
         assert.equal(abandoned.length, 1);
         assert.match(abandoned[0], /^export_/);
         assert.deepEqual(filesIn(boat.layout.exportFilesDir), [], 'the partial file is removed');

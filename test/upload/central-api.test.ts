@@ -107,7 +107,7 @@ describe('the upload to the central API, against real local servers', function (
         const outcome = await upload({ timeoutMs: 300 });
         assert.equal(outcome.kind, 'retry');
         assert.match((outcome as { reason: string }).reason, /no answer in time/);
-        assert.ok(Date.now() - started < 5000);
+        assert.ok(Date.now() - started < 15000);
     });
 
     describe('uploads "succeeded" against a placeholder', () => {

@@ -10,6 +10,7 @@ const PARTS: Record<string, string> = {
     media: './media',
     dashboard: './dashboard',
     ingest: './ingest',
+    hostile: './hostile',
 };
 
 async function main(): Promise<void> {
