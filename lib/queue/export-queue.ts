@@ -161,7 +161,11 @@ export class ExportQueue {
         const replacements = new Map<QueueEntry, QueueEntry>();
         for (const older of incremental) {
             const newer = incremental.filter((e) => e !== older && newerExport(e, older) && covers(e, older));
-            if (newer.length > 0) replacements.set(older, newer.reduce((a, b) => (newerExport(b, a) ? b : a)));
+            if (newer.length > 0)
+                replacements.set(
+                    older,
+                    newer.reduce((a, b) => (newerExport(b, a) ? b : a)),
+                );
         }
         const superseded = [...replacements.keys()];
         queue.pending = queue.pending.filter((e) => !replacements.has(e));
@@ -265,9 +269,7 @@ export class ExportQueue {
             .run((queue) => {
                 // An older incremental export back in pending (a retry, "retry failed") is replaced here as at enqueue.
                 const { superseded, history, deleteFiles } = this.supersede(queue, now);
-                const next = queue.pending
-                    .filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now)) && (options.admit?.(copy(e)) ?? true))
-                    .sort(uploadOrder)[0];
+                const next = queue.pending.filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now)) && (options.admit?.(copy(e)) ?? true)).sort(uploadOrder)[0];
                 if (!next) return { result: null, changed: superseded.length > 0, history, deleteFiles };
                 queue.pending = queue.pending.filter((e) => e !== next);
                 next.status = 'uploading';
