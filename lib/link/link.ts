@@ -8,6 +8,9 @@ import { SocketMeter } from './meter';
 /** A budget's megabyte, as carriers bill it. */
 export const MB = 1_000_000;
 
+/** What one upload's request and answer headers cost on the wire, at most: counted into a metered link's budget beside its body. */
+export const HEADER_ALLOWANCE_BYTES = 2048;
+
 /** data/link.json: the owner's choice and the bytes counted today, each day the boat's own (local time). */
 interface LinkFile {
     version: 1;

@@ -5,15 +5,12 @@ import { errorMessage } from '../errors';
 import { acknowledgeWatermarks } from '../export/watermarks';
 import type { QueueEntry } from '../queue/entries';
 import type { AttemptResult, ExportQueue } from '../queue/export-queue';
-import type { BoatLink } from '../link/link';
+import { BoatLink, HEADER_ALLOWANCE_BYTES } from '../link/link';
 import { entryClass, familyOf, plainSize } from '../queue/parts';
 import { oldServiceExportBody } from './old-service-export';
 import { checkCentral, checkExportFile, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_UPLOAD_TIMEOUT_MS, uploadExport, UploadOutcome, UploadRequest } from './central-api';
 import { chooseEncoding, compressedSize, UploadEncoding } from './encoding';
 import { partBody } from './part-body';
-
-/** What one upload's request and answer headers cost on the wire, at most: counted into a metered link's budget beside its body. */
-export const HEADER_ALLOWANCE_BYTES = 2048;
 
 export interface UploadWorkerOptions {
     queue: ExportQueue;
