@@ -6,7 +6,7 @@ import { acknowledgeWatermarks } from '../export/watermarks';
 import type { QueueEntry } from '../queue/entries';
 import type { AttemptResult, ExportQueue } from '../queue/export-queue';
 import { BoatLink, HEADER_ALLOWANCE_BYTES } from '../link/link';
-import { entryClass, familyOf, plainSize } from '../queue/parts';
+import { entryClass, familyOf, plainSize, uploadOrder } from '../queue/parts';
 import { oldServiceExportBody } from './old-service-export';
 import { checkCentral, checkExportFile, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_UPLOAD_TIMEOUT_MS, uploadExport, UploadOutcome, UploadRequest } from './central-api';
 import { chooseEncoding, compressedSize, UploadEncoding } from './encoding';
@@ -127,7 +127,7 @@ export class UploadWorker {
         this.inFlight = new AbortController();
         try {
             // No traffic at all while nothing is due (or all that is due waits for Wi-Fi): an idle boat costs nothing.
-            const admit = await this.admission(gate.centralUrl);
+            const admit = await this.admission(gate.centralUrl, force);
             if ((await this.options.queue.dueCount(new Date(), force, admit)) === 0) return report({ message: 'Nothing is due for upload' });
             const reach = await checkCentral(gate.centralUrl, { timeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, signal: this.inFlight.signal, agents: this.agents() });
             this.setReach(reach.reachable ? null : reach.reason);
@@ -145,7 +145,7 @@ export class UploadWorker {
         const tried = new Set<string>();
         while (!this.stopping) {
             // Asked again before each upload: the one before it spent some of the day's budget.
-            const admit = await this.admission(centralUrl);
+            const admit = await this.admission(centralUrl, force, tried);
             const entry = await this.options.queue.claimNext({ force, skip: tried, admit });
             if (!entry) break;
             tried.add(entry.queue_id);
@@ -276,24 +276,29 @@ export class UploadWorker {
     /**
      * What the link lets through now: everything on an unmetered link; on a
      * metered one urgent uploads always, bulk only what fits in what is left
-     * of the day's budget (its compressed size and headers). A bulk upload
-     * that might not fit is measured first, once.
+     * of the day's budget (its compressed size and headers). While urgent
+     * ones are due, bulk waits its turn unmeasured; then bulk ones are
+     * measured (once, kept in the entry) in upload order up to the first that fits.
      */
-    private async admission(centralUrl: string): Promise<((entry: QueueEntry) => boolean) | undefined> {
+    private async admission(centralUrl: string, force = false, skip?: ReadonlySet<string>): Promise<((entry: QueueEntry) => boolean) | undefined> {
         const link = this.options.link;
         if (!link || (await link.choice()).kind === 'unmetered') return undefined;
+        const urgent = (entry: QueueEntry) => entryClass(entry) === 'urgent';
+        const now = Date.now();
+        const due = (e: QueueEntry) => !skip?.has(e.queue_id) && (force || !e.next_retry_at || !(Date.parse(e.next_retry_at) > now));
+        const pending = (await this.options.queue.pending()).filter(due);
+        if (pending.some(urgent)) return urgent;
         const left = (await link.budgetLeft()) ?? Infinity;
         const encoding = this.encodingFor(centralUrl);
-        const fits = new Set<string>();
-        for (const entry of await this.options.queue.pending()) {
-            if (entryClass(entry) !== 'bulk' || left <= HEADER_ALLOWANCE_BYTES) continue;
+        for (const entry of pending.sort(uploadOrder)) {
+            if (left <= HEADER_ALLOWANCE_BYTES) break;
             // The plain size bounds the compressed one: a small upload needs no measuring.
             const bound = entry.wire?.encoding === encoding ? entry.wire.bytes : plainSize(entry);
             // One that cannot even be read is let through: its attempt fails it with the reason, instead of it waiting for ever.
             const cost = bound + HEADER_ALLOWANCE_BYTES <= left ? bound : await this.wireBytes(entry, encoding).catch(() => 0);
-            if (cost + HEADER_ALLOWANCE_BYTES <= left) fits.add(entry.queue_id);
+            if (cost + HEADER_ALLOWANCE_BYTES <= left) return (e) => urgent(e) || e.queue_id === entry.queue_id;
         }
-        return (entry) => entryClass(entry) === 'urgent' || fits.has(entry.queue_id);
+        return urgent;
     }
 
     /** Uploads need a central URL and a licence of Tier 1 or higher, read fresh each round. */
