@@ -5,17 +5,23 @@ import * as zlib from 'zlib';
 export type UploadEncoding = 'br' | 'gzip';
 
 /**
- * Brotli at quality 5 in text mode: some 15 % fewer bytes than gzip -6 on
- * export JSON at a similar CPU cost on a Pi (npm run bench -- sync). Higher
- * qualities cost several times the CPU for a few percent more.
+ * Brotli at quality 4 with a 256 kB window, in text mode: about a third
+ * fewer bytes than gzip -6 on export JSON for some 1.4× its CPU (npm run
+ * bench -- sync; docs/link.md). Quality 5 saves a sixth more for twice
+ * gzip's CPU; the small window keeps the Pi's and the central side's memory low.
  */
-export const BROTLI_QUALITY = 5;
+export const BROTLI_QUALITY = 4;
+export const BROTLI_WINDOW_BITS = 18;
 export const GZIP_LEVEL = 6;
 
 export function compressor(encoding: UploadEncoding): Transform {
     if (encoding === 'br') {
         return zlib.createBrotliCompress({
-            params: { [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT },
+            params: {
+                [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+                [zlib.constants.BROTLI_PARAM_LGWIN]: BROTLI_WINDOW_BITS,
+                [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+            },
         });
     }
     return zlib.createGzip({ level: GZIP_LEVEL });
