@@ -122,7 +122,10 @@ export class BoatLink {
     private add(bytes: number): void {
         if (!this.state) {
             // Counted before the file was read: kept until it is.
-            void this.load().then(() => this.add(bytes));
+            void this.load().then(
+                () => this.add(bytes),
+                () => undefined,
+            );
             return;
         }
         this.rollDay();
