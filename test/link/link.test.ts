@@ -106,16 +106,36 @@ describe('the boat link', () => {
         it('survives a restart the same day, starts again the next boat-local day', async () => {
             const file = path.join(scratch.dir, 'link.json');
             let now = new Date(2026, 11, 7, 23, 50);
-            const link = new BoatLink(file, () => undefined, () => now);
+            const link = new BoatLink(
+                file,
+                () => undefined,
+                () => now,
+            );
             await axios.get(url, { httpAgent: link.meter.httpAgent });
             await new Promise((resolve) => setTimeout(resolve, 100));
             await link.flush();
             const before = await link.bytesToday();
             assert.ok(before > 5000);
-            assert.equal(await new BoatLink(file, () => undefined, () => now).bytesToday(), before, 'read back after a restart');
+            assert.equal(
+                await new BoatLink(
+                    file,
+                    () => undefined,
+                    () => now,
+                ).bytesToday(),
+                before,
+                'read back after a restart',
+            );
             now = new Date(2026, 11, 8, 0, 5);
             assert.equal(boatDay(now), '2026-12-08');
-            assert.equal(await new BoatLink(file, () => undefined, () => now).bytesToday(), 0, 'a new day');
+            assert.equal(
+                await new BoatLink(
+                    file,
+                    () => undefined,
+                    () => now,
+                ).bytesToday(),
+                0,
+                'a new day',
+            );
         });
 
         it('a reservation a crash never released stays counted: the budget is never overspent by a power cut', async () => {
