@@ -182,9 +182,9 @@ export class UploadWorker {
         } catch (err) {
             return { result: { kind: 'failed', reason: errorMessage(err) }, upload: null };
         }
+        // On a metered link a bulk upload is counted before it goes: a power cut mid-upload leaves it counted.
+        const metered = this.options.link !== undefined && entryClass(entry) === 'bulk' && (await this.options.link.choice()).kind === 'metered';
         const send = async (encoding: UploadEncoding) => {
-            // On a metered link a bulk upload is counted before it goes: a power cut mid-upload leaves it counted.
-            const metered = this.options.link && entryClass(entry) === 'bulk' && (await this.options.link.choice()).kind === 'metered';
             const release = metered ? await this.options.link!.reserve((await this.wireBytes(entry, encoding).catch(() => 0)) + HEADER_ALLOWANCE_BYTES) : null;
             try {
                 return await uploadExport({
@@ -208,6 +208,8 @@ export class UploadWorker {
         if (upload.kind === 'encoding' && encoding !== 'gzip') {
             // An older central side, or one that stopped taking br: gzip, which every one decodes, at once and from now on.
             this.gzipOnly.add(centralUrl);
+            // Bulk on a metered link was let through for its br size: its gzip size is judged against the budget first.
+            if (metered) return { result: { kind: 'released', reason: 'the central API takes gzip, not br; sent again as gzip within the budget' }, upload };
             upload = await send('gzip');
         }
         switch (upload.kind) {
@@ -292,8 +294,8 @@ export class UploadWorker {
         const encoding = this.encodingFor(centralUrl);
         for (const entry of pending.sort(uploadOrder)) {
             if (left <= HEADER_ALLOWANCE_BYTES) break;
-            // The plain size bounds the compressed one: a small upload needs no measuring.
-            const bound = entry.wire?.encoding === encoding ? entry.wire.bytes : plainSize(entry);
+            // The plain size (and a margin for data that does not compress) bounds the compressed one: a small upload needs no measuring.
+            const bound = entry.wire?.encoding === encoding ? entry.wire.bytes : Math.ceil(plainSize(entry) * 1.01) + 1024;
             // One that cannot even be read is let through: its attempt fails it with the reason, instead of it waiting for ever.
             const cost = bound + HEADER_ALLOWANCE_BYTES <= left ? bound : await this.wireBytes(entry, encoding).catch(() => 0);
             if (cost + HEADER_ALLOWANCE_BYTES <= left) return (e) => urgent(e) || e.queue_id === entry.queue_id;
