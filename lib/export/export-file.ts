@@ -22,6 +22,8 @@ export interface CategorySummary {
     error?: string;
     /** How far this export reaches in the category; acknowledged only when central confirms it. */
     watermark?: Watermark;
+    /** Where the category's JSON value lies in the file, [start, end) in bytes: an upload of part of the export cuts it from there. */
+    at?: [number, number];
 }
 
 /**
@@ -66,6 +68,15 @@ export interface FinishedExport {
     statistics: ExportStatistics;
     watermarks: Watermarks;
     categories: Record<string, { entry_count: number; error?: string }>;
+    /** The header's length and each category's place in the file, so the urgent and bulk parts can be sent apart (lib/queue/parts.ts). */
+    layout?: ExportLayout;
+}
+
+export interface ExportLayout {
+    header_bytes: number;
+    ranges: Partial<Record<CategoryKey, [number, number]>>;
+    /** Categories with rows or data in this export. */
+    with_data: CategoryKey[];
 }
 
 /** Writes one category's JSON object; the chunks go to disk as they come. */
@@ -207,11 +218,13 @@ export async function appendCategory(
             await restart.flush();
             result = { entry_count: 0, has_data: false, error };
             const summary = summarise(key, result, restart.position - start);
+            summary.at = [start + Buffer.byteLength(prefix), restart.position];
             exp.categories[key] = summary;
             exp.data_bytes += summary.bytes;
             return summary;
         }
         const summary = summarise(key, result, writer.position - start);
+        summary.at = [start + Buffer.byteLength(prefix), writer.position];
         exp.categories[key] = summary;
         exp.data_bytes += summary.bytes;
         return summary;
@@ -275,8 +288,11 @@ export async function finishExport(exp: ExportInProgress): Promise<FinishedExpor
         await syncFolder(path.dirname(exp.final_file));
         const watermarks: Watermarks = {};
         const categories: FinishedExport['categories'] = {};
+        const layout: ExportLayout = { header_bytes: exp.header_bytes, ranges: {}, with_data: [] };
         for (const key of CATEGORY_KEYS) {
             const summary = exp.categories[key]!;
+            if (summary.at) layout.ranges[key] = summary.at;
+            if (summary.has_data) layout.with_data.push(key);
             if (summary.watermark) watermarks[key] = summary.watermark;
             categories[key] = summary.error ? { entry_count: summary.entry_count, error: summary.error } : { entry_count: summary.entry_count };
         }
@@ -293,6 +309,7 @@ export async function finishExport(exp: ExportInProgress): Promise<FinishedExpor
             statistics: { total_categories: CATEGORY_KEYS.length, categories_with_data: categoriesWithData, total_size_bytes: size },
             watermarks,
             categories,
+            layout,
         };
     } catch (err) {
         throw describeWriteError(err, path.dirname(exp.partial_file));

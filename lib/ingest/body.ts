@@ -28,11 +28,17 @@ export interface UploadHeaders {
     [name: string]: string | string[] | undefined;
 }
 
-/** What the headers alone rule out: an unknown encoding, a declared size over the cap. Answers whether it says gzip. */
-export function checkBeforeReading(headers: UploadHeaders, maxBytes: number): boolean {
+/** The encodings this ingest decodes, best first: its health answer and a 415's Accept-Encoding name them. */
+export const ACCEPTED_ENCODINGS = ['br', 'gzip'] as const;
+
+/** How the body was said to be encoded: gzip (also sniffed by its magic bytes), br, or nothing said. */
+export type DeclaredEncoding = 'gzip' | 'br' | null;
+
+/** What the headers alone rule out: an unknown encoding (415, naming those it takes), a declared size over the cap. Answers the encoding said. */
+export function checkBeforeReading(headers: UploadHeaders, maxBytes: number): DeclaredEncoding {
     const encoding = headerValue(headers['content-encoding']).toLowerCase();
-    if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') {
-        throw new BoatDataError('UPLOAD_ENCODING', `Content-Encoding "${encoding}" is not supported; send the export gzip-compressed (Content-Encoding: gzip)`, 400);
+    if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'br') {
+        throw new BoatDataError('UPLOAD_ENCODING', `Content-Encoding "${encoding}" is not supported; send the export compressed with ${ACCEPTED_ENCODINGS.join(' or ')}`, 415);
     }
     const declared = Number(headerValue(headers['content-length']) || 0);
     if (declared > maxBytes) {
@@ -42,7 +48,7 @@ export function checkBeforeReading(headers: UploadHeaders, maxBytes: number): bo
             413,
         );
     }
-    return encoding === 'gzip' || encoding === 'x-gzip';
+    return encoding === 'br' ? 'br' : encoding === 'gzip' || encoding === 'x-gzip' ? 'gzip' : null;
 }
 
 /**
@@ -153,16 +159,18 @@ export function spoolUpload(body: Readable | Buffer, maxBytes: number): Promise<
 
 /**
  * The export's bytes, gunzipped when the upload is gzip (said or not, it
- * starts with gzip's magic bytes), in slices of 64 kB. A body that inflates
- * past MAX_INFLATION times its size is refused (413) as it does so.
+ * starts with gzip's magic bytes), decoded when it says br (brotli has no
+ * magic bytes), in slices of 64 kB. A body that inflates past MAX_INFLATION
+ * times its size is refused (413) as it does so, whichever the encoding.
  */
-export async function* uploadBytes(spool: Spool, declaredGzip: boolean): AsyncGenerator<Buffer> {
+export async function* uploadBytes(spool: Spool, declared: DeclaredEncoding | boolean): AsyncGenerator<Buffer> {
     const head = spool.head;
     const gzipped = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+    const brotli = declared === 'br';
     if (spool.bytes === 0) throw new BoatDataError('UPLOAD_EMPTY', 'the body is empty; send the export file, gzip-compressed', 400);
-    if (declaredGzip && !gzipped) throw new BoatDataError('UPLOAD_NOT_GZIP', 'the body is not gzip data, although Content-Encoding says gzip', 400);
+    if ((declared === true || declared === 'gzip') && !gzipped) throw new BoatDataError('UPLOAD_NOT_GZIP', 'the body is not gzip data, although Content-Encoding says gzip', 400);
     const source = spool.stream();
-    if (!gzipped) {
+    if (!gzipped && !brotli) {
         try {
             yield* source as AsyncIterable<Buffer>;
         } finally {
@@ -170,7 +178,7 @@ export async function* uploadBytes(spool: Spool, declaredGzip: boolean): AsyncGe
         }
         return;
     }
-    const gunzip = zlib.createGunzip({ chunkSize: CHUNK_BYTES });
+    const gunzip = brotli ? zlib.createBrotliDecompress({ chunkSize: CHUNK_BYTES }) : zlib.createGunzip({ chunkSize: CHUNK_BYTES });
     source.on('error', (err) => gunzip.destroy(err));
     source.pipe(gunzip);
     const cap = Math.max(spool.bytes * MAX_INFLATION, INFLATED_FLOOR_BYTES);
@@ -179,13 +187,17 @@ export async function* uploadBytes(spool: Spool, declaredGzip: boolean): AsyncGe
         for await (const chunk of gunzip as AsyncIterable<Buffer>) {
             inflated += chunk.length;
             if (inflated > cap) {
-                throw new BoatDataError('UPLOAD_TOO_LARGE', `the body inflates more than ${MAX_INFLATION} times its size (a gzip bomb, not an export); nothing of it was stored`, 413);
+                throw new BoatDataError(
+                    'UPLOAD_TOO_LARGE',
+                    `the body inflates more than ${MAX_INFLATION} times its size (a ${brotli ? 'brotli' : 'gzip'} bomb, not an export); nothing of it was stored`,
+                    413,
+                );
             }
             yield chunk;
         }
     } catch (err) {
         if (err instanceof BoatDataError) throw err;
-        throw gunzipFailed(err as NodeJS.ErrnoException);
+        throw brotli ? brotliFailed(err as NodeJS.ErrnoException) : gunzipFailed(err as NodeJS.ErrnoException);
     } finally {
         source.unpipe(gunzip);
         source.destroy();
@@ -214,6 +226,13 @@ function* slices(buffers: Buffer[]): Generator<Buffer> {
 function cutOff(err?: Error): BoatDataError {
     const detail = err ? ` (${err.message})` : '';
     return new BoatDataError('UPLOAD_CUT_OFF', `the upload was cut off before it ended${detail}; the boat will send it again`, 400);
+}
+
+function brotliFailed(err: NodeJS.ErrnoException): BoatDataError {
+    if (err.code === 'ERR__ERROR_FORMAT_PADDING_1' || /unexpected end/i.test(err.message)) {
+        return new BoatDataError('UPLOAD_TRUNCATED', 'the brotli body ends before the export does (truncated upload)', 400);
+    }
+    return new BoatDataError('UPLOAD_NOT_BROTLI', `the body is not valid brotli data (${err.message})`, 400);
 }
 
 function gunzipFailed(err: NodeJS.ErrnoException): BoatDataError {

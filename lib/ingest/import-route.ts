@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import { withoutCors } from '../http/cors';
 import { BoatDataError, errorMessage } from '../errors';
 import { IngestSettings, receiveUpload } from './ingest';
+import { ACCEPTED_ENCODINGS } from './body';
 import type { ImportAnswer, IngestStore } from './store';
 
 /**
@@ -43,7 +44,10 @@ export function importRoute(target: () => Promise<ImportTarget>, report: (outcom
                     const statusCode = err instanceof BoatDataError ? err.statusCode : 500;
                     const bodyStillComing = !req.readableEnded && !req.destroyed;
                     if (bodyStillComing) closeAfterAnswer(req, res);
-                    answerJson(res, statusCode, { status: 'error', error: errorMessage(err) }, bodyStillComing ? { Connection: 'close' } : {});
+                    const headers: Record<string, string> = bodyStillComing ? { Connection: 'close' } : {};
+                    // RFC 9110 §15.5.16: a 415 for an encoding names those the server takes.
+                    if (statusCode === 415) headers['Accept-Encoding'] = ACCEPTED_ENCODINGS.join(', ');
+                    answerJson(res, statusCode, { status: 'error', error: errorMessage(err) }, headers);
                     report({ error: err instanceof Error ? err : new Error(String(err)), statusCode });
                 },
             );

@@ -3,7 +3,7 @@ import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { CATEGORY_KEYS, isCategoryKey } from '../categories';
 import { BoatDataError, errorMessage } from '../errors';
 import { admitReader, admitUploader, bearerToken, checkExportOwner, checkReads, IngestMode, Reader, Uploader } from './access';
-import { checkBeforeReading, spoolUpload, uploadBytes, UploadHeaders } from './body';
+import { ACCEPTED_ENCODINGS, checkBeforeReading, DeclaredEncoding, spoolUpload, uploadBytes, UploadHeaders } from './body';
 import { answer, importExport } from './import-export';
 import { DEFAULT_LIMITS, ExportLimits, PAGE_BYTES } from './limits';
 import type { FleetHealth, ImportAnswer, ImportedExport, IngestStore, InstallationSummary } from './store';
@@ -37,7 +37,7 @@ export interface Upload {
  */
 export async function receiveUpload(store: IngestStore, settings: IngestSettings, upload: Upload): Promise<ImportAnswer> {
     let uploader: Uploader;
-    let declaredGzip: boolean;
+    let declaredGzip: DeclaredEncoding;
     const idempotencyKey = firstHeader(upload.headers['idempotency-key']);
     try {
         uploader = await admitUploader(settings.mode, bearerToken(upload.headers.authorization), settings.dataDir);
@@ -98,6 +98,8 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
 export interface BriefHealth {
     status: 'ok';
     mode: IngestMode;
+    /** The Content-Encodings an upload may use (a boat picks br where it is named). */
+    accept_encoding: string[];
 }
 
 export interface HealthAnswer extends BriefHealth {
@@ -116,8 +118,9 @@ export interface HealthAnswer extends BriefHealth {
  */
 export async function health(store: IngestStore, settings: IngestSettings, reader?: Reader): Promise<HealthAnswer | BriefHealth> {
     const counts = await recentCounts(store);
-    if (settings.mode === 'tokens' && reader?.scope !== 'fleet') return { status: 'ok', mode: settings.mode };
-    return { status: 'ok', service: 'd3kos-ingest', mode: settings.mode, database: store.label, store: store.kind, ...counts, max_body_bytes: settings.maxBodyBytes };
+    const accept_encoding = [...ACCEPTED_ENCODINGS];
+    if (settings.mode === 'tokens' && reader?.scope !== 'fleet') return { status: 'ok', mode: settings.mode, accept_encoding };
+    return { status: 'ok', service: 'd3kos-ingest', mode: settings.mode, accept_encoding, database: store.label, store: store.kind, ...counts, max_body_bytes: settings.maxBodyBytes };
 }
 
 const COUNTS_FRESH_MS = 1000;

@@ -1,4 +1,5 @@
 import { createReadStream } from 'fs';
+import type * as http from 'http';
 import * as tus from 'tus-js-client';
 
 /**
@@ -28,6 +29,8 @@ export interface SendRequest {
      * proxy that buffers request bodies (and so drops a cut-off PATCH whole): each drop then loses at most one chunk.
      */
     chunkSize?: number;
+    /** The link's counted agent (lib/link/meter.ts), so the copy's bytes count into today's. */
+    agent?: http.Agent;
 }
 
 export type SendOutcome =
@@ -61,6 +64,7 @@ export function sendCopy(request: SendRequest): Promise<SendOutcome> {
             ...(request.chunkSize && request.chunkSize > 0 ? { chunkSize: request.chunkSize } : {}),
             metadata: { filename: request.name, sha256: request.sha256 },
             headers: { Authorization: `Bearer ${request.token}` },
+            ...(request.agent ? { httpStack: new tus.DefaultHttpStack({ agent: request.agent }) } : {}),
             // Retries are the worker's: it checks the central side's health first, so a missing link spends no try.
             retryDelays: [],
             storeFingerprintForResuming: false,

@@ -6,6 +6,7 @@ import { backupsIn } from '../backup/retention';
 import { readSidecarHash } from './sidecar';
 import { sendCopy, SendOutcome } from './send';
 import { OffboatState, readOffboatState, updateOffboatState } from './state';
+import type { BoatLink } from '../link/link';
 
 /**
  * Sends the newest encrypted backup to the central vault, with the export
@@ -27,6 +28,8 @@ export interface OffboatOptions {
     onProgress?: (sent: number, total: number) => void;
     /** Largest PATCH in bytes (send.ts); default none. */
     chunkSize?: number;
+    /** The boat's link: its counted sockets, and whether backups may go over it. Absent: unmetered, uncounted. */
+    link?: BoatLink;
 }
 
 export type RoundResult = { result: 'idle' } | { result: 'sent'; name: string } | { result: 'waiting'; reason: string; tryCounted: boolean } | { result: 'given_up'; reason: string };
@@ -95,7 +98,12 @@ export class OffboatWorker {
             const centralUrl = this.options.centralUrl();
             const token = await this.options.token();
             if (!centralUrl || !token) return this.note(pending.name, 'no central API address or device token is set on this boat', false);
-            const reach = await checkCentral(centralUrl, { signal: this.abort.signal });
+            const choice = await this.options.link?.choice();
+            if (choice?.kind === 'metered' && !choice.allow_backups) {
+                return this.note(pending.name, 'the link is metered: the off-boat copy waits for Wi-Fi (or for backups to be allowed over this link)', false);
+            }
+            const meter = this.options.link?.meter;
+            const reach = await checkCentral(centralUrl, { signal: this.abort.signal, agents: meter ? { httpAgent: meter.httpAgent, httpsAgent: meter.httpsAgent } : undefined });
             if (!reach.reachable) return this.note(pending.name, reach.reason, false);
 
             const outcome: SendOutcome = await sendCopy({
@@ -113,6 +121,7 @@ export class OffboatWorker {
                 onProgress: this.options.onProgress,
                 signal: this.abort.signal,
                 chunkSize: this.options.chunkSize,
+                agent: meter ? (centralUrl.startsWith('https:') ? meter.httpsAgent : meter.httpAgent) : undefined,
             });
             if (outcome.kind === 'done') {
                 await this.update((s) => {

@@ -1,5 +1,7 @@
 import * as path from 'path';
-import type { ExportMode, FinishedExport } from '../export/export-file';
+import type { ExportLayout, ExportMode, FinishedExport } from '../export/export-file';
+import type { CategoryKey } from '../categories';
+import { categoriesCarried, partsOf, UploadClass } from './parts';
 import type { Watermarks } from '../export/watermarks';
 import { BoatDataError } from '../errors';
 
@@ -34,6 +36,16 @@ export interface QueueEntry {
     watermarks?: Watermarks;
     import_id?: string | null;
     records_imported?: number | null;
+    /** Urgent or bulk (lib/queue/parts.ts); none on entries queued before the split, which count as bulk. */
+    part?: UploadClass;
+    /** The export this part belongs to, when its export_id is not that export's own (`…-bulk`). */
+    family_id?: string;
+    /** The categories this upload carries when it is part of its file; the others go empty. */
+    categories_sent?: CategoryKey[];
+    /** Where those categories lie in the file (see ExportLayout). */
+    layout?: ExportLayout;
+    /** What this upload costs on the wire in an encoding, once measured (the budget of a metered link). */
+    wire?: { encoding: string; bytes: number };
 }
 
 export interface LastUpload {
@@ -67,7 +79,23 @@ export function queueIdFor(exportId: string): string {
 
 /** What a new queue entry is made from: a closed export, or an export file taken back into the queue. */
 export type QueueableExport = Pick<FinishedExport, 'export_id' | 'export_file' | 'created_at' | 'tier' | 'mode' | 'category_count' | 'file_size_bytes' | 'sha256'> &
-    Partial<Pick<FinishedExport, 'watermarks'>>;
+    Partial<Pick<FinishedExport, 'watermarks' | 'layout'>>;
+
+/** The pending entries of a closed export: its urgent and bulk parts apart when both have data (lib/queue/parts.ts). */
+export function entriesForExport(exp: QueueableExport, now: Date): QueueEntry[] {
+    return partsOf({ export_id: exp.export_id, watermarks: exp.watermarks ?? {}, layout: exp.layout }).map((part) => {
+        const entry = entryForExport({ ...exp, export_id: part.export_id, watermarks: part.watermarks }, now);
+        entry.part = part.part;
+        if (part.export_id !== exp.export_id) entry.family_id = exp.export_id;
+        if (part.categories_sent && exp.layout) {
+            entry.categories_sent = part.categories_sent;
+            entry.layout = exp.layout;
+            const carried = new Set(categoriesCarried(entry));
+            entry.category_count = exp.layout.with_data.filter((key) => carried.has(key)).length;
+        }
+        return entry;
+    });
+}
 
 /** A new pending entry for a closed export, due at once. */
 export function entryForExport(exp: QueueableExport, now: Date): QueueEntry {

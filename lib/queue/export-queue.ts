@@ -3,7 +3,8 @@ import * as path from 'path';
 import { BoatDataError, errorMessage } from '../errors';
 import type { BoatLayout } from '../boat/layout';
 import type { FinishedExport } from '../export/export-file';
-import { checkFinishedExport, entryForExport, QueueEntry, QueueFile } from './entries';
+import { checkFinishedExport, entriesForExport, entryForExport, QueueEntry, QueueFile } from './entries';
+import { covers, familyOf, uploadOrder } from './parts';
 import { DEFAULT_HISTORY_LIMIT, historyRecord, HistoryRecord, readHistory, uploadHistory, UploadHistory } from './history';
 import { DEFAULT_RETRY_SCHEDULE_S, nextTryAt } from './retry-schedule';
 import { Archived, QueueStore, queueStore } from './store';
@@ -34,7 +35,10 @@ export type AttemptResult =
     | { kind: 'released'; reason: string };
 
 export interface EnqueueResult {
+    /** The export's first upload (its urgent part when it has two). */
     entry: QueueEntry;
+    /** Every upload the export became: its urgent and bulk parts, or the whole file. */
+    entries: QueueEntry[];
     /** Older pending incremental exports this one replaces (or this one, when a newer one was already waiting). */
     superseded: QueueEntry[];
     already_queued: boolean;
@@ -123,14 +127,16 @@ export class ExportQueue {
         let added = false;
         try {
             return await this.store.run<EnqueueResult>((queue) => {
-                const existing = [...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed].find((e) => e.export_id === exp.export_id);
-                if (existing) return { result: { entry: copy(existing), superseded: [], already_queued: true }, changed: false };
-                const entry = entryForExport(exp, now);
-                entry.next_retry_at = new Date(now.getTime() + (this.schedule[0] ?? 0) * 1000).toISOString();
-                queue.pending.push(entry);
+                const existing = [...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed].filter((e) => familyOf(e) === exp.export_id);
+                if (existing.length > 0) return { result: { entry: copy(existing[0]), entries: existing.map(copy), superseded: [], already_queued: true }, changed: false };
+                const entries = entriesForExport(exp, now);
+                for (const entry of entries) {
+                    entry.next_retry_at = new Date(now.getTime() + (this.schedule[0] ?? 0) * 1000).toISOString();
+                    queue.pending.push(entry);
+                }
                 added = true;
-                const { superseded, history, deleteFiles } = entry.mode === 'incremental' ? this.supersede(queue, now) : { superseded: [], history: [], deleteFiles: [] };
-                return { result: { entry: copy(entry), superseded: superseded.map(copy), already_queued: false }, changed: true, history, deleteFiles };
+                const { superseded, history, deleteFiles } = exp.mode === 'incremental' ? this.supersede(queue, now) : { superseded: [], history: [], deleteFiles: [] };
+                return { result: { entry: copy(entries[0]), entries: entries.map(copy), superseded: superseded.map(copy), already_queued: false }, changed: true, history, deleteFiles };
             });
         } catch (err) {
             if (!added) throw err;
@@ -143,18 +149,29 @@ export class ExportQueue {
     }
 
     /**
-     * The newest pending incremental export replaces the older pending ones;
-     * full exports, and an export being uploaded, are never touched.
+     * A pending incremental upload is replaced by the newest pending one that
+     * carries all its categories (a newer urgent part replaces older urgent
+     * parts, a newer bulk part older bulk ones, a whole export both); full
+     * exports, and an upload under way, are never touched. A file still named
+     * by another entry stays (see QueueStore).
      */
     private supersede(queue: QueueFile, now: Date): { superseded: QueueEntry[]; history: HistoryRecord[]; deleteFiles: string[] } {
         const incremental = queue.pending.filter((e) => e.mode === 'incremental');
         if (incremental.length < 2) return { superseded: [], history: [], deleteFiles: [] };
-        const newest = incremental.reduce((a, b) => (newerExport(b, a) ? b : a));
-        const superseded = incremental.filter((e) => e !== newest);
-        queue.pending = queue.pending.filter((e) => !superseded.includes(e));
+        const replacements = new Map<QueueEntry, QueueEntry>();
+        for (const older of incremental) {
+            const newer = incremental.filter((e) => e !== older && newerExport(e, older) && covers(e, older));
+            if (newer.length > 0)
+                replacements.set(
+                    older,
+                    newer.reduce((a, b) => (newerExport(b, a) ? b : a)),
+                );
+        }
+        const superseded = [...replacements.keys()];
+        queue.pending = queue.pending.filter((e) => !replacements.has(e));
         return {
             superseded,
-            history: superseded.map((e) => historyRecord(e, 'superseded', now, { superseded_by: newest.export_id })),
+            history: superseded.map((e) => historyRecord(e, 'superseded', now, { superseded_by: replacements.get(e)!.export_id })),
             deleteFiles: superseded.map((e) => e.export_file).filter((file) => this.ownsFile(file)),
         };
     }
@@ -220,20 +237,39 @@ export class ExportQueue {
         return this.store.untrusted.slice();
     }
 
-    /** How many pending entries an upload round would try now. */
-    dueCount(now = new Date(), force = false): Promise<number> {
-        return this.store.run((queue) => ({ result: queue.pending.filter((e) => force || isDue(e, now)).length, changed: false }));
+    /** How many pending entries an upload round would try now (of those `admit` lets through). */
+    dueCount(now = new Date(), force = false, admit?: (entry: QueueEntry) => boolean): Promise<number> {
+        return this.store.run((queue) => ({ result: queue.pending.filter((e) => (force || isDue(e, now)) && (admit?.(copy(e)) ?? true)).length, changed: false }));
     }
 
-    /** Takes the next due entry into `uploading` (durably, so a crash sends it again); null when none is due. */
-    claimNext(options: { now?: Date; force?: boolean; skip?: ReadonlySet<string> } = {}): Promise<QueueEntry | null> {
+    /** The pending entries as they stand (copies). */
+    pending(): Promise<QueueEntry[]> {
+        return this.store.run((queue) => ({ result: queue.pending.map(copy), changed: false }));
+    }
+
+    /** Remembers what an upload costs on the wire, so the budget is judged once, not by compressing again. */
+    noteWire(queueId: string, wire: { encoding: string; bytes: number }): Promise<void> {
+        return this.store.run((queue) => {
+            const entry = queue.pending.find((e) => e.queue_id === queueId);
+            if (!entry) return { result: undefined, changed: false };
+            entry.wire = wire;
+            return { result: undefined, changed: true };
+        });
+    }
+
+    /**
+     * Takes the next due entry into `uploading` (durably, so a crash sends it
+     * again); null when none is due. `admit` holds back what the link cannot
+     * take now (bulk over a metered link's budget): it stays pending, untried.
+     */
+    claimNext(options: { now?: Date; force?: boolean; skip?: ReadonlySet<string>; admit?: (entry: QueueEntry) => boolean } = {}): Promise<QueueEntry | null> {
         const now = options.now ?? new Date();
         let claimed: string | null = null;
         return this.store
             .run((queue) => {
                 // An older incremental export back in pending (a retry, "retry failed") is replaced here as at enqueue.
                 const { superseded, history, deleteFiles } = this.supersede(queue, now);
-                const next = queue.pending.filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now))).sort(uploadOrder)[0];
+                const next = queue.pending.filter((e) => !options.skip?.has(e.queue_id) && (options.force || isDue(e, now)) && (options.admit?.(copy(e)) ?? true)).sort(uploadOrder)[0];
                 if (!next) return { result: null, changed: superseded.length > 0, history, deleteFiles };
                 queue.pending = queue.pending.filter((e) => e !== next);
                 next.status = 'uploading';
@@ -424,12 +460,6 @@ function copy(entry: QueueEntry): QueueEntry {
 function isDue(entry: QueueEntry, now: Date): boolean {
     const at = entry.next_retry_at ? Date.parse(entry.next_retry_at) : NaN;
     return Number.isNaN(at) || at <= now.getTime();
-}
-
-/** Soonest due first, then oldest export first. */
-function uploadOrder(a: QueueEntry, b: QueueEntry): number {
-    const due = (e: QueueEntry) => (e.next_retry_at ? Date.parse(e.next_retry_at) || 0 : 0);
-    return due(a) - due(b) || a.created_at.localeCompare(b.created_at) || a.export_id.localeCompare(b.export_id);
 }
 
 function newerExport(a: QueueEntry, b: QueueEntry): boolean {

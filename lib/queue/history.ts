@@ -21,6 +21,9 @@ export interface HistoryRecord {
     records_imported?: number | null;
     import_id?: string | null;
     last_error?: string | null;
+    /** For one part of an export (lib/queue/parts.ts): which, and the export it belongs to when its id is not that export's. */
+    part?: QueueEntry['part'];
+    family_id?: string;
 }
 
 export interface HistoryFile {
@@ -45,6 +48,8 @@ export function historyRecord(entry: QueueEntry, status: HistoryRecord['status']
         attempts: entry.retry_count,
         ...extra,
     };
+    if (entry.part) record.part = entry.part;
+    if (entry.family_id) record.family_id = entry.family_id;
     if (status === 'completed') {
         record.completed_at = entry.completed_at;
         record.records_imported = entry.records_imported ?? null;

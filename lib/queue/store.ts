@@ -176,7 +176,9 @@ export class QueueStore {
             // Nor is one that comes with a history that could not be saved just now.
             if (this.problemStanding && !setAside && historySaved) this.clear();
         }
-        for (const file of deleteFiles) await fs.rm(file, { force: true }).catch(() => undefined);
+        // The urgent and bulk parts of an export share its file: it goes with the last entry naming it.
+        const named = new Set([...queue.pending, ...queue.uploading, ...queue.completed, ...queue.failed].map((e) => path.resolve(e.export_file)));
+        for (const file of deleteFiles) if (!named.has(path.resolve(file))) await fs.rm(file, { force: true }).catch(() => undefined);
         for (const { job, ok, value } of outcomes) (ok ? job.resolve : job.reject)(value);
     }
 

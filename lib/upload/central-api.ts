@@ -1,8 +1,10 @@
 import axios, { AxiosResponse } from 'axios';
+import type * as http from 'http';
+import type * as https from 'https';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { Readable, Transform } from 'stream';
-import { createGzip } from 'zlib';
+import { compressor, UploadEncoding } from './encoding';
 import { errorCode, errorMessage } from '../errors';
 import { hashFile } from '../files/hash';
 import { parseRetryAfter } from '../queue/retry-schedule';
@@ -10,7 +12,14 @@ import { parseRetryAfter } from '../queue/retry-schedule';
 export const DEFAULT_UPLOAD_TIMEOUT_MS = 30_000;
 export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000;
 
-export type CentralReach = { reachable: true } | { reachable: false; reason: string };
+/** What the central side said it decodes (its health answer's accept_encoding); absent from an older central. */
+export type CentralReach = { reachable: true; accept_encoding?: string[] } | { reachable: false; reason: string };
+
+/** The counted agents of the boat's link (lib/link/meter.ts): every request of ours goes through them. */
+export interface LinkAgents {
+    httpAgent: http.Agent;
+    httpsAgent: https.Agent;
+}
 
 /** What the central API made of one upload. */
 export type UploadOutcome =
@@ -18,7 +27,9 @@ export type UploadOutcome =
     | { kind: 'retry'; status?: number; reason: string; retry_after_ms: number | null; bytes_sent: number }
     | { kind: 'rejected'; status?: number; reason: string; bytes_sent: number }
     | { kind: 'unreachable'; reason: string }
-    | { kind: 'aborted'; reason: string };
+    | { kind: 'aborted'; reason: string }
+    /** 415: the central side does not decode this encoding; it named those it does (RFC 9110 Accept-Encoding). */
+    | { kind: 'encoding'; status: 415; accepted: string[]; bytes_sent: number };
 
 export interface UploadRequest {
     centralUrl: string;
@@ -31,6 +42,11 @@ export interface UploadRequest {
     signal?: AbortSignal;
     /** Sent instead of the file's bytes: an old export service's file in the current format (see old-service-export.ts). */
     body?: Buffer;
+    /** Sent instead of the file's bytes: one part of it (see part-body.ts). */
+    source?: () => Readable;
+    /** gzip unless the central side said it takes br. */
+    encoding?: UploadEncoding;
+    agents?: LinkAgents;
 }
 
 /** The answers of a network that is simply not there: the boat is at sea, nothing is wrong with the export. */
@@ -41,9 +57,10 @@ const OUT_OF_REACH = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUN
  * public host), and only a JSON answer counts: a marina's captive portal
  * answers 200 with a login page to everything.
  */
-export async function checkCentral(centralUrl: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<CentralReach> {
+export async function checkCentral(centralUrl: string, options: { timeoutMs?: number; signal?: AbortSignal; agents?: LinkAgents } = {}): Promise<CentralReach> {
     try {
         const res = await axios.get(`${centralUrl}/api/v1/health`, {
+            ...(options.agents ?? {}),
             timeout: options.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
             signal: options.signal,
             validateStatus: () => true,
@@ -53,10 +70,12 @@ export async function checkCentral(centralUrl: string, options: { timeoutMs?: nu
             maxContentLength: 64 * 1024,
         });
         if (res.status < 200 || res.status >= 300) return { reachable: false, reason: `the central API's health check at ${shownUrl(centralUrl)} answered ${res.status}` };
-        if (jsonObject(res.data) === null) {
+        const body = jsonObject(res.data);
+        if (body === null) {
             return { reachable: false, reason: `something at ${shownUrl(centralUrl)} answered the health check, but not as the d3kOS central API does (a captive portal?)` };
         }
-        return { reachable: true };
+        const accepted = Array.isArray(body.accept_encoding) ? body.accept_encoding.filter((e): e is string => typeof e === 'string') : undefined;
+        return accepted ? { reachable: true, accept_encoding: accepted } : { reachable: true };
     } catch (err) {
         return { reachable: false, reason: `the central API at ${shownUrl(centralUrl)} is out of reach (${networkProblem(err)})` };
     }
@@ -75,12 +94,13 @@ export function shownUrl(centralUrl: string): string {
 }
 
 /**
- * Posts one export file, gzip-compressed as it is read (an export can be tens
- * of MB; it is never parsed or held whole in memory).
+ * Posts one export file, compressed (brotli or gzip) as it is read (an
+ * export can be tens of MB; it is never parsed or held whole in memory).
  */
 export async function uploadExport(request: UploadRequest): Promise<UploadOutcome> {
-    const source = request.body ? Readable.from([request.body]) : createReadStream(request.file);
-    const gzip = createGzip({ level: 6 });
+    const encoding = request.encoding ?? 'gzip';
+    const source = request.body ? Readable.from([request.body]) : request.source ? request.source() : createReadStream(request.file);
+    const gzip = compressor(encoding);
     let bytesSent = 0;
     const counter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
@@ -94,11 +114,12 @@ export async function uploadExport(request: UploadRequest): Promise<UploadOutcom
     let res: AxiosResponse<string>;
     try {
         res = await axios.post(`${request.centralUrl}/api/v1/data/import`, counter, {
+            ...(request.agents ?? {}),
             headers: {
                 Authorization: `Bearer ${request.token}`,
                 'Idempotency-Key': request.exportId,
                 'Content-Type': 'application/json',
-                'Content-Encoding': 'gzip',
+                'Content-Encoding': encoding,
             },
             timeout: request.timeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
             signal: request.signal,
@@ -118,7 +139,7 @@ export async function uploadExport(request: UploadRequest): Promise<UploadOutcom
         const problem = networkProblem(err);
         if (OUT_OF_REACH.has(errorCode(err) ?? '')) return { kind: 'unreachable', reason: `the central API is out of reach (${problem})` };
         // The link may have gone mid-upload, or the server is at fault: only the server's fault uses a try.
-        const reach = await checkCentral(request.centralUrl, { timeoutMs: request.healthTimeoutMs, signal: request.signal });
+        const reach = await checkCentral(request.centralUrl, { timeoutMs: request.healthTimeoutMs, signal: request.signal, agents: request.agents });
         if (!reach.reachable) return { kind: 'unreachable', reason: `the connection was lost during the upload (${problem}); ${reach.reason}` };
         return { kind: 'retry', reason: `the upload did not finish (${problem})`, retry_after_ms: null, bytes_sent: bytesSent };
     } finally {
@@ -150,6 +171,13 @@ function judgeAnswer(res: AxiosResponse<string>, token: string, bytesSent: numbe
     }
     if (status === 409 && body && alreadyImported(body)) {
         return { kind: 'accepted', status, import_id: typeof body.import_id === 'string' ? body.import_id : null, records_imported: null, already_imported: true, bytes_sent: bytesSent };
+    }
+    if (status === 415) {
+        const accepted = String(res.headers['accept-encoding'] ?? '')
+            .split(',')
+            .map((e) => e.trim().toLowerCase())
+            .filter(Boolean);
+        return { kind: 'encoding', status, accepted, bytes_sent: bytesSent };
     }
     if (status >= 300 && status < 400) {
         return {

@@ -1,10 +1,16 @@
+import { createReadStream } from 'fs';
+import { Readable } from 'stream';
 import type { License } from '../boat/license';
 import { errorMessage } from '../errors';
 import { acknowledgeWatermarks } from '../export/watermarks';
 import type { QueueEntry } from '../queue/entries';
 import type { AttemptResult, ExportQueue } from '../queue/export-queue';
+import { BoatLink, HEADER_ALLOWANCE_BYTES } from '../link/link';
+import { entryClass, familyOf, plainSize, uploadOrder } from '../queue/parts';
 import { oldServiceExportBody } from './old-service-export';
-import { checkCentral, checkExportFile, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_UPLOAD_TIMEOUT_MS, uploadExport, UploadOutcome } from './central-api';
+import { checkCentral, checkExportFile, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_UPLOAD_TIMEOUT_MS, uploadExport, UploadOutcome, UploadRequest } from './central-api';
+import { chooseEncoding, compressedSize, UploadEncoding } from './encoding';
+import { partBody } from './part-body';
 
 export interface UploadWorkerOptions {
     queue: ExportQueue;
@@ -20,6 +26,8 @@ export interface UploadWorkerOptions {
     /** The queue or what the worker knows of the central API changed. */
     onChange?: () => void;
     onProblem?: (message: string) => void;
+    /** The boat's link: its counted sockets, and on a metered one the day's budget for bulk uploads. Absent: unmetered, uncounted. */
+    link?: BoatLink;
 }
 
 export interface AttemptReport {
@@ -74,6 +82,10 @@ export class UploadWorker {
     private waitingRound: { force: boolean; promise: Promise<RoundReport> } | null = null;
     private inFlight: AbortController | null = null;
     private stopping = false;
+    /** What the central side last said it decodes (its health answer). */
+    private accepted: string[] | undefined;
+    /** Central URLs that refused br with a 415: gzip from then on. */
+    private readonly gzipOnly = new Set<string>();
 
     constructor(private readonly options: UploadWorkerOptions) {}
 
@@ -112,13 +124,15 @@ export class UploadWorker {
         const gate = await this.gate();
         this.setState('blocked' in gate ? { uploads_blocked: gate.blocked, blocked_because: gate.because } : { uploads_blocked: null, blocked_because: null });
         if ('blocked' in gate) return report({ waiting: true, message: gate.blocked });
-        // No traffic at all while nothing is due: an idle boat costs nothing.
-        if ((await this.options.queue.dueCount(new Date(), force)) === 0) return report({ message: 'Nothing is due for upload' });
         this.inFlight = new AbortController();
         try {
-            const reach = await checkCentral(gate.centralUrl, { timeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, signal: this.inFlight.signal });
+            // No traffic at all while nothing is due (or all that is due waits for Wi-Fi): an idle boat costs nothing.
+            const admit = await this.admission(gate.centralUrl, force);
+            if ((await this.options.queue.dueCount(new Date(), force, admit)) === 0) return report({ message: 'Nothing is due for upload' });
+            const reach = await checkCentral(gate.centralUrl, { timeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, signal: this.inFlight.signal, agents: this.agents() });
             this.setReach(reach.reachable ? null : reach.reason);
             if (!reach.reachable) return report({ waiting: true, message: `Exports stay queued: ${reach.reason}` });
+            this.accepted = reach.accept_encoding;
             return await this.uploadDue(force, gate.centralUrl, gate.token);
         } finally {
             this.inFlight = null;
@@ -130,7 +144,9 @@ export class UploadWorker {
         // Each export once per round, even when its next try is due at once.
         const tried = new Set<string>();
         while (!this.stopping) {
-            const entry = await this.options.queue.claimNext({ force, skip: tried });
+            // Asked again before each upload: the one before it spent some of the day's budget.
+            const admit = await this.admission(centralUrl, force, tried);
+            const entry = await this.options.queue.claimNext({ force, skip: tried, admit });
             if (!entry) break;
             tried.add(entry.queue_id);
             this.setState({ uploading: entry.export_id });
@@ -160,23 +176,48 @@ export class UploadWorker {
     private async attempt(entry: QueueEntry, centralUrl: string, token: string): Promise<{ result: AttemptResult; upload: UploadOutcome | null }> {
         const problem = await checkExportFile(entry.export_file, entry.sha256).catch((err) => `the export file could not be checked (${errorMessage(err)})`);
         if (problem) return { result: { kind: 'failed', reason: problem }, upload: null };
-        let body: Buffer | null;
+        let body: Pick<UploadRequest, 'body' | 'source'>;
         try {
-            body = await oldServiceExportBody(entry);
+            body = await this.bodyOf(entry);
         } catch (err) {
             return { result: { kind: 'failed', reason: errorMessage(err) }, upload: null };
         }
-        const upload = await uploadExport({
-            centralUrl,
-            file: entry.export_file,
-            body: body ?? undefined,
-            exportId: entry.export_id,
-            token,
-            timeoutMs: this.options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
-            healthTimeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
-            signal: this.inFlight?.signal,
-        });
+        // On a metered link a bulk upload is counted before it goes: a power cut mid-upload leaves it counted.
+        const metered = this.options.link !== undefined && entryClass(entry) === 'bulk' && (await this.options.link.choice()).kind === 'metered';
+        const send = async (encoding: UploadEncoding) => {
+            const release = metered ? await this.options.link!.reserve((await this.wireBytes(entry, encoding).catch(() => 0)) + HEADER_ALLOWANCE_BYTES) : null;
+            try {
+                return await uploadExport({
+                    centralUrl,
+                    file: entry.export_file,
+                    ...body,
+                    encoding,
+                    agents: this.agents(),
+                    exportId: entry.export_id,
+                    token,
+                    timeoutMs: this.options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
+                    healthTimeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
+                    signal: this.inFlight?.signal,
+                });
+            } finally {
+                await release?.().catch((err) => this.options.onProblem?.(`The link's byte count could not be saved: ${errorMessage(err)}`));
+            }
+        };
+        const encoding = this.encodingFor(centralUrl);
+        let upload = await send(encoding);
+        if (upload.kind === 'encoding' && encoding !== 'gzip') {
+            // An older central side, or one that stopped taking br: gzip, which every one decodes, at once and from now on.
+            this.gzipOnly.add(centralUrl);
+            // Bulk on a metered link was let through for its br size: its gzip size is judged against the budget first.
+            if (metered) return { result: { kind: 'released', reason: 'the central API takes gzip, not br; sent again as gzip within the budget' }, upload };
+            upload = await send('gzip');
+        }
         switch (upload.kind) {
+            case 'encoding':
+                return {
+                    result: { kind: 'failed', reason: `the central API does not decode the upload (415; it accepts ${upload.accepted.join(', ') || 'nothing it names'})` },
+                    upload,
+                };
             case 'accepted':
                 await this.acknowledge(entry);
                 this.setReach(null);
@@ -200,11 +241,66 @@ export class UploadWorker {
      */
     private async acknowledge(entry: QueueEntry): Promise<void> {
         try {
-            await acknowledgeWatermarks(this.options.watermarksFile, entry.export_id, entry.watermarks ?? {});
+            await acknowledgeWatermarks(this.options.watermarksFile, familyOf(entry), entry.watermarks ?? {});
         } catch (err) {
             // The export is stored centrally all the same; unmoved marks only mean its rows are sent again, and deduplicated there.
             this.options.onProblem?.(`The upload of ${entry.export_id} was confirmed, but the export marks could not be saved: ${errorMessage(err)}`);
         }
+    }
+
+    private agents() {
+        return this.options.link ? { httpAgent: this.options.link.meter.httpAgent, httpsAgent: this.options.link.meter.httpsAgent } : undefined;
+    }
+
+    private encodingFor(centralUrl: string): UploadEncoding {
+        return this.gzipOnly.has(centralUrl) ? 'gzip' : chooseEncoding(this.accepted);
+    }
+
+    /** What is sent: the old service's file rewritten, one part of the file, or the file as it is. */
+    private async bodyOf(entry: QueueEntry): Promise<Pick<UploadRequest, 'body' | 'source'>> {
+        const old = await oldServiceExportBody(entry);
+        if (old) return { body: old };
+        const part = await partBody(entry);
+        return part ? { source: part.stream } : {};
+    }
+
+    /** An upload's compressed size in an encoding: measured once (compressing it into nothing) and kept in its entry. */
+    private async wireBytes(entry: QueueEntry, encoding: UploadEncoding): Promise<number> {
+        if (entry.wire?.encoding === encoding) return entry.wire.bytes;
+        const body = await this.bodyOf(entry);
+        const source = body.body ? Readable.from([body.body]) : body.source ? body.source() : createReadStream(entry.export_file);
+        const bytes = await compressedSize(source, encoding);
+        entry.wire = { encoding, bytes };
+        await this.options.queue.noteWire(entry.queue_id, entry.wire);
+        return bytes;
+    }
+
+    /**
+     * What the link lets through now: everything on an unmetered link; on a
+     * metered one urgent uploads always, bulk only what fits in what is left
+     * of the day's budget (its compressed size and headers). While urgent
+     * ones are due, bulk waits its turn unmeasured; then bulk ones are
+     * measured (once, kept in the entry) in upload order up to the first that fits.
+     */
+    private async admission(centralUrl: string, force = false, skip?: ReadonlySet<string>): Promise<((entry: QueueEntry) => boolean) | undefined> {
+        const link = this.options.link;
+        if (!link || (await link.choice()).kind === 'unmetered') return undefined;
+        const urgent = (entry: QueueEntry) => entryClass(entry) === 'urgent';
+        const now = Date.now();
+        const due = (e: QueueEntry) => !skip?.has(e.queue_id) && (force || !e.next_retry_at || !(Date.parse(e.next_retry_at) > now));
+        const pending = (await this.options.queue.pending()).filter(due);
+        if (pending.some(urgent)) return urgent;
+        const left = (await link.budgetLeft()) ?? Infinity;
+        const encoding = this.encodingFor(centralUrl);
+        for (const entry of pending.sort(uploadOrder)) {
+            if (left <= HEADER_ALLOWANCE_BYTES) break;
+            // The plain size (and a margin for data that does not compress) bounds the compressed one: a small upload needs no measuring.
+            const bound = entry.wire?.encoding === encoding ? entry.wire.bytes : Math.ceil(plainSize(entry) * 1.01) + 1024;
+            // One that cannot even be read is let through: its attempt fails it with the reason, instead of it waiting for ever.
+            const cost = bound + HEADER_ALLOWANCE_BYTES <= left ? bound : await this.wireBytes(entry, encoding).catch(() => 0);
+            if (cost + HEADER_ALLOWANCE_BYTES <= left) return (e) => urgent(e) || e.queue_id === entry.queue_id;
+        }
+        return urgent;
     }
 
     /** Uploads need a central URL and a licence of Tier 1 or higher, read fresh each round. */

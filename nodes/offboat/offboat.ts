@@ -11,6 +11,7 @@ import { OffboatWorker } from '../../lib/offboat/worker';
 import { OffboatState, parseOffboatMode, readOffboatState, updateOffboatState } from '../../lib/offboat/state';
 import { recoverySheet } from '../../lib/offboat/recovery-sheet';
 import { checkRecoveryKey } from '../../lib/offboat/key-check';
+import { boatLink } from '../../lib/link/link';
 
 interface OffboatDef extends NodeDef {
     boat: string;
@@ -43,7 +44,9 @@ export = function (RED: NodeAPI): void {
         let closing = false;
         let progress: { sent: number; total: number } | null = null;
 
+        const link = boatLink(root);
         const worker = new OffboatWorker({
+            link,
             root,
             backupDir,
             centralUrl: () => boat.centralUrl(),
@@ -84,6 +87,8 @@ export = function (RED: NodeAPI): void {
         readOffboatState(root).then(show, () => undefined);
         round();
         const timer = setInterval(round, Math.min(pollMs, 2 ** 31 - 1));
+        // Unmetered now, or backups allowed over the link: a copy that waited goes at once.
+        const stopLinkListener = link.onChange(round);
         const weekly = CronJob.from({
             cronTime: WEEKLY_CRON,
             start: true,
@@ -216,6 +221,7 @@ export = function (RED: NodeAPI): void {
         node.on('close', (done: () => void) => {
             closing = true;
             clearInterval(timer);
+            stopLinkListener();
             weekly.stop();
             void worker
                 .stop()

@@ -8,6 +8,11 @@ import { boatConfig, handleInput, status } from '../shared/adapter';
 import { reportToCatch } from '../shared/report-to-catch';
 import { resolveEnv } from '../shared/boat-config';
 import { describeStatus, queueStatus, QueueStatus } from './queue-status';
+import { boatLink } from '../../lib/link/link';
+import { linkAnswer } from '../../lib/link/answer';
+import { choiceFromBody } from '../../lib/link/choice';
+import { networkManagerSuggestion } from '../../lib/link/network-manager';
+import { readOffboatState } from '../../lib/offboat/state';
 
 interface SyncQueueDef extends NodeDef {
     boat: string;
@@ -19,7 +24,7 @@ interface SyncQueueDef extends NodeDef {
     timeoutSeconds?: string | number;
 }
 
-const ACTIONS = ['status', 'process', 'retry-failed', 'cleanup', 'history'] as const;
+const ACTIONS = ['status', 'process', 'retry-failed', 'cleanup', 'history', 'link', 'set-link'] as const;
 /** Old entries are pruned at start and then on the first poll after this long. */
 const CLEANUP_EVERY_MS = 60 * 60 * 1000;
 /** Queue changes that come in a burst (a round of uploads) reach output 3 as one snapshot. */
@@ -63,7 +68,12 @@ export = function (RED: NodeAPI): void {
             damagedQueueFile = null;
             changed();
         });
+        const link = boatLink(layout.root);
+        if (link.defaultProblem()) node.warn(link.defaultProblem()!);
+        // A switch of the link (to unmetered, a larger budget) sends what waited at once.
+        const stopLinkListener = link.onChange(() => worker.process().catch(background));
         const worker = new UploadWorker({
+            link,
             queue,
             watermarksFile: layout.watermarksFile,
             centralUrl: () => boat.centralUrl(),
@@ -159,7 +169,12 @@ export = function (RED: NodeAPI): void {
             };
         }
 
-        async function act(action: string): Promise<Record<string, unknown>> {
+        async function currentLink() {
+            const copy = (await readOffboatState(layout.root).catch(() => null))?.pending ?? null;
+            return linkAnswer(link, await queue.pending(), copy, await networkManagerSuggestion());
+        }
+
+        async function act(action: string, msg: NodeMessage & Record<string, any>): Promise<Record<string, unknown>> {
             switch (action) {
                 case 'status':
                     return { success: true, ...(await currentStatus()) };
@@ -205,6 +220,13 @@ export = function (RED: NodeAPI): void {
                         ...counts(await currentStatus()),
                     };
                 }
+                case 'link':
+                    return { ...(await currentLink()) };
+                case 'set-link': {
+                    const body = typeof msg.payload === 'object' && msg.payload !== null && !Array.isArray(msg.payload) ? (msg.payload as Record<string, unknown>) : {};
+                    await link.setChoice(choiceFromBody(body, await link.choice()));
+                    return { ...(await currentLink()) };
+                }
                 case 'history': {
                     const { history, recent } = await queue.uploadHistory();
                     return { success: true, count: history.length, history, recent };
@@ -219,7 +241,7 @@ export = function (RED: NodeAPI): void {
                 await recovered;
                 if (closing) throw new BoatDataError('QUEUE_STOPPING', 'The upload queue is stopping (a redeploy or shutdown); send the request again in a moment', 503);
                 const hasAction = msg.action !== undefined && msg.action !== null && msg.action !== '';
-                if (hasAction) return act(String(msg.action));
+                if (hasAction) return act(String(msg.action), msg);
                 if (msg.export !== undefined) return enqueue(msg);
                 throw new BoatDataError('QUEUE_NOTHING_TO_DO', `The upload queue needs msg.export (an export to queue) or msg.action (one of ${ACTIONS.join(', ')})`, 400);
             })();
@@ -238,6 +260,7 @@ export = function (RED: NodeAPI): void {
             if (changeTimer) clearTimeout(changeTimer);
             stopListening();
             stopListeningCleared();
+            stopLinkListener();
             // The upload in flight is aborted and its entry written back to pending before done().
             Promise.all([worker.stop(), recovered, ...[...inputsAtWork].map((p) => p.catch(() => undefined))])
                 .catch((err) => node.warn(errorMessage(err)))

@@ -83,25 +83,26 @@ describe('exporting and uploading from the Data Management page (tier 2 boat)', 
     });
 
     it('the queue shows the export waiting, with its attempts, while the central database is switched off', async () => {
-        const item = data.page.locator('[data-test="queue-items"] li', { hasText: exportId });
+        // The export is two uploads, its urgent part and its -bulk part (docs/link.md): both are listed.
+        const item = data.page.locator('[data-test="queue-items"] li', { hasText: exportId }).first();
         await item.waitFor();
         assert.match((await item.getAttribute('data-state')) ?? '', /pending|uploading/);
         assert.match(await item.innerText(), /attempt|first upload/i);
-        assert.equal((await data.page.locator('[data-test="count-pending"] strong').innerText()).trim(), '1');
+        await data.page.waitForFunction(() => document.querySelector('[data-test="count-pending"] strong')?.textContent?.trim() === '2');
         await screenshot(data.page, 'export-queued');
     });
 
     it('an export made elsewhere (a script calling the REST API) appears on the page by itself', async () => {
         const made = await call(nodeRed, 'POST', '/export/generate');
         assert.equal(made.status, 200, made.text);
-        await data.page.locator('[data-test="queue-items"] li', { hasText: made.json.export_id }).waitFor({ timeout: 10000 });
-        assert.equal((await data.page.locator('[data-test="count-pending"] strong').innerText()).trim(), '2');
+        await data.page.locator('[data-test="queue-items"] li', { hasText: made.json.export_id }).first().waitFor({ timeout: 10000 });
+        await data.page.waitForFunction(() => document.querySelector('[data-test="count-pending"] strong')?.textContent?.trim() === '4');
     });
 
     it('"Process Queue Now" uploads them once the central database is on, and the history shows them', async () => {
         central = await startCentralOn(scratch.dir, centralPort);
         await data.page.getByRole('button', { name: 'Process Queue Now' }).click();
-        await data.page.locator('[data-test="history"] li', { hasText: exportId }).waitFor({ timeout: 30000 });
+        await data.page.locator('[data-test="history"] li', { hasText: exportId }).first().waitFor({ timeout: 30000 });
         await waitFor('the queue on the page to be empty', async () => (await data.page.locator('[data-test="count-pending"] strong').innerText()).trim() === '0');
         const rows = await call(central, 'GET', `/api/v1/installations/${boat.installationId}/boatlog`);
         assert.equal(rows.status, 200, rows.text);

@@ -97,7 +97,8 @@ describe('the boat restarting', function () {
         const made = await call(nodeRed, 'POST', '/export/generate');
         assert.equal(made.status, 200, made.text);
         const pending = await call(nodeRed, 'GET', '/export/queue/status');
-        assert.equal(pending.json.pending_count + pending.json.uploading_count, 1, pending.text);
+        // Two uploads of one export: its urgent part and its bulk part (telemetry, camera metadata).
+        assert.equal(pending.json.pending_count + pending.json.uploading_count, 2, pending.text);
         await nodeRed.stop();
         running.pop();
 
@@ -113,7 +114,7 @@ describe('the boat restarting', function () {
         });
         const status = await waitFor('the queue to show it completed', async () => {
             const body = (await call(nodeRed, 'GET', '/export/queue/status')).json;
-            return body.completed_count === 1 && body.pending_count === 0 ? body : undefined;
+            return body.completed_count === 2 && body.pending_count === 0 ? body : undefined;
         });
         assert.equal(status.failed_count, 0);
     });

@@ -267,9 +267,9 @@ describe('ingest node in the central flow, tokens mode: who may read', function 
     it('health stays open, and tells an anonymous caller only status and mode', async () => {
         const anonymous = await call('GET', '/api/v1/health');
         assert.equal(anonymous.status, 200, anonymous.text);
-        assert.deepEqual(anonymous.json, { status: 'ok', mode: 'tokens' });
+        assert.deepEqual(anonymous.json, { status: 'ok', mode: 'tokens', accept_encoding: ['br', 'gzip'] });
         const device = await call('GET', '/api/v1/health', { headers: bearer('token-of-boat') });
-        assert.deepEqual(device.json, { status: 'ok', mode: 'tokens' });
+        assert.deepEqual(device.json, { status: 'ok', mode: 'tokens', accept_encoding: ['br', 'gzip'] });
         const operator = await call('GET', '/api/v1/health', { headers: bearer('operator-token') });
         assert.deepEqual([operator.json.installations, operator.json.exports], [2, 2]);
     });

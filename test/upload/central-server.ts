@@ -1,10 +1,10 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { gunzipSync } from 'zlib';
+import { brotliDecompressSync, gunzipSync } from 'zlib';
 
 export interface ReceivedUpload {
     headers: http.IncomingHttpHeaders;
-    /** The body as the boat meant it: gunzipped when it came gzip-encoded. */
+    /** The body as the boat meant it: decoded when it came gzip- or br-encoded. */
     body: Buffer;
     wireBytes: number;
 }
@@ -81,7 +81,9 @@ export class FakeCentral {
 
     private record(req: http.IncomingMessage, chunks: Buffer[]): ReceivedUpload {
         const raw = Buffer.concat(chunks);
-        const upload = { headers: req.headers, body: req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw, wireBytes: raw.length };
+        const encoding = req.headers['content-encoding'];
+        const body = encoding === 'gzip' ? gunzipSync(raw) : encoding === 'br' ? brotliDecompressSync(raw) : raw;
+        const upload = { headers: req.headers, body, wireBytes: raw.length };
         this.uploads.push(upload);
         return upload;
     }

@@ -62,8 +62,15 @@ describe('uploads to the real central ingest', function () {
         const exp = await exportBoatData(boat.layout, 'incremental');
         await queue.enqueue(exp);
         const round = await worker.process();
-        assert.equal(round.uploaded, 1, round.message);
-        assert.equal(attempts[0].outcome, 'completed');
+        // The urgent part (boatlog and the rest) first, then the bulk part (telemetry) under its own export id.
+        assert.equal(round.uploaded, 2, round.message);
+        assert.deepEqual(
+            attempts.map((a) => [a.outcome, a.entry.export_id]),
+            [
+                ['completed', exp.export_id],
+                ['completed', `${exp.export_id}-bulk`],
+            ],
+        );
         assert.ok(attempts[0].entry.import_id, 'the ingest gave an import id');
         assert.ok((attempts[0].entry.records_imported ?? 0) > 0);
         assert.deepEqual((await readWatermarks(boat.layout.watermarksFile)).acknowledged.boatlog, exp.watermarks.boatlog);

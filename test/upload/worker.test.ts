@@ -101,7 +101,8 @@ describe('the upload worker', function () {
             central.answer = () => ({ status: 200 });
             await w.process();
             assert.deepEqual((await readWatermarks(layout.watermarksFile)).acknowledged, {}, 'a placeholder 200 moves no mark');
-            assert.equal(readQueue(layout).failed.length, 1, 'two tries used: failed');
+            // Its urgent part (the boatlog) and its bulk part (the telemetry) are two uploads.
+            assert.equal(readQueue(layout).failed.length, 2, 'two tries used: both parts failed');
             await queue.retryFailed();
 
             central.answer = () => ({ status: 200, body: { status: 'success', import_id: 'imp-9', records_imported: 30 } });

@@ -12,6 +12,8 @@ import { health, IngestSettings, receiveUpload } from '../../lib/ingest/ingest';
 import { IngestStore } from '../../lib/ingest/store';
 import { ExportQueue } from '../../lib/queue/export-queue';
 import { UploadWorker } from '../../lib/upload/worker';
+import { BROTLI_QUALITY, compressedSize, GZIP_LEVEL, UploadEncoding } from '../../lib/upload/encoding';
+import { partBody } from '../../lib/upload/part-body';
 import { appendBoatlogRows, buildDemoBoat, DemoBoat } from '../demo-boat';
 import { BenchFigure } from './figures';
 
@@ -23,13 +25,16 @@ const BACKLOG = 1000;
  * Part 2, the sync queue: (a) a month at sea, one incremental export a day
  * with the central API out of reach, then the reconnection; (b) the gzip
  * ratio of a full export on the wire; (c) a backlog of 1,000 exports
- * uploaded to the real ingest over local HTTP.
+ * uploaded to the real ingest over local HTTP; (d) the 1M + 100k-row
+ * export's urgent and bulk parts on the wire, gzip -6 against brotli.
  */
 export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'd3kos-bench-sync-'));
     const ingest = await startIngest(path.join(dir, 'central'));
     try {
-        return [...(await monthAtSea(dir, ingest.url, log)), ...(await fullExportOnTheWire(dir, log)), ...(await backlog(dir, ingest.url, log))];
+        const only = process.env.D3KOS_BENCH_SYNC_ONLY;
+        if (only === 'encodings') return await encodingsOnTheWire(dir, log);
+        return [...(await monthAtSea(dir, ingest.url, log)), ...(await fullExportOnTheWire(dir, log)), ...(await backlog(dir, ingest.url, log)), ...(await encodingsOnTheWire(dir, log))];
     } finally {
         await ingest.close();
         fs.rmSync(dir, { recursive: true, force: true });
@@ -94,6 +99,55 @@ async function fullExportOnTheWire(dir: string, log: (line: string) => void): Pr
     } finally {
         await server.close();
     }
+}
+
+/**
+ * The bytes on the wire of a 1,000,000-telemetry + 100,000-boatlog full
+ * export (its urgent and bulk uploads as the queue makes them) in gzip -6
+ * and brotli, with the CPU time (every thread of the process: zlib works
+ * in the thread pool) each costs.
+ */
+async function encodingsOnTheWire(dir: string, log: (line: string) => void): Promise<BenchFigure[]> {
+    const boat = await buildDemoBoat({ root: path.join(dir, 'big'), telemetryRows: 1_000_000, boatlogRows: 100_000 });
+    const exp = await exportBoatData(boat.layout, 'full');
+    const { entries } = await new ExportQueue(boat.layout).enqueue(exp);
+    const measure = async (encoding: UploadEncoding) => {
+        const cpu = process.cpuUsage();
+        let bytes = 0;
+        for (const entry of entries) {
+            const part = await partBody(entry);
+            bytes += await compressedSize(part ? part.stream() : fs.createReadStream(entry.export_file), encoding);
+        }
+        const used = process.cpuUsage(cpu);
+        return { bytes, cpuS: (used.user + used.system) / 1e6 };
+    };
+    const gzip = await measure('gzip');
+    const br = await measure('br');
+    log(
+        `1M + 100k full export (${exp.file_size_bytes} bytes raw, ${entries.length} uploads): gzip -${GZIP_LEVEL} ${gzip.bytes} bytes in ${gzip.cpuS.toFixed(1)} s CPU, brotli q${BROTLI_QUALITY} ${br.bytes} bytes in ${br.cpuS.toFixed(1)} s CPU`,
+    );
+    const bytesRatio = br.bytes / gzip.bytes;
+    const cpuRatio = br.cpuS / gzip.cpuS;
+    return [
+        {
+            name: 'brotli bytes on the wire, 1M + 100k export',
+            value: br.bytes,
+            unit: 'bytes',
+            reference: `gzip -${GZIP_LEVEL} = ${gzip.bytes} bytes`,
+            ratio: bytesRatio,
+            target: '≤ 0.85×',
+            pass: bytesRatio <= 0.85,
+        },
+        {
+            name: 'brotli CPU time, 1M + 100k export',
+            value: br.cpuS,
+            unit: 's',
+            reference: `gzip -${GZIP_LEVEL} = ${gzip.cpuS.toFixed(2)} s`,
+            ratio: cpuRatio,
+            target: '≤ 1.5×',
+            pass: cpuRatio <= 1.5,
+        },
+    ];
 }
 
 async function backlog(dir: string, centralUrl: string, log: (line: string) => void): Promise<BenchFigure[]> {
