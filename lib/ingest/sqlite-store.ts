@@ -18,6 +18,7 @@ import {
     importedExportValues,
 } from './store';
 import type { ExportIdentity } from './validate';
+import { SQLITE_QUERYABLE_SQL } from './sqlite-schema';
 
 /** Versioned changes to the file, applied in order at start, each in its own transaction. */
 const MIGRATIONS: Array<{ version: number; sql: string }> = [
@@ -61,6 +62,7 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
             error TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (installation_id, export_id));
         CREATE INDEX failed_imports_by_time ON failed_imports (failed_at);`,
     },
+    { version: 3, sql: SQLITE_QUERYABLE_SQL },
 ];
 
 // synchronous=FULL: a success answer makes the boat advance its watermarks, so a commit must survive a power cut.

@@ -181,17 +181,16 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         if (kind.name === 'SQLite') {
             await writeSql(
                 path.join(settings.dataDir, 'ingest.db'),
-                "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES (?, 'boatlog', '99', ?, ?, 'old', '2020')",
+                "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES (?, 'boatlog', '99', ?, ?, 'old', '2020-01-01T00:00:00.000Z')",
                 [BOAT, huge, huge.length],
             );
         } else {
             const client = new Client({ connectionString: database });
             await client.connect();
-            await client.query("INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES ($1, 'boatlog', '99', $2, $3, 'old', '2020')", [
-                BOAT,
-                huge,
-                huge.length,
-            ]);
+            await client.query(
+                "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES ($1, 'boatlog', '99', $2, $3, 'old', '2020-01-01T00:00:00.000Z')",
+                [BOAT, huge, huge.length],
+            );
             await client.end();
         }
         const page = await readCategory(store, { installation_id: BOAT, category: 'boatlog' }, FLEET_READER);
