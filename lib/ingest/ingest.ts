@@ -40,7 +40,7 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
     let declaredGzip: boolean;
     const idempotencyKey = firstHeader(upload.headers['idempotency-key']);
     try {
-        uploader = await admitUploader(settings.mode, bearerToken(upload.headers.authorization), settings.dataDir);
+        uploader = await admitUploader(settings.mode, bearerToken(upload.headers.authorization), settings.dataDir, (digest) => store.erasedSince(digest));
         declaredGzip = checkBeforeReading(upload.headers, settings.maxBodyBytes);
     } catch (err) {
         // The unread body flows on into nothing; the HTTP side decides how much of it to take before cutting.

@@ -1,8 +1,10 @@
 import { Pool, PoolClient } from 'pg';
 import { BoatDataError, errorMessage } from '../errors';
 import {
+    BOAT_TABLES,
     CategoryPage,
     cutByBytes,
+    ErasedRows,
     FailedImport,
     FleetHealth,
     ImportedExport,
@@ -215,6 +217,51 @@ export class PostgresStore implements IngestStore {
         return { quiet: quiet.rows.map((row) => isoTimes(row, ['last_import_at'])), failed: failed.rows.map((row) => isoTimes(row, ['failed_at'])) };
     }
 
+    async eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
+        const client = await this.writers.connect().catch(unavailable);
+        let broken: Error | undefined;
+        try {
+            await client.query('BEGIN');
+            // The boat's import under way, on any instance, commits first; its rows go with the rest.
+            await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [installationId]);
+            const removed = {} as ErasedRows;
+            for (const table of BOAT_TABLES) removed[table] = (await client.query(`DELETE FROM ${table} WHERE installation_id = $1`, [installationId])).rowCount ?? 0;
+            await client.query(
+                'INSERT INTO erased_devices (token_sha256, erased_at) SELECT d, $2 FROM unnest($1::text[]) AS d ON CONFLICT (token_sha256) DO UPDATE SET erased_at = excluded.erased_at',
+                [tokenDigests, erasedAt],
+            );
+            await client.query('COMMIT');
+            return removed;
+        } catch (err) {
+            await client.query('ROLLBACK').catch((e) => (broken = e));
+            return unavailable(err);
+        } finally {
+            client.release(broken);
+        }
+    }
+
+    async erasedSince(tokenDigest: string): Promise<string | undefined> {
+        const { rows } = await this.readers.query<{ erased_at: Date }>('SELECT erased_at FROM erased_devices WHERE token_sha256 = $1', [tokenDigest]).catch(unavailable);
+        return rows[0]?.erased_at.toISOString();
+    }
+
+    /** One batch on the readers' pool (imports keep theirs), its rows and their counts in one short transaction. */
+    async deleteOldRows(category: string, before: string, batchRows: number): Promise<number> {
+        const { rows } = await this.readers
+            .query<{ deleted: number }>(
+                `WITH gone AS (
+                     DELETE FROM category_rows r USING (SELECT installation_id, row_key FROM category_rows WHERE category = $1 AND exported_at < $2 LIMIT $3) old
+                     WHERE r.category = $1 AND r.installation_id = old.installation_id AND r.row_key = old.row_key RETURNING r.installation_id),
+                 per_boat AS (SELECT installation_id, count(*) AS n FROM gone GROUP BY installation_id),
+                 counted AS (
+                     UPDATE category_counts c SET rows = greatest(c.rows - p.n, 0) FROM per_boat p WHERE c.installation_id = p.installation_id AND c.category = $1)
+                 SELECT coalesce(sum(n), 0)::int AS deleted FROM per_boat`,
+                [category, before, batchRows],
+            )
+            .catch(unavailable);
+        return rows[0].deleted;
+    }
+
     async close(): Promise<void> {
         await Promise.all([this.writers.end(), this.readers.end(), this.healthPool.end()]);
     }
@@ -363,7 +410,7 @@ function unavailable(err: unknown): never {
     if (code === '53100') throw new BoatDataError('INGEST_DISK_FULL', 'the central database disk is full; nothing of this export was stored', 507);
     if (code === '22P05')
         throw new BoatDataError('EXPORT_INVALID', 'an entry holds the character \\u0000, which the central database (PostgreSQL jsonb) cannot store; nothing of this export was stored', 400);
-    if (code === 'ECONNREFUSED' || code === '57P01' || code === '53300' || /timeout|terminated|Connection/i.test(errorMessage(err))) {
+    if (code === 'ECONNREFUSED' || code === '57P01' || code === '53300' || code === '40P01' || /timeout|terminated|Connection/i.test(errorMessage(err))) {
         throw new BoatDataError('INGEST_BUSY', `the central database is out of reach or busy (${errorMessage(err)}); try again shortly`, 503);
     }
     throw err;

@@ -4,7 +4,9 @@ import { Connection, Prepared } from './database';
 import {
     CategoryPage,
     cutByBytes,
+    BOAT_TABLES,
     DATABASE_FILE,
+    ErasedRows,
     FailedImport,
     FleetHealth,
     ImportedExport,
@@ -66,7 +68,8 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
 ];
 
 // synchronous=FULL: a success answer makes the boat advance its watermarks, so a commit must survive a power cut.
-const WRITER_SETUP = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;';
+// secure_delete: freed space is zeroed, so a row deleted (retention, the erasure of a boat) leaves no copy in the file.
+const WRITER_SETUP = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;';
 const READER_SETUP = 'PRAGMA busy_timeout = 10000; PRAGMA query_only = 1;';
 
 const BATCH_ROWS = 500;
@@ -225,6 +228,51 @@ export class SqliteStore implements IngestStore {
         return { quiet, failed };
     }
 
+    eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
+        return this.withWriter(async () => {
+            // Deleted rows are zeroed (secure_delete) and the WAL is emptied after: the file keeps no copy of the boat.
+            await this.writer.exec('BEGIN IMMEDIATE');
+            try {
+                const removed = {} as ErasedRows;
+                for (const table of BOAT_TABLES) removed[table] = (await this.writer.run(`DELETE FROM ${table} WHERE installation_id = ?`, [installationId])).changes;
+                for (const digest of tokenDigests) await this.writer.run('INSERT OR REPLACE INTO erased_devices (token_sha256, erased_at) VALUES (?, ?)', [digest, erasedAt]);
+                await this.writer.exec('COMMIT');
+                return removed;
+            } catch (err) {
+                await this.writer.exec('ROLLBACK').catch(() => undefined);
+                throw err;
+            } finally {
+                await this.writer.exec('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);
+            }
+        });
+    }
+
+    async erasedSince(tokenDigest: string): Promise<string | undefined> {
+        return (await this.reader.get<{ erased_at: string }>('SELECT erased_at FROM erased_devices WHERE token_sha256 = ?', [tokenDigest]))?.erased_at;
+    }
+
+    /** One batch on the writer, between imports: the next import waits for one short transaction at most. */
+    deleteOldRows(category: string, before: string, batchRows: number): Promise<number> {
+        return this.withWriter(async () => {
+            await this.writer.exec('BEGIN IMMEDIATE');
+            try {
+                const gone = await this.writer.all<{ installation_id: string }>(
+                    `DELETE FROM category_rows WHERE rowid IN (SELECT rowid FROM category_rows INDEXED BY category_rows_by_age WHERE category = ? AND exported_at < ? LIMIT ?)
+                     RETURNING installation_id`,
+                    [category, before, batchRows],
+                );
+                for (const [installationId, rows] of tally(gone)) {
+                    await this.writer.run('UPDATE category_counts SET rows = max(rows - ?, 0) WHERE installation_id = ? AND category = ?', [rows, installationId, category]);
+                }
+                await this.writer.exec('COMMIT');
+                return gone.length;
+            } catch (err) {
+                await this.writer.exec('ROLLBACK').catch(() => undefined);
+                throw err;
+            }
+        });
+    }
+
     /**
      * Waits for the import under way, then closes the connections one after the other: two closing at once can
      * each find the other still open, and neither folds the WAL back into the database.
@@ -342,6 +390,13 @@ class SqliteSession implements ImportSession {
             this.release();
         }
     }
+}
+
+/** Rows per installation. */
+export function tally(rows: Array<{ installation_id: string }>): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { installation_id } of rows) counts.set(installation_id, (counts.get(installation_id) ?? 0) + 1);
+    return counts;
 }
 
 async function migrate(db: Connection): Promise<void> {

@@ -133,6 +133,12 @@ export interface FleetHealth {
     failed: Array<FailedImport & { attempts: number }>;
 }
 
+/** Rows removed per table by the erasure of a boat. */
+export type ErasedRows = Record<'category_rows' | 'category_data' | 'category_counts' | 'imported_exports' | 'installations' | 'failed_imports', number>;
+
+/** The tables a boat's rows live in, in the order an erasure empties them. */
+export const BOAT_TABLES = ['category_rows', 'category_data', 'category_counts', 'imported_exports', 'installations', 'failed_imports'] as const;
+
 /**
  * One import, one transaction. The store decides who stores an export:
  * `claim` answers the import already stored under the export's id, or
@@ -171,6 +177,15 @@ export interface IngestStore {
     categoryRows(installationId: string, category: string, page: PageRequest): Promise<CategoryPage>;
     importedExports(exportId: string): Promise<ImportedExport[]>;
     fleetHealth(quietSince: string, limit: number): Promise<FleetHealth>;
+    /**
+     * Removes every row of a boat from every table, in one transaction that waits for the boat's import under way,
+     * and remembers the digests of its device tokens (erased_devices). Answers the rows removed per table.
+     */
+    eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows>;
+    /** When the boat of a device token (its sha256) was erased, if it was. */
+    erasedSince(tokenDigest: string): Promise<string | undefined>;
+    /** Deletes up to `batchRows` rows of `category` exported before `before`, in one short transaction; answers how many. */
+    deleteOldRows(category: string, before: string, batchRows: number): Promise<number>;
     close(): Promise<void>;
 }
 

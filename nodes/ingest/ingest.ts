@@ -6,13 +6,14 @@ import { admitReader, FLEET_READER, parseIngestMode, Reader } from '../../lib/in
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/ingest/body';
 import { fleetHealth, health, IngestSettings, listInstallations, readCategory, readCategoryJson, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
 import { ImportOutcome, importRoute, ImportTarget } from '../../lib/ingest/import-route';
+import { eraseInstallation } from '../../lib/ingest/erasure';
 import { withoutCors } from '../../lib/http/cors';
 import { checkDatabaseSetting, IngestStore, useSharedStore } from '../../lib/ingest/store';
 import { handleInput, status } from '../shared/adapter';
 import { resolveEnv } from '../shared/boat-config';
-import { servePost, ServedRoute } from './http-route';
+import { guardIngestEdge, servePost, ServedRoute } from './http-route';
 
-const OPERATIONS = ['import', 'health', 'installations', 'category', 'export', 'fleet-health'] as const;
+const OPERATIONS = ['import', 'health', 'installations', 'category', 'export', 'fleet-health', 'erase'] as const;
 type Operation = (typeof OPERATIONS)[number];
 
 interface IngestDef extends NodeDef {
@@ -69,6 +70,7 @@ export = function (RED: NodeAPI): void {
             );
         }
 
+        const unguard = RED.settings.httpNodeRoot === false ? undefined : guardIngestEdge(RED);
         const served = route
             ? serveImports(node, route, async () => {
                   if (!settings || !shared) throw settingsError;
@@ -89,6 +91,7 @@ export = function (RED: NodeAPI): void {
 
         node.on('close', (_removed: boolean, done: () => void) => {
             served?.remove();
+            unguard?.();
             // The store closes after its last node, once the import under way has committed or rolled back.
             (shared ? shared.release() : Promise.resolve()).then(done, done);
         });
@@ -157,6 +160,10 @@ export = function (RED: NodeAPI): void {
             }
             case 'export':
                 return readImportedExport(store, params.export_id ?? msg.export_id, await reader());
+            case 'erase': {
+                const body = msg.payload !== null && typeof msg.payload === 'object' && !Buffer.isBuffer(msg.payload) ? (msg.payload as { confirm?: unknown }) : {};
+                return eraseInstallation(store, settings, await reader(), params.id ?? msg.installation_id, params.confirm ?? body.confirm ?? msg.confirm);
+            }
         }
     }
 
