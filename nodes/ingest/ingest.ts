@@ -7,6 +7,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../../lib/ingest/body';
 import { fleetHealth, health, IngestSettings, listInstallations, readCategory, readCategoryJson, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
 import { ImportOutcome, importRoute, ImportTarget } from '../../lib/ingest/import-route';
 import { eraseInstallation } from '../../lib/ingest/erasure';
+import { parseRetention, Retention, scheduleRetention } from '../../lib/ingest/retention';
 import { withoutCors } from '../../lib/http/cors';
 import { checkDatabaseSetting, IngestStore, useSharedStore } from '../../lib/ingest/store';
 import { handleInput, status } from '../shared/adapter';
@@ -35,6 +36,8 @@ interface IngestDef extends NodeDef {
      * Empty or absent (flows from before it existed): behind an http-in node.
      */
     route?: string;
+    /** `${D3KOS_INGEST_RETENTION}` on the shipped import node: days per category (`telemetry=400, …`); empty keeps all. */
+    retention?: string;
 }
 
 type Message = NodeMessage & Record<string, any>;
@@ -48,7 +51,9 @@ export = function (RED: NodeAPI): void {
         let settings: IngestSettings | undefined;
         let database = '';
         let settingsError: Error | undefined;
+        let retention: Retention = new Map();
         try {
+            retention = parseRetention(resolveEnv(def.retention ?? ''));
             database = checkDatabaseSetting(resolveEnv(def.database ?? ''));
             settings = {
                 dataDir: resolveEnv(def.dataDir).trim() || path.join(RED.settings.userDir ?? '.', 'd3kos-ingest'),
@@ -67,6 +72,22 @@ export = function (RED: NodeAPI): void {
             shared.opening.then(
                 () => status.ok(node, route ? RED._('ingest.status.serving', { mode, route }) : RED._('ingest.status.ready', { mode })),
                 (err) => status.error(node, err),
+            );
+        }
+
+        // Old rows go on the store this node shares, in batches between imports.
+        let retained: { stop: () => Promise<void> } | undefined;
+        let closing = false;
+        if (shared && retention.size > 0) {
+            shared.opening.then(
+                (store) => {
+                    if (closing) return;
+                    retained = scheduleRetention(store, retention, (run) => {
+                        if (run instanceof Error) node.warn(RED._('ingest.errors.retention', { error: errorMessage(run) }));
+                        else if (Object.values(run.deleted).some((n) => n > 0)) node.log(RED._('ingest.status.retention', { deleted: JSON.stringify(run.deleted) }));
+                    });
+                },
+                () => undefined,
             );
         }
 
@@ -92,8 +113,9 @@ export = function (RED: NodeAPI): void {
         node.on('close', (_removed: boolean, done: () => void) => {
             served?.remove();
             unguard?.();
-            // The store closes after its last node, once the import under way has committed or rolled back.
-            (shared ? shared.release() : Promise.resolve()).then(done, done);
+            closing = true;
+            // The store closes after its last node, once the import under way and the retention batch have finished.
+            (retained?.stop() ?? Promise.resolve()).then(() => (shared ? shared.release() : undefined)).then(done, done);
         });
     }
 
