@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import { withoutCors } from '../http/cors';
 import { BoatDataError, errorMessage } from '../errors';
 import { IngestSettings, receiveUpload } from './ingest';
+import { RetryLaterError } from './spool-folder';
 import type { ImportAnswer, IngestStore } from './store';
 
 /**
@@ -43,7 +44,8 @@ export function importRoute(target: () => Promise<ImportTarget>, report: (outcom
                     const statusCode = err instanceof BoatDataError ? err.statusCode : 500;
                     const bodyStillComing = !req.readableEnded && !req.destroyed;
                     if (bodyStillComing) closeAfterAnswer(req, res);
-                    answerJson(res, statusCode, { status: 'error', error: errorMessage(err) }, bodyStillComing ? { Connection: 'close' } : {});
+                    const retry: Record<string, string> = err instanceof RetryLaterError ? { 'Retry-After': String(err.retryAfterSeconds) } : {};
+                    answerJson(res, statusCode, { status: 'error', error: errorMessage(err) }, { ...retry, ...(bodyStillComing ? { Connection: 'close' } : {}) });
                     report({ error: err instanceof Error ? err : new Error(String(err)), statusCode });
                 },
             );

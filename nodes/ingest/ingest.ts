@@ -8,6 +8,7 @@ import { fleetHealth, health, IngestSettings, listInstallations, readCategory, r
 import { ImportOutcome, importRoute, ImportTarget } from '../../lib/ingest/import-route';
 import { eraseInstallation } from '../../lib/ingest/erasure';
 import { parseRetention, Retention, scheduleRetention } from '../../lib/ingest/retention';
+import { spoolFolderFor } from '../../lib/ingest/spool-folder';
 import { withoutCors } from '../../lib/http/cors';
 import { checkDatabaseSetting, IngestStore, useSharedStore } from '../../lib/ingest/store';
 import { handleInput, status } from '../shared/adapter';
@@ -74,6 +75,9 @@ export = function (RED: NodeAPI): void {
                 (err) => status.error(node, err),
             );
         }
+
+        // What a killed Node-RED left in the upload spool goes now, not at the first large upload.
+        if (settings && def.operation === 'import') spoolFolderFor(settings.dataDir).catch((err) => status.error(node, err));
 
         // Old rows go on the store this node shares, in batches between imports.
         let retained: { stop: () => Promise<void> } | undefined;
