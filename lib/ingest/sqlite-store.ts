@@ -21,6 +21,7 @@ import {
 } from './store';
 import type { ExportIdentity } from './validate';
 import { SQLITE_QUERYABLE_SQL } from './sqlite-schema';
+import { KeyedTurns, Turns } from './writer-turns';
 
 /** Versioned changes to the file, applied in order at start, each in its own transaction. */
 const MIGRATIONS: Array<{ version: number; sql: string }> = [
@@ -73,6 +74,8 @@ const WRITER_SETUP = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAG
 const READER_SETUP = 'PRAGMA busy_timeout = 10000; PRAGMA query_only = 1;';
 
 const BATCH_ROWS = 500;
+/** How long an import holds the writer at least before it lets a waiting one in: one commit (an fsync) per this. */
+const MIN_HOLD_MS = 100;
 
 function upsertRowsSql(rows: number): string {
     const values = Array.from({ length: rows }, (_, i) => `(?1, ?${4 * i + 4}, ?${4 * i + 5}, ?${4 * i + 6}, ?${4 * i + 7}, ?2, ?3)`).join(', ');
@@ -87,14 +90,20 @@ function upsertRowsSql(rows: number): string {
 
 /**
  * The embedded store: one SQLite file (WAL) in the ingest's data folder.
- * One writer: imports run one after another, each in one transaction, so a
- * crash mid-import stores all of that export or none of it. Pages and the
- * health check read on connections of their own.
+ * One writer, taken in turns: a large import writes in several transactions
+ * and lets other boats' imports in between (SqliteSession); an export counts
+ * as imported only once its last transaction commits. Pages and the health
+ * check read on connections of their own.
  */
 export class SqliteStore implements IngestStore {
     readonly kind = 'sqlite' as const;
     readonly batchRows = BATCH_ROWS;
-    private writing: Promise<unknown> = Promise.resolve();
+    /** The one writer, in turns: imports' transactions, failures, retention batches, erasures. */
+    private readonly writerTurns = new Turns();
+    /** Each boat's imports and erasure, one after the other (the second copy of an export finds the first's). */
+    private readonly boatTurns = new KeyedTurns();
+    /** Imports under way, which close waits for. */
+    private readonly sessions = new Set<Promise<void>>();
     private fullBatch: Promise<Prepared> | undefined;
 
     private constructor(
@@ -125,23 +134,26 @@ export class SqliteStore implements IngestStore {
         }
     }
 
-    /** Waits for the writer, then holds it until the session commits or rolls back. */
-    beginImport(): Promise<ImportSession> {
-        let release!: () => void;
-        const done = new Promise<void>((resolve) => (release = resolve));
-        const turn = this.writing.then(() => new SqliteSession(this.writer, () => this.batchStatement(), release));
-        this.writing = turn.then(
-            () => done,
-            () => undefined,
+    /** A session takes the writer in turns, a transaction at a time, and lets others in between (see SqliteSession). */
+    async beginImport(): Promise<ImportSession> {
+        let ended!: () => void;
+        const session = new Promise<void>((resolve) => (ended = resolve));
+        this.sessions.add(session);
+        return new SqliteSession(
+            this.writer,
+            this.writerTurns,
+            this.boatTurns,
+            () => this.batchStatement(),
+            () => {
+                this.sessions.delete(session);
+                ended();
+            },
         );
-        return turn;
     }
 
-    /** Runs `work` when the writer is free (failures are recorded between imports). */
+    /** Runs `work` in a turn of the writer of its own (failures, retention batches), between imports' transactions. */
     private withWriter<T>(work: () => Promise<T>): Promise<T> {
-        const run = this.writing.then(work);
-        this.writing = run.catch(() => undefined);
-        return run;
+        return this.writerTurns.run(work);
     }
 
     private batchStatement(): Promise<Prepared> {
@@ -228,7 +240,17 @@ export class SqliteStore implements IngestStore {
         return { quiet, failed };
     }
 
-    eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
+    async eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
+        // After the boat's import under way, whose transactions would otherwise go on storing its rows.
+        const endBoatTurn = await this.boatTurns.take(installationId);
+        try {
+            return await this.eraseNow(installationId, tokenDigests, erasedAt);
+        } finally {
+            endBoatTurn();
+        }
+    }
+
+    private eraseNow(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
         return this.withWriter(async () => {
             // Deleted rows are zeroed (secure_delete) and the WAL is emptied after: the file keeps no copy of the boat.
             await this.writer.exec('BEGIN IMMEDIATE');
@@ -278,7 +300,8 @@ export class SqliteStore implements IngestStore {
      * each find the other still open, and neither folds the WAL back into the database.
      */
     async close(): Promise<void> {
-        await this.writing;
+        while (this.sessions.size > 0) await Promise.all([...this.sessions]);
+        await this.writerTurns.run(async () => undefined);
         await (await this.fullBatch?.catch(() => undefined))?.finalize();
         await this.healthReader.close();
         await this.reader.close();
@@ -286,22 +309,38 @@ export class SqliteStore implements IngestStore {
     }
 }
 
+/**
+ * One import on the single writer, fair to the fleet: its rows go in transactions of their own, and when
+ * another import (or a failure, a retention batch) waits for the writer, the session commits what it has
+ * written once it has held the writer MIN_HOLD_MS, and takes its next turn after them. So a 5-row import
+ * waits a fraction of a second behind a 5-million-row one, not its whole length. Each transaction keeps
+ * the counts of the rows it wrote, so every committed row is counted once; the import is recorded as
+ * imported only in its last transaction: a crash part-way leaves rows of the export, never the export
+ * marked imported, and the boat's resend upserts the same rows (by row key) and completes it. A boat's
+ * imports take turns (KeyedTurns), so two copies of one export never run at once.
+ */
 class SqliteSession implements ImportSession {
     private identity: ExportIdentity | undefined;
     private exportedAt = '';
     private highestSeq = 0;
+    /** Rows inserted per category by the transaction under way, added to category_counts when it commits. */
     private readonly inserted = new Map<string, number>();
-    private open = false;
+    private endWriterTurn: (() => void) | undefined;
+    private endBoatTurn: (() => void) | undefined;
+    private openedAt = 0;
+    private ended = false;
 
     constructor(
         private readonly db: Connection,
+        private readonly writerTurns: Turns,
+        private readonly boatTurns: KeyedTurns,
         private readonly fullBatch: () => Promise<Prepared>,
         private readonly release: () => void,
     ) {}
 
     async claim(identity: ExportIdentity, exportedAt: string): Promise<PriorImport | undefined> {
-        await this.db.exec('BEGIN IMMEDIATE');
-        this.open = true;
+        this.endBoatTurn = await this.boatTurns.take(identity.installation_id);
+        await this.begin();
         const before = await this.db.get<PriorImport>('SELECT import_id, records_imported FROM imported_exports WHERE installation_id = ? AND export_id = ?', [
             identity.installation_id,
             identity.export_id,
@@ -309,12 +348,12 @@ class SqliteSession implements ImportSession {
         if (before) return before;
         this.identity = identity;
         this.exportedAt = exportedAt;
-        this.highestSeq = (await this.db.get<{ seq: number | null }>('SELECT max(rowid) AS seq FROM category_rows'))?.seq ?? 0;
         return undefined;
     }
 
     async writeRows(rows: StoredRow[]): Promise<void> {
         const id = this.identity!;
+        await this.begin();
         for (let at = 0; at < rows.length; at += BATCH_ROWS) {
             const batch = rows.slice(at, at + BATCH_ROWS);
             const params: unknown[] = [id.installation_id, id.export_id, this.exportedAt];
@@ -325,6 +364,7 @@ class SqliteSession implements ImportSession {
                     : await this.db.all<{ seq: number; category: string }>(upsertRowsSql(batch.length), params);
             this.countInserted(returned);
         }
+        await this.letOthersIn();
     }
 
     /** A new row's rowid is past every rowid before it; an updated row keeps its own. */
@@ -343,6 +383,7 @@ class SqliteSession implements ImportSession {
 
     async writeData(category: string, data: string): Promise<void> {
         const id = this.identity!;
+        await this.begin();
         await this.db.run(
             `INSERT INTO category_data (installation_id, category, data, export_id, exported_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (installation_id, category) DO UPDATE
@@ -355,6 +396,7 @@ class SqliteSession implements ImportSession {
     async commit(record: ImportRecord): Promise<void> {
         const { header } = record;
         try {
+            await this.begin();
             await this.db.run(
                 `INSERT INTO imported_exports (installation_id, export_id, import_id, mode, tier, format_version, exported_at, imported_at, records_imported, body_bytes, categories)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -366,29 +408,68 @@ class SqliteSession implements ImportSession {
                  last_import_at = excluded.last_import_at, last_export_id = excluded.last_export_id`,
                 [header.installation_id, header.records, record.imported_at, record.imported_at, header.export_id],
             );
+            await this.db.run('DELETE FROM failed_imports WHERE installation_id = ? AND export_id = ?', [header.installation_id, header.export_id]);
+            await this.commitTransaction();
+        } finally {
+            await this.rollback();
+        }
+    }
+
+    /** Ends the session: the transaction under way stores nothing (its rows and their counts go together). */
+    async rollback(): Promise<void> {
+        try {
+            if (this.endWriterTurn) await this.db.exec('ROLLBACK').catch(() => undefined);
+        } finally {
+            this.endTurn();
+            this.endBoatTurn?.();
+            this.endBoatTurn = undefined;
+            if (!this.ended) {
+                this.ended = true;
+                this.release();
+            }
+        }
+    }
+
+    /** Takes the writer and opens a transaction, unless the session has one open. */
+    private async begin(): Promise<void> {
+        if (this.endWriterTurn) return;
+        this.endWriterTurn = await this.writerTurns.take();
+        try {
+            await this.db.exec('BEGIN IMMEDIATE');
+        } catch (err) {
+            this.endTurn();
+            throw err;
+        }
+        this.openedAt = Date.now();
+        this.highestSeq = (await this.db.get<{ seq: number | null }>('SELECT max(rowid) AS seq FROM category_rows'))?.seq ?? 0;
+    }
+
+    /** Commits what this transaction wrote, with its counts, and ends the writer turn. */
+    private async commitTransaction(): Promise<void> {
+        const installationId = this.identity?.installation_id;
+        if (installationId) {
             for (const [category, rows] of this.inserted) {
                 await this.db.run(
                     `INSERT INTO category_counts (installation_id, category, rows) VALUES (?, ?, ?)
                      ON CONFLICT (installation_id, category) DO UPDATE SET rows = rows + excluded.rows`,
-                    [header.installation_id, category, rows],
+                    [installationId, category, rows],
                 );
             }
-            await this.db.run('DELETE FROM failed_imports WHERE installation_id = ? AND export_id = ?', [header.installation_id, header.export_id]);
-            await this.db.exec('COMMIT');
-            this.open = false;
-        } finally {
-            if (this.open) await this.rollback();
-            else this.release();
         }
+        await this.db.exec('COMMIT');
+        this.inserted.clear();
+        this.endTurn();
     }
 
-    async rollback(): Promise<void> {
-        try {
-            if (this.open) await this.db.exec('ROLLBACK').catch(() => undefined);
-        } finally {
-            this.open = false;
-            this.release();
-        }
+    private async letOthersIn(): Promise<void> {
+        if (this.writerTurns.waiting > 0 && Date.now() - this.openedAt >= MIN_HOLD_MS) await this.commitTransaction();
+    }
+
+    private endTurn(): void {
+        this.inserted.clear();
+        const end = this.endWriterTurn;
+        this.endWriterTurn = undefined;
+        end?.();
     }
 }
 

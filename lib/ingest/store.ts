@@ -140,7 +140,10 @@ export type ErasedRows = Record<'category_rows' | 'category_data' | 'category_co
 export const BOAT_TABLES = ['category_rows', 'category_data', 'category_counts', 'imported_exports', 'installations', 'failed_imports'] as const;
 
 /**
- * One import, one transaction. The store decides who stores an export:
+ * One import: one transaction on PostgreSQL; on SQLite, transactions that
+ * let other boats in between, the export recorded as imported in the last
+ * (a crash before it leaves rows the resend upserts again, never an export
+ * marked imported that is not whole). The store decides who stores an export:
  * `claim` answers the import already stored under the export's id, or
  * undefined when this session stores it (another import of the same boat,
  * on any instance, waits until this one commits or rolls back).
