@@ -1,3 +1,4 @@
+import * as path from 'path';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { registeredVaults, VaultErasure } from '../central/vault-registry';
 import { BoatDataError } from '../errors';
@@ -6,7 +7,6 @@ import { Reader, tokenDigest } from './access';
 import { DEVICES_FILE, readDevices } from './access-lists';
 import type { IngestSettings } from './ingest';
 import type { ErasedRows, IngestStore } from './store';
-import * as path from 'path';
 
 export interface ErasureAnswer {
     success: true;
