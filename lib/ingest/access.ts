@@ -1,3 +1,4 @@
+import * as crypto from 'crypto';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { BoatDataError } from '../errors';
 import { readDevices, readOperators } from './access-lists';
@@ -38,15 +39,34 @@ export function bearerToken(header: string | string[] | undefined, what = 'devic
     return match[1];
 }
 
-/** Checks the bearer of an upload from its headers alone, so the caller can refuse before reading the body. */
-export async function admitUploader(mode: IngestMode, token: string, dataDir: string): Promise<Uploader> {
+/**
+ * Checks the bearer of an upload from its headers alone, so the caller can refuse before reading the body.
+ * `erasedSince` answers when the boat of a device token no longer listed was erased, if it was.
+ */
+export async function admitUploader(mode: IngestMode, token: string, dataDir: string, erasedSince?: (digest: string) => Promise<string | undefined>): Promise<Uploader> {
     if (mode === 'open') {
         if (!INSTALLATION_ID_PATTERN.test(token)) throw unauthorized('the bearer is not an installation_id (16 hexadecimal characters), which this ingest (open mode) requires');
         return { installation_id: token.toLowerCase() };
     }
     const installation = (await readDevices(dataDir)).get(token);
-    if (!installation) throw unauthorized('the device token is not known to this ingest; ask the operator to add it to devices.json');
-    return { installation_id: installation };
+    if (installation) return { installation_id: installation };
+    if ((await readOperators(dataDir)).has(token)) {
+        throw new BoatDataError('INGEST_FORBIDDEN', "this is an operator token: operator tokens read, device tokens upload; upload with the boat's device token (devices.json)", 403);
+    }
+    const erasedAt = await erasedSince?.(tokenDigest(token));
+    if (erasedAt) {
+        throw new BoatDataError(
+            'INGEST_ERASED',
+            `this device token's boat was erased from the central database on ${erasedAt}; it uploads again once the operator lets it in by adding its device token to devices.json`,
+            403,
+        );
+    }
+    throw unauthorized('the device token is not known to this ingest; ask the operator to add it to devices.json');
+}
+
+/** How a device token is remembered after its boat is erased: its sha256, never the token or the boat. */
+export function tokenDigest(token: string): string {
+    return crypto.createHash('sha256').update(token).digest('hex');
 }
 
 /** The export must come from the installation its bearer stands for. */

@@ -6,6 +6,7 @@ import { Readable } from 'stream';
 import * as zlib from 'zlib';
 import { BoatDataError } from '../errors';
 import { formatMegabytes } from './limits';
+import type { SpoolFolder } from './spool-folder';
 
 /** 256 MB as sent (gzip): some 2.5 GB of export JSON, several years of a busy boat; nothing of it is held in memory. */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -17,7 +18,7 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 export const MAX_INFLATION = 200;
 const INFLATED_FLOOR_BYTES = 256 * 1024 * 1024;
 
-/** An upload up to this size waits in memory for its turn; a larger one in a file under the system temp folder. */
+/** An upload up to this size waits in memory for its turn; a larger one in a file of the spool folder. */
 const SPOOL_MEMORY_BYTES = 1024 * 1024;
 
 /** Slices fed to the parser at a time: gunzip's output chunk, and the slices of a body already in memory. */
@@ -63,6 +64,11 @@ export class Spool {
     private file: string | undefined;
     private handle: fs.FileHandle | undefined;
     private discarded = false;
+    private leave: (() => void) | undefined;
+    private reserved = 0;
+
+    /** `folder`: where a large upload waits, within its caps; none: the system temp folder (tools, tests). */
+    constructor(private readonly folder?: SpoolFolder) {}
 
     get head(): Buffer {
         return this.chunks[0] ?? Buffer.alloc(0);
@@ -73,15 +79,27 @@ export class Spool {
         if (this.bytes === 0) this.chunks.push(Buffer.from(chunk.subarray(0, 2)));
         this.bytes += chunk.length;
         if (!this.handle && this.bytes > SPOOL_MEMORY_BYTES) {
-            this.file = path.join(os.tmpdir(), `d3kos-upload-${crypto.randomUUID()}`);
+            this.takePlace(this.bytes - chunk.length);
+            this.file = path.join(this.folder?.dir ?? os.tmpdir(), `d3kos-upload-${crypto.randomUUID()}`);
             this.handle = await fs.open(this.file, 'wx', 0o600);
             // Refused while the file was being made: it goes again at once.
             if (this.discarded) return this.discard();
             for (const kept of this.chunks.slice(1)) await this.handle.write(kept);
             this.chunks = this.chunks.slice(0, 1);
         }
-        if (this.handle) await this.handle.write(chunk);
-        else this.chunks.push(chunk);
+        if (this.handle) {
+            this.folder?.reserve(chunk.length);
+            this.reserved += chunk.length;
+            await this.handle.write(chunk);
+        } else this.chunks.push(chunk);
+    }
+
+    /** A file of the spool folder: a place among the uploads it takes at once, and room for what is already in memory. */
+    private takePlace(bytesInMemory: number): void {
+        if (!this.folder) return;
+        this.leave = this.folder.admit();
+        this.folder.reserve(bytesInMemory);
+        this.reserved += bytesInMemory;
     }
 
     /** The upload again, in slices. */
@@ -100,6 +118,9 @@ export class Spool {
         this.chunks = [];
         await this.finish().catch(() => undefined);
         if (this.file) await fs.rm(this.file, { force: true });
+        this.folder?.release(this.reserved);
+        this.reserved = 0;
+        this.leave?.();
     }
 }
 
@@ -110,8 +131,8 @@ export class Spool {
  * unread into nothing; how much of it to take before cutting the
  * connection is the HTTP side's choice (see import-route.ts).
  */
-export function spoolUpload(body: Readable | Buffer, maxBytes: number): Promise<Spool> {
-    const spool = new Spool();
+export function spoolUpload(body: Readable | Buffer, maxBytes: number, folder?: SpoolFolder): Promise<Spool> {
+    const spool = new Spool(folder);
     const source = Buffer.isBuffer(body) ? Readable.from(slices([body]), { objectMode: false }) : body;
     return new Promise<Spool>((resolve, reject) => {
         let finished = false;
@@ -145,7 +166,7 @@ export function spoolUpload(body: Readable | Buffer, maxBytes: number): Promise<
                     () => {
                         if (!finished) source.resume();
                     },
-                    (err) => stop(new BoatDataError('INGEST_SPOOL', `the upload could not be set aside for its turn (${(err as Error).message})`, 507)),
+                    (err) => stop(err instanceof BoatDataError ? err : new BoatDataError('INGEST_SPOOL', `the upload could not be set aside for its turn (${(err as Error).message})`, 507)),
                 );
         };
         source.on('data', onData);

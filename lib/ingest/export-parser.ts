@@ -6,6 +6,17 @@ import { keyFieldsOf, rowKeyOf } from './row-keys';
 /** A JSON value's type as the checks name it; numbers are 'integer' or 'real', as SQLite's json_type says. */
 export type JsonType = 'object' | 'array' | 'text' | 'integer' | 'real' | 'true' | 'false' | 'null';
 
+const JSON_TYPE_WORDS: Record<JsonType, string> = {
+    object: 'an object',
+    array: 'an array',
+    text: 'a string',
+    integer: 'a number',
+    real: 'a number',
+    true: 'true',
+    false: 'false',
+    null: 'null',
+};
+
 export interface CategoryShape {
     type: JsonType;
     entriesType: JsonType | null;
@@ -315,7 +326,15 @@ export class ExportParser {
                 }
             }
         } else if (!this.capture && parent.role === ENTRIES) {
-            this.startCapture(chunk, i, 'row', '', parent.category, parent.count, type === 'object');
+            // A row is a record the boat's collectors made; a bare value has no fields to key, view or query it by.
+            if (type !== 'object') {
+                throw new BoatDataError(
+                    'EXPORT_INVALID',
+                    `the ${parent.category} entry at data.${parent.category}.entries[${parent.count}] is ${JSON_TYPE_WORDS[type!]}, not a JSON object; every entry must be an object; nothing of this export was stored`,
+                    400,
+                );
+            }
+            this.startCapture(chunk, i, 'row', '', parent.category, parent.count, true);
         }
         if (type === 'object' || type === 'array') {
             if (this.stack.length >= this.limits.maxDepth) this.broken(i, `nesting deeper than ${this.limits.maxDepth} levels`);

@@ -1,6 +1,7 @@
 import * as crypto from 'crypto';
 import { ExportParser } from './export-parser';
 import { DEFAULT_LIMITS, ExportLimits } from './limits';
+import { storedEntry } from './stored-entry';
 import type { ImportAnswer, ImportSession, IngestStore, PriorImport, StoredRow } from './store';
 import { checkExport, checkIdentity, ExportIdentity } from './validate';
 
@@ -48,8 +49,9 @@ export async function importExport(
             parser.items = [];
             for (const item of items) {
                 if (item.kind === 'row') {
-                    rows.push({ category: item.category, key: item.key, entry: item.entry });
-                    waiting += item.entry.length;
+                    const entry = storedEntry(item.category, item.entry);
+                    rows.push({ category: item.category, key: item.key, entry });
+                    waiting += entry.length;
                     if (rows.length >= store.batchRows || waiting >= BATCH_BYTES) await flush();
                 } else if (item.kind === 'data') {
                     await writing;
@@ -57,7 +59,7 @@ export async function importExport(
                 } else {
                     identity = checkIdentity(parser.shape);
                     admit(identity);
-                    exportedAt = identity.export_timestamp ?? importedAt;
+                    exportedAt = exportTime(identity.export_timestamp) ?? importedAt;
                     session = await store.beginImport();
                     const prior = await session.claim(identity, exportedAt);
                     if (prior) return answer(identity, prior, true);
@@ -77,6 +79,12 @@ export async function importExport(
         // Anything short of the commit stores nothing; the writer (SQLite) or the connection (PostgreSQL) is free again.
         await session?.rollback();
     }
+}
+
+/** The export's own time in UTC ISO, as the store orders exports by it; a time that is not one is no time. */
+function exportTime(stamp: string | null): string | undefined {
+    const at = stamp === null ? NaN : Date.parse(stamp);
+    return Number.isNaN(at) ? undefined : new Date(at).toISOString();
 }
 
 export function answer(identity: { installation_id: string; export_id: string }, stored: PriorImport, already: boolean): ImportAnswer {

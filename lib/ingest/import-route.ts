@@ -3,6 +3,7 @@ import { withoutCors } from '../http/cors';
 import { BoatDataError, errorMessage } from '../errors';
 import { IngestSettings, receiveUpload } from './ingest';
 import { ACCEPTED_ENCODINGS } from './body';
+import { RetryLaterError } from './spool-folder';
 import type { ImportAnswer, IngestStore } from './store';
 
 /**
@@ -44,7 +45,10 @@ export function importRoute(target: () => Promise<ImportTarget>, report: (outcom
                     const statusCode = err instanceof BoatDataError ? err.statusCode : 500;
                     const bodyStillComing = !req.readableEnded && !req.destroyed;
                     if (bodyStillComing) closeAfterAnswer(req, res);
-                    const headers: Record<string, string> = bodyStillComing ? { Connection: 'close' } : {};
+                    const headers: Record<string, string> = {
+                        ...(err instanceof RetryLaterError ? { 'Retry-After': String(err.retryAfterSeconds) } : {}),
+                        ...(bodyStillComing ? { Connection: 'close' } : {}),
+                    };
                     // RFC 9110 §15.5.16: a 415 for an encoding names those the server takes.
                     if (statusCode === 415) headers['Accept-Encoding'] = ACCEPTED_ENCODINGS.join(', ');
                     answerJson(res, statusCode, { status: 'error', error: errorMessage(err) }, headers);

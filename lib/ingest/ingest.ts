@@ -5,6 +5,7 @@ import { BoatDataError, errorMessage } from '../errors';
 import { admitReader, admitUploader, bearerToken, checkExportOwner, checkReads, IngestMode, Reader, Uploader } from './access';
 import { ACCEPTED_ENCODINGS, checkBeforeReading, DeclaredEncoding, spoolUpload, uploadBytes, UploadHeaders } from './body';
 import { answer, importExport } from './import-export';
+import { RetryLaterError, SpoolLimits, spoolFolderFor } from './spool-folder';
 import { DEFAULT_LIMITS, ExportLimits, PAGE_BYTES } from './limits';
 import type { FleetHealth, ImportAnswer, ImportedExport, IngestStore, InstallationSummary } from './store';
 import type { ExportIdentity } from './validate';
@@ -17,6 +18,8 @@ export interface IngestSettings {
     maxBodyBytes: number;
     /** What one export may hold; the defaults unless a test or an operator says otherwise. */
     limits?: Partial<ExportLimits>;
+    /** What large uploads may set aside in the data folder's spool at once; the defaults unless a test says otherwise. */
+    spool?: SpoolLimits;
 }
 
 export interface Upload {
@@ -40,7 +43,7 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
     let declaredGzip: DeclaredEncoding;
     const idempotencyKey = firstHeader(upload.headers['idempotency-key']);
     try {
-        uploader = await admitUploader(settings.mode, bearerToken(upload.headers.authorization), settings.dataDir);
+        uploader = await admitUploader(settings.mode, bearerToken(upload.headers.authorization), settings.dataDir, (digest) => store.erasedSince(digest));
         declaredGzip = checkBeforeReading(upload.headers, settings.maxBodyBytes);
     } catch (err) {
         // The unread body flows on into nothing; the HTTP side decides how much of it to take before cutting.
@@ -56,7 +59,7 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
                 return answer({ installation_id: uploader.installation_id, export_id: idempotencyKey }, prior, true);
             }
         }
-        const spool = await spoolUpload(upload.body, settings.maxBodyBytes);
+        const spool = await spoolUpload(upload.body, settings.maxBodyBytes, await spoolFolderFor(settings.dataDir, settings.spool));
         try {
             return await importing(store, () =>
                 importExport(
@@ -78,7 +81,8 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
         }
     } catch (err) {
         const statusCode = err instanceof BoatDataError ? err.statusCode : 500;
-        if (statusCode !== 401 && statusCode !== 403) {
+        // A boat told to come back shortly (the spool is full) has not failed; anything else after it was let in is kept.
+        if (statusCode !== 401 && statusCode !== 403 && !(err instanceof RetryLaterError)) {
             const exportId = identity?.export_id ?? (idempotencyKey || '(unknown)');
             await store
                 .recordFailure({

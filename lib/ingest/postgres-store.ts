@@ -1,8 +1,10 @@
 import { Pool, PoolClient } from 'pg';
 import { BoatDataError, errorMessage } from '../errors';
 import {
+    BOAT_TABLES,
     CategoryPage,
     cutByBytes,
+    ErasedRows,
     FailedImport,
     FleetHealth,
     ImportedExport,
@@ -16,6 +18,7 @@ import {
     importedExportValues,
 } from './store';
 import type { ExportIdentity } from './validate';
+import { QUERYABLE_SCHEMA_SQL } from './postgres-schema';
 
 /** Rows are spread over this many hash partitions by installation, so a boat's rows sit together and apart from the fleet's. */
 const PARTITIONS = 8;
@@ -51,6 +54,7 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
             error text NOT NULL, attempts integer NOT NULL DEFAULT 1, PRIMARY KEY (installation_id, export_id));
         CREATE INDEX failed_imports_by_time ON failed_imports (failed_at);`,
     },
+    { version: 2, sql: QUERYABLE_SCHEMA_SQL },
 ];
 
 const MIGRATION_LOCK = 0x0d3c05;
@@ -63,7 +67,7 @@ const BATCH_ROWS = 2000;
 const UPSERT_ROWS_SQL = `
     WITH stored AS (
         INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at)
-        SELECT $1, r->>0, r->>1, (r->2)::text, octet_length((r->2)::text), $2, $3 FROM json_array_elements($4::json) AS r
+        SELECT $1, r->>0, r->>1, (r->2)::jsonb, octet_length((r->2)::text), $2, $3::timestamptz FROM json_array_elements($4::json) AS r
         ON CONFLICT (installation_id, category, row_key) DO UPDATE
         SET entry = excluded.entry, entry_bytes = excluded.entry_bytes, export_id = excluded.export_id, exported_at = excluded.exported_at
         WHERE excluded.exported_at >= category_rows.exported_at
@@ -72,6 +76,12 @@ const UPSERT_ROWS_SQL = `
 
 const parseIntegers = (row: Record<string, unknown>, names: string[]) => {
     for (const name of names) if (row[name] != null) row[name] = Number(row[name]);
+    return row;
+};
+
+/** timestamptz columns come back as Dates; the answers carry UTC ISO text, as the SQLite store's do. */
+const isoTimes = <T extends Record<string, unknown>>(row: T, names: string[]): T => {
+    for (const name of names) if (row[name] instanceof Date) (row as Record<string, unknown>)[name] = (row[name] as Date).toISOString();
     return row;
 };
 
@@ -145,7 +155,7 @@ export class PostgresStore implements IngestStore {
                 [page.after ?? '', page.only ?? null, page.limit],
             )
             .catch(unavailable);
-        return rows.map((row) => parseIntegers(row, ['records_imported']) as unknown as InstallationSummary);
+        return rows.map((row) => isoTimes(parseIntegers(row, ['records_imported']), ['first_import_at', 'last_import_at']) as unknown as InstallationSummary);
     }
 
     async counts(): Promise<{ installations: number; exports: number }> {
@@ -168,7 +178,7 @@ export class PostgresStore implements IngestStore {
                 category,
                 ...startParams,
             ]),
-            this.readers.query<{ data: string }>('SELECT data FROM category_data WHERE installation_id = $1 AND category = $2', [installationId, category]),
+            this.readers.query<{ data: string }>('SELECT data::text AS data FROM category_data WHERE installation_id = $1 AND category = $2', [installationId, category]),
         ]).catch(unavailable);
         const chosen = cutByBytes(sizes.rows.slice(0, page.limit), page.maxBytes, page.maxRowBytes);
         const more = sizes.rows.length > chosen.length;
@@ -177,7 +187,7 @@ export class PostgresStore implements IngestStore {
             // The page's JSON is put together by the server: Node-RED gets one string, not a thousand rows.
             const read = await this.readers
                 .query<{ entries: string }>(
-                    `SELECT '[' || coalesce(string_agg(CASE WHEN entry_bytes > $1 THEN 'null' ELSE entry END, ',' ORDER BY seq), '') || ']' AS entries
+                    `SELECT '[' || coalesce(string_agg(CASE WHEN entry_bytes > $1 THEN 'null' ELSE entry::text END, ',' ORDER BY seq), '') || ']' AS entries
                      FROM category_rows WHERE installation_id = $2 AND category = $3 AND seq >= $4 AND seq <= $5`,
                     [page.maxRowBytes, installationId, category, chosen[0].seq, chosen[chosen.length - 1].seq],
                 )
@@ -196,7 +206,7 @@ export class PostgresStore implements IngestStore {
                 [exportId],
             )
             .catch(unavailable);
-        return rows.map((row) => ({ ...(parseIntegers(row, ['body_bytes']) as unknown as ImportedExport), categories: JSON.parse(row.categories) }));
+        return rows.map((row) => isoTimes(parseIntegers(row, ['body_bytes']), ['exported_at', 'imported_at']) as unknown as ImportedExport);
     }
 
     async fleetHealth(quietSince: string, limit: number): Promise<FleetHealth> {
@@ -204,7 +214,52 @@ export class PostgresStore implements IngestStore {
             this.readers.query('SELECT installation_id, last_import_at, last_export_id FROM installations WHERE last_import_at < $1 ORDER BY last_import_at LIMIT $2', [quietSince, limit]),
             this.readers.query('SELECT installation_id, export_id, failed_at, status, error, attempts FROM failed_imports ORDER BY failed_at DESC LIMIT $1', [limit]),
         ]).catch(unavailable);
-        return { quiet: quiet.rows, failed: failed.rows };
+        return { quiet: quiet.rows.map((row) => isoTimes(row, ['last_import_at'])), failed: failed.rows.map((row) => isoTimes(row, ['failed_at'])) };
+    }
+
+    async eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
+        const client = await this.writers.connect().catch(unavailable);
+        let broken: Error | undefined;
+        try {
+            await client.query('BEGIN');
+            // The boat's import under way, on any instance, commits first; its rows go with the rest.
+            await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [installationId]);
+            const removed = {} as ErasedRows;
+            for (const table of BOAT_TABLES) removed[table] = (await client.query(`DELETE FROM ${table} WHERE installation_id = $1`, [installationId])).rowCount ?? 0;
+            await client.query(
+                'INSERT INTO erased_devices (token_sha256, erased_at) SELECT d, $2 FROM unnest($1::text[]) AS d ON CONFLICT (token_sha256) DO UPDATE SET erased_at = excluded.erased_at',
+                [tokenDigests, erasedAt],
+            );
+            await client.query('COMMIT');
+            return removed;
+        } catch (err) {
+            await client.query('ROLLBACK').catch((e) => (broken = e));
+            return unavailable(err);
+        } finally {
+            client.release(broken);
+        }
+    }
+
+    async erasedSince(tokenDigest: string): Promise<string | undefined> {
+        const { rows } = await this.readers.query<{ erased_at: Date }>('SELECT erased_at FROM erased_devices WHERE token_sha256 = $1', [tokenDigest]).catch(unavailable);
+        return rows[0]?.erased_at.toISOString();
+    }
+
+    /** One batch on the readers' pool (imports keep theirs), its rows and their counts in one short transaction. */
+    async deleteOldRows(category: string, before: string, batchRows: number): Promise<number> {
+        const { rows } = await this.readers
+            .query<{ deleted: number }>(
+                `WITH gone AS (
+                     DELETE FROM category_rows r USING (SELECT installation_id, row_key FROM category_rows WHERE category = $1 AND exported_at < $2 LIMIT $3) old
+                     WHERE r.category = $1 AND r.installation_id = old.installation_id AND r.row_key = old.row_key RETURNING r.installation_id),
+                 per_boat AS (SELECT installation_id, count(*) AS n FROM gone GROUP BY installation_id),
+                 counted AS (
+                     UPDATE category_counts c SET rows = greatest(c.rows - p.n, 0) FROM per_boat p WHERE c.installation_id = p.installation_id AND c.category = $1)
+                 SELECT coalesce(sum(n), 0)::int AS deleted FROM per_boat`,
+                [category, before, batchRows],
+            )
+            .catch(unavailable);
+        return rows[0].deleted;
     }
 
     async close(): Promise<void> {
@@ -313,12 +368,13 @@ class PostgresSession implements ImportSession {
     }
 }
 
-async function migrate(pool: Pool): Promise<void> {
+/** Applies the migrations not yet applied, up to `upTo` (a test makes a database as an older release left it). */
+export async function migrate(pool: Pool, upTo = Infinity): Promise<void> {
     const client = await pool.connect();
     try {
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
         await client.query('CREATE TABLE IF NOT EXISTS schema_versions (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-        for (const migration of MIGRATIONS) {
+        for (const migration of MIGRATIONS.filter((m) => m.version <= upTo)) {
             const { rows } = await client.query('SELECT 1 FROM schema_versions WHERE version = $1', [migration.version]);
             if (rows.length > 0) continue;
             await client.query('BEGIN');
@@ -352,7 +408,9 @@ function unavailable(err: unknown): never {
     if (err instanceof BoatDataError) throw err;
     const code = (err as { code?: string }).code ?? '';
     if (code === '53100') throw new BoatDataError('INGEST_DISK_FULL', 'the central database disk is full; nothing of this export was stored', 507);
-    if (code === 'ECONNREFUSED' || code === '57P01' || code === '53300' || /timeout|terminated|Connection/i.test(errorMessage(err))) {
+    if (code === '22P05')
+        throw new BoatDataError('EXPORT_INVALID', 'an entry holds the character \\u0000, which the central database (PostgreSQL jsonb) cannot store; nothing of this export was stored', 400);
+    if (code === 'ECONNREFUSED' || code === '57P01' || code === '53300' || code === '40P01' || /timeout|terminated|Connection/i.test(errorMessage(err))) {
         throw new BoatDataError('INGEST_BUSY', `the central database is out of reach or busy (${errorMessage(err)}); try again shortly`, 503);
     }
     throw err;

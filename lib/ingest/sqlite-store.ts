@@ -4,20 +4,21 @@ import { Connection, Prepared } from './database';
 import {
     CategoryPage,
     cutByBytes,
+    BOAT_TABLES,
     DATABASE_FILE,
+    ErasedRows,
     FailedImport,
     FleetHealth,
     ImportedExport,
-    ImportRecord,
     ImportSession,
     IngestStore,
     InstallationSummary,
     PageRequest,
     PriorImport,
-    StoredRow,
-    importedExportValues,
 } from './store';
-import type { ExportIdentity } from './validate';
+import { SQLITE_QUERYABLE_SQL } from './sqlite-schema';
+import { BATCH_ROWS, SqliteSession, upsertRowsSql } from './sqlite-session';
+import { KeyedTurns, Turns } from './writer-turns';
 
 /** Versioned changes to the file, applied in order at start, each in its own transaction. */
 const MIGRATIONS: Array<{ version: number; sql: string }> = [
@@ -61,35 +62,30 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
             error TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (installation_id, export_id));
         CREATE INDEX failed_imports_by_time ON failed_imports (failed_at);`,
     },
+    { version: 3, sql: SQLITE_QUERYABLE_SQL },
 ];
 
 // synchronous=FULL: a success answer makes the boat advance its watermarks, so a commit must survive a power cut.
-const WRITER_SETUP = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;';
+// secure_delete: freed space is zeroed, so a row deleted (retention, the erasure of a boat) leaves no copy in the file.
+const WRITER_SETUP = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON;';
 const READER_SETUP = 'PRAGMA busy_timeout = 10000; PRAGMA query_only = 1;';
-
-const BATCH_ROWS = 500;
-
-function upsertRowsSql(rows: number): string {
-    const values = Array.from({ length: rows }, (_, i) => `(?1, ?${4 * i + 4}, ?${4 * i + 5}, ?${4 * i + 6}, ?${4 * i + 7}, ?2, ?3)`).join(', ');
-    // An older export arriving late (a retry) never overwrites what a newer one stored.
-    return `INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at)
-        VALUES ${values}
-        ON CONFLICT (installation_id, category, row_key) DO UPDATE
-        SET entry = excluded.entry, entry_bytes = excluded.entry_bytes, export_id = excluded.export_id, exported_at = excluded.exported_at
-        WHERE excluded.exported_at >= category_rows.exported_at
-        RETURNING rowid AS seq, category`;
-}
 
 /**
  * The embedded store: one SQLite file (WAL) in the ingest's data folder.
- * One writer: imports run one after another, each in one transaction, so a
- * crash mid-import stores all of that export or none of it. Pages and the
- * health check read on connections of their own.
+ * One writer, taken in turns: a large import writes in several transactions
+ * and lets other boats' imports in between (SqliteSession); an export counts
+ * as imported only once its last transaction commits. Pages and the health
+ * check read on connections of their own.
  */
 export class SqliteStore implements IngestStore {
     readonly kind = 'sqlite' as const;
     readonly batchRows = BATCH_ROWS;
-    private writing: Promise<unknown> = Promise.resolve();
+    /** The one writer, in turns: imports' transactions, failures, retention batches, erasures. */
+    private readonly writerTurns = new Turns();
+    /** Each boat's imports and erasure, one after the other (the second copy of an export finds the first's). */
+    private readonly boatTurns = new KeyedTurns();
+    /** Imports under way, which close waits for. */
+    private readonly sessions = new Set<Promise<void>>();
     private fullBatch: Promise<Prepared> | undefined;
 
     private constructor(
@@ -120,23 +116,26 @@ export class SqliteStore implements IngestStore {
         }
     }
 
-    /** Waits for the writer, then holds it until the session commits or rolls back. */
-    beginImport(): Promise<ImportSession> {
-        let release!: () => void;
-        const done = new Promise<void>((resolve) => (release = resolve));
-        const turn = this.writing.then(() => new SqliteSession(this.writer, () => this.batchStatement(), release));
-        this.writing = turn.then(
-            () => done,
-            () => undefined,
+    /** A session takes the writer in turns, a transaction at a time, and lets others in between (see SqliteSession). */
+    async beginImport(): Promise<ImportSession> {
+        let ended!: () => void;
+        const session = new Promise<void>((resolve) => (ended = resolve));
+        this.sessions.add(session);
+        return new SqliteSession(
+            this.writer,
+            this.writerTurns,
+            this.boatTurns,
+            () => this.batchStatement(),
+            () => {
+                this.sessions.delete(session);
+                ended();
+            },
         );
-        return turn;
     }
 
-    /** Runs `work` when the writer is free (failures are recorded between imports). */
+    /** Runs `work` in a turn of the writer of its own (failures, retention batches), between imports' transactions. */
     private withWriter<T>(work: () => Promise<T>): Promise<T> {
-        const run = this.writing.then(work);
-        this.writing = run.catch(() => undefined);
-        return run;
+        return this.writerTurns.run(work);
     }
 
     private batchStatement(): Promise<Prepared> {
@@ -223,12 +222,68 @@ export class SqliteStore implements IngestStore {
         return { quiet, failed };
     }
 
+    async eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
+        // After the boat's import under way, whose transactions would otherwise go on storing its rows.
+        const endBoatTurn = await this.boatTurns.take(installationId);
+        try {
+            return await this.eraseNow(installationId, tokenDigests, erasedAt);
+        } finally {
+            endBoatTurn();
+        }
+    }
+
+    private eraseNow(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows> {
+        return this.withWriter(async () => {
+            // Deleted rows are zeroed (secure_delete) and the WAL is emptied after: the file keeps no copy of the boat.
+            await this.writer.exec('BEGIN IMMEDIATE');
+            try {
+                const removed = {} as ErasedRows;
+                for (const table of BOAT_TABLES) removed[table] = (await this.writer.run(`DELETE FROM ${table} WHERE installation_id = ?`, [installationId])).changes;
+                for (const digest of tokenDigests) await this.writer.run('INSERT OR REPLACE INTO erased_devices (token_sha256, erased_at) VALUES (?, ?)', [digest, erasedAt]);
+                await this.writer.exec('COMMIT');
+                return removed;
+            } catch (err) {
+                await this.writer.exec('ROLLBACK').catch(() => undefined);
+                throw err;
+            } finally {
+                await this.writer.exec('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);
+            }
+        });
+    }
+
+    async erasedSince(tokenDigest: string): Promise<string | undefined> {
+        return (await this.reader.get<{ erased_at: string }>('SELECT erased_at FROM erased_devices WHERE token_sha256 = ?', [tokenDigest]))?.erased_at;
+    }
+
+    /** One batch on the writer, between imports: the next import waits for one short transaction at most. */
+    deleteOldRows(category: string, before: string, batchRows: number): Promise<number> {
+        return this.withWriter(async () => {
+            await this.writer.exec('BEGIN IMMEDIATE');
+            try {
+                const gone = await this.writer.all<{ installation_id: string }>(
+                    `DELETE FROM category_rows WHERE rowid IN (SELECT rowid FROM category_rows INDEXED BY category_rows_by_age WHERE category = ? AND exported_at < ? LIMIT ?)
+                     RETURNING installation_id`,
+                    [category, before, batchRows],
+                );
+                for (const [installationId, rows] of tally(gone)) {
+                    await this.writer.run('UPDATE category_counts SET rows = max(rows - ?, 0) WHERE installation_id = ? AND category = ?', [rows, installationId, category]);
+                }
+                await this.writer.exec('COMMIT');
+                return gone.length;
+            } catch (err) {
+                await this.writer.exec('ROLLBACK').catch(() => undefined);
+                throw err;
+            }
+        });
+    }
+
     /**
      * Waits for the import under way, then closes the connections one after the other: two closing at once can
      * each find the other still open, and neither folds the WAL back into the database.
      */
     async close(): Promise<void> {
-        await this.writing;
+        while (this.sessions.size > 0) await Promise.all([...this.sessions]);
+        await this.writerTurns.run(async () => undefined);
         await (await this.fullBatch?.catch(() => undefined))?.finalize();
         await this.healthReader.close();
         await this.reader.close();
@@ -236,110 +291,11 @@ export class SqliteStore implements IngestStore {
     }
 }
 
-class SqliteSession implements ImportSession {
-    private identity: ExportIdentity | undefined;
-    private exportedAt = '';
-    private highestSeq = 0;
-    private readonly inserted = new Map<string, number>();
-    private open = false;
-
-    constructor(
-        private readonly db: Connection,
-        private readonly fullBatch: () => Promise<Prepared>,
-        private readonly release: () => void,
-    ) {}
-
-    async claim(identity: ExportIdentity, exportedAt: string): Promise<PriorImport | undefined> {
-        await this.db.exec('BEGIN IMMEDIATE');
-        this.open = true;
-        const before = await this.db.get<PriorImport>('SELECT import_id, records_imported FROM imported_exports WHERE installation_id = ? AND export_id = ?', [
-            identity.installation_id,
-            identity.export_id,
-        ]);
-        if (before) return before;
-        this.identity = identity;
-        this.exportedAt = exportedAt;
-        this.highestSeq = (await this.db.get<{ seq: number | null }>('SELECT max(rowid) AS seq FROM category_rows'))?.seq ?? 0;
-        return undefined;
-    }
-
-    async writeRows(rows: StoredRow[]): Promise<void> {
-        const id = this.identity!;
-        for (let at = 0; at < rows.length; at += BATCH_ROWS) {
-            const batch = rows.slice(at, at + BATCH_ROWS);
-            const params: unknown[] = [id.installation_id, id.export_id, this.exportedAt];
-            for (const row of batch) params.push(row.category, row.key, row.entry, Buffer.byteLength(row.entry));
-            const returned =
-                batch.length === BATCH_ROWS
-                    ? await (await this.fullBatch()).all<{ seq: number; category: string }>(params)
-                    : await this.db.all<{ seq: number; category: string }>(upsertRowsSql(batch.length), params);
-            this.countInserted(returned);
-        }
-    }
-
-    /** A new row's rowid is past every rowid before it; an updated row keeps its own. */
-    private countInserted(returned: Array<{ seq: number; category: string }>): void {
-        let highest = this.highestSeq;
-        const seen = new Set<number>();
-        for (const { seq, category } of returned) {
-            if (seq > this.highestSeq && !seen.has(seq)) {
-                seen.add(seq);
-                this.inserted.set(category, (this.inserted.get(category) ?? 0) + 1);
-            }
-            if (seq > highest) highest = seq;
-        }
-        this.highestSeq = highest;
-    }
-
-    async writeData(category: string, data: string): Promise<void> {
-        const id = this.identity!;
-        await this.db.run(
-            `INSERT INTO category_data (installation_id, category, data, export_id, exported_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (installation_id, category) DO UPDATE
-             SET data = excluded.data, export_id = excluded.export_id, exported_at = excluded.exported_at
-             WHERE excluded.exported_at >= category_data.exported_at`,
-            [id.installation_id, category, data, id.export_id, this.exportedAt],
-        );
-    }
-
-    async commit(record: ImportRecord): Promise<void> {
-        const { header } = record;
-        try {
-            await this.db.run(
-                `INSERT INTO imported_exports (installation_id, export_id, import_id, mode, tier, format_version, exported_at, imported_at, records_imported, body_bytes, categories)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-                importedExportValues(record),
-            );
-            await this.db.run(
-                `INSERT INTO installations (installation_id, export_count, records_imported, first_import_at, last_import_at, last_export_id) VALUES (?, 1, ?, ?, ?, ?)
-                 ON CONFLICT (installation_id) DO UPDATE SET export_count = export_count + 1, records_imported = installations.records_imported + excluded.records_imported,
-                 last_import_at = excluded.last_import_at, last_export_id = excluded.last_export_id`,
-                [header.installation_id, header.records, record.imported_at, record.imported_at, header.export_id],
-            );
-            for (const [category, rows] of this.inserted) {
-                await this.db.run(
-                    `INSERT INTO category_counts (installation_id, category, rows) VALUES (?, ?, ?)
-                     ON CONFLICT (installation_id, category) DO UPDATE SET rows = rows + excluded.rows`,
-                    [header.installation_id, category, rows],
-                );
-            }
-            await this.db.run('DELETE FROM failed_imports WHERE installation_id = ? AND export_id = ?', [header.installation_id, header.export_id]);
-            await this.db.exec('COMMIT');
-            this.open = false;
-        } finally {
-            if (this.open) await this.rollback();
-            else this.release();
-        }
-    }
-
-    async rollback(): Promise<void> {
-        try {
-            if (this.open) await this.db.exec('ROLLBACK').catch(() => undefined);
-        } finally {
-            this.open = false;
-            this.release();
-        }
-    }
+/** Rows per installation. */
+function tally(rows: Array<{ installation_id: string }>): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { installation_id } of rows) counts.set(installation_id, (counts.get(installation_id) ?? 0) + 1);
+    return counts;
 }
 
 async function migrate(db: Connection): Promise<void> {

@@ -133,8 +133,17 @@ export interface FleetHealth {
     failed: Array<FailedImport & { attempts: number }>;
 }
 
+/** Rows removed per table by the erasure of a boat. */
+export type ErasedRows = Record<'category_rows' | 'category_data' | 'category_counts' | 'imported_exports' | 'installations' | 'failed_imports', number>;
+
+/** The tables a boat's rows live in, in the order an erasure empties them. */
+export const BOAT_TABLES = ['category_rows', 'category_data', 'category_counts', 'imported_exports', 'installations', 'failed_imports'] as const;
+
 /**
- * One import, one transaction. The store decides who stores an export:
+ * One import: one transaction on PostgreSQL; on SQLite, transactions that
+ * let other boats in between, the export recorded as imported in the last
+ * (a crash before it leaves rows the resend upserts again, never an export
+ * marked imported that is not whole). The store decides who stores an export:
  * `claim` answers the import already stored under the export's id, or
  * undefined when this session stores it (another import of the same boat,
  * on any instance, waits until this one commits or rolls back).
@@ -171,6 +180,15 @@ export interface IngestStore {
     categoryRows(installationId: string, category: string, page: PageRequest): Promise<CategoryPage>;
     importedExports(exportId: string): Promise<ImportedExport[]>;
     fleetHealth(quietSince: string, limit: number): Promise<FleetHealth>;
+    /**
+     * Removes every row of a boat from every table, in one transaction that waits for the boat's import under way,
+     * and remembers the digests of its device tokens (erased_devices). Answers the rows removed per table.
+     */
+    eraseInstallation(installationId: string, tokenDigests: string[], erasedAt: string): Promise<ErasedRows>;
+    /** When the boat of a device token (its sha256) was erased, if it was. */
+    erasedSince(tokenDigest: string): Promise<string | undefined>;
+    /** Deletes up to `batchRows` rows of `category` exported before `before`, in one short transaction; answers how many. */
+    deleteOldRows(category: string, before: string, batchRows: number): Promise<number>;
     close(): Promise<void>;
 }
 

@@ -3,6 +3,7 @@ import type { NodeAPI } from 'node-red';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type Middleware = (req: IncomingMessage & { _body?: boolean; originalUrl?: string }, res: ServerResponse, next: () => void) => void;
+type ErrorMiddleware = (err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 interface RouterLayer {
     handle?: unknown;
@@ -11,7 +12,7 @@ interface RouterLayer {
 
 interface ExpressApp {
     post(path: string, ...handlers: unknown[]): void;
-    use(handler: Middleware): void;
+    use(handler: Middleware | ErrorMiddleware): void;
     path(): string;
     parent?: ExpressApp;
     _router?: { stack: RouterLayer[] };
@@ -80,4 +81,93 @@ function normalise(path: string): string {
         .replace(/\/{2,}/g, '/')
         .replace(/(.)\/$/, '$1')
         .toLowerCase();
+}
+
+/** The ingest's answers are under this path (the vault's tus uploads too). */
+const INGEST_PREFIX = '/api/v1/';
+/** tus answers its own OPTIONS (discovery): the vault's, not the ingest's. */
+const VAULT_PREFIX = '/api/v1/backup-uploads';
+
+const edges = new Map<ExpressApp, { users: number; remove: () => void }>();
+
+/**
+ * The ingest's edge on the Node-RED it runs in, shared by its nodes (one per endpoint) and removed after the
+ * last: no answer under /api/v1/ carries an Access-Control-* header (Node-RED's editor app adds
+ * `Access-Control-Allow-Origin: *` to every request and answers every preflight 204, when the editor and the
+ * http nodes share the root), a preflight to the ingest is answered without CORS permission, and an error no
+ * route answered (a path that is not valid percent-encoding, a body the editor's parser refused) is JSON
+ * without a stack trace or a path of the server's, instead of Express's HTML page.
+ */
+export function guardIngestEdge(RED: NodeAPI): () => void {
+    const root = rootOf(RED.httpNode as unknown as ExpressApp);
+    let edge = edges.get(root);
+    if (!edge) {
+        const prefix = normalise((RED.httpNode as unknown as ExpressApp).path() + INGEST_PREFIX) + '/';
+        const vault = normalise((RED.httpNode as unknown as ExpressApp).path() + VAULT_PREFIX);
+        const front: Middleware = (req, res, next) => {
+            const url = normalise((req.originalUrl ?? req.url ?? '').split('?')[0]) + '/';
+            if (!url.startsWith(prefix)) return next();
+            refuseCorsHeaders(res);
+            if (req.method === 'OPTIONS' && !url.startsWith(vault + '/')) {
+                res.writeHead(204, { Allow: 'GET, HEAD, POST, DELETE, OPTIONS', 'Content-Length': '0' });
+                return void res.end();
+            }
+            next();
+        };
+        const last: ErrorMiddleware = (err, _req, res, next) => {
+            if (res.headersSent) return next(err);
+            const status = Number((err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode);
+            const code = Number.isInteger(status) && status >= 400 && status < 600 ? status : 500;
+            const text = JSON.stringify({ status: 'error', error: publicReason(code) });
+            refuseCorsHeaders(res);
+            res.writeHead(code, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+            res.end(text);
+        };
+        root.use(front);
+        const stack = root._router?.stack ?? [];
+        stack.unshift(
+            ...stack.splice(
+                stack.findIndex((layer) => layer.handle === front),
+                1,
+            ),
+        );
+        // Last in the stack: Express hands it what every layer before (the editor's app, the http nodes) left unanswered.
+        root.use(last);
+        const made = {
+            users: 0,
+            remove: () => {
+                const layers = root._router?.stack ?? [];
+                for (let i = layers.length - 1; i >= 0; i--) if (layers[i].handle === front || layers[i].handle === last) layers.splice(i, 1);
+            },
+        };
+        edges.set(root, made);
+        edge = made;
+    }
+    edge.users += 1;
+    const mine = edge;
+    let removed = false;
+    return () => {
+        if (removed) return;
+        removed = true;
+        mine.users -= 1;
+        if (mine.users > 0) return;
+        mine.remove();
+        if (edges.get(root) === mine) edges.delete(root);
+    };
+}
+
+/** A header set later by anyone (the editor's cors layer) that would let a web page read the answer is left out. */
+function refuseCorsHeaders(res: ServerResponse): void {
+    const setHeader = res.setHeader.bind(res);
+    res.setHeader = ((name: string, value: number | string | readonly string[]) => (name.toLowerCase().startsWith('access-control-') ? res : setHeader(name, value))) as typeof res.setHeader;
+    for (const name of res.getHeaderNames()) if (name.startsWith('access-control-')) res.removeHeader(name);
+}
+
+/** What an error nobody answered is told as: its kind, never its message (it can hold a path or a stack). */
+function publicReason(status: number): string {
+    if (status === 400) return 'the request is malformed (a path that is not valid percent-encoding, or a body that is not valid JSON)';
+    if (status === 413) return 'the request body is larger than this server takes here';
+    if (status === 415) return 'the request body is in an encoding or character set this server does not take';
+    if (status < 500) return `the request was refused (${status})`;
+    return 'the server could not answer this request; try again shortly';
 }

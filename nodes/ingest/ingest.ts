@@ -6,13 +6,16 @@ import { admitReader, FLEET_READER, parseIngestMode, Reader } from '../../lib/in
 import { DEFAULT_MAX_BODY_BYTES } from '../../lib/ingest/body';
 import { fleetHealth, health, IngestSettings, listInstallations, readCategory, readCategoryJson, readerIfAny, readImportedExport, receiveUpload, Upload } from '../../lib/ingest/ingest';
 import { ImportOutcome, importRoute, ImportTarget } from '../../lib/ingest/import-route';
+import { eraseInstallation } from '../../lib/ingest/erasure';
+import { parseRetention, Retention, scheduleRetention } from '../../lib/ingest/retention';
+import { spoolFolderFor } from '../../lib/ingest/spool-folder';
 import { withoutCors } from '../../lib/http/cors';
 import { checkDatabaseSetting, IngestStore, useSharedStore } from '../../lib/ingest/store';
 import { handleInput, status } from '../shared/adapter';
 import { resolveEnv } from '../shared/boat-config';
-import { servePost, ServedRoute } from './http-route';
+import { guardIngestEdge, servePost, ServedRoute } from './http-route';
 
-const OPERATIONS = ['import', 'health', 'installations', 'category', 'export', 'fleet-health'] as const;
+const OPERATIONS = ['import', 'health', 'installations', 'category', 'export', 'fleet-health', 'erase'] as const;
 type Operation = (typeof OPERATIONS)[number];
 
 interface IngestDef extends NodeDef {
@@ -34,6 +37,8 @@ interface IngestDef extends NodeDef {
      * Empty or absent (flows from before it existed): behind an http-in node.
      */
     route?: string;
+    /** `${D3KOS_INGEST_RETENTION}` on the shipped import node: days per category (`telemetry=400, …`); empty keeps all. */
+    retention?: string;
 }
 
 type Message = NodeMessage & Record<string, any>;
@@ -47,7 +52,9 @@ export = function (RED: NodeAPI): void {
         let settings: IngestSettings | undefined;
         let database = '';
         let settingsError: Error | undefined;
+        let retention: Retention = new Map();
         try {
+            retention = parseRetention(resolveEnv(def.retention ?? ''));
             database = checkDatabaseSetting(resolveEnv(def.database ?? ''));
             settings = {
                 dataDir: resolveEnv(def.dataDir).trim() || path.join(RED.settings.userDir ?? '.', 'd3kos-ingest'),
@@ -69,6 +76,26 @@ export = function (RED: NodeAPI): void {
             );
         }
 
+        // What a killed Node-RED left in the upload spool goes now, not at the first large upload.
+        if (settings && def.operation === 'import') spoolFolderFor(settings.dataDir).catch((err) => status.error(node, err));
+
+        // Old rows go on the store this node shares, in batches between imports.
+        let retained: { stop: () => Promise<void> } | undefined;
+        let closing = false;
+        if (shared && retention.size > 0) {
+            shared.opening.then(
+                (store) => {
+                    if (closing) return;
+                    retained = scheduleRetention(store, retention, (run) => {
+                        if (run instanceof Error) node.warn(RED._('ingest.errors.retention', { error: errorMessage(run) }));
+                        else if (Object.values(run.deleted).some((n) => n > 0)) node.log(RED._('ingest.status.retention', { deleted: JSON.stringify(run.deleted) }));
+                    });
+                },
+                () => undefined,
+            );
+        }
+
+        const unguard = RED.settings.httpNodeRoot === false ? undefined : guardIngestEdge(RED);
         const served = route
             ? serveImports(node, route, async () => {
                   if (!settings || !shared) throw settingsError;
@@ -89,8 +116,10 @@ export = function (RED: NodeAPI): void {
 
         node.on('close', (_removed: boolean, done: () => void) => {
             served?.remove();
-            // The store closes after its last node, once the import under way has committed or rolled back.
-            (shared ? shared.release() : Promise.resolve()).then(done, done);
+            unguard?.();
+            closing = true;
+            // The store closes after its last node, once the import under way and the retention batch have finished.
+            (retained?.stop() ?? Promise.resolve()).then(() => (shared ? shared.release() : undefined)).then(done, done);
         });
     }
 
@@ -157,6 +186,10 @@ export = function (RED: NodeAPI): void {
             }
             case 'export':
                 return readImportedExport(store, params.export_id ?? msg.export_id, await reader());
+            case 'erase': {
+                const body = msg.payload !== null && typeof msg.payload === 'object' && !Buffer.isBuffer(msg.payload) ? (msg.payload as { confirm?: unknown }) : {};
+                return eraseInstallation(store, settings, await reader(), params.id ?? msg.installation_id, params.confirm ?? body.confirm ?? msg.confirm);
+            }
         }
     }
 

@@ -103,7 +103,12 @@ forEachStore('central ingest on Node-RED: hostile uploads', (kind) => {
             for (let round = 0; round < 3; round++) rounds.push(...(await eightAtOnce()));
             return rounds;
         });
-        assert.deepEqual(statuses, Array(24).fill(400));
+        // Refused as not JSON (400), or told to come back (429) past the uploads the spool takes at once.
+        assert.ok(
+            statuses.every((status) => status === 400 || status === 429),
+            statuses.join(),
+        );
+        assert.ok(statuses.filter((status) => status === 400).length >= 3, statuses.join());
         const after = await settledRss(central.pid);
         assert.ok(peak - before < 400, `the peak was ${peak.toFixed(0)} MB from ${before.toFixed(0)} MB`);
         assert.ok(after - before < 100, `Node-RED went from ${before.toFixed(0)} MB to ${after.toFixed(0)} MB after the bombs (peak ${peak.toFixed(0)} MB)`);

@@ -9,7 +9,7 @@ const EXPORT = JSON.stringify({
     tier: 2,
     format_version: '1.0',
     data: {
-        boatlog: { entries: [{ entry_id: 1, note: 'héllo ⚓ "quoted" \\ back', ok: true, none: null, n: -12.5e3 }, { entry_id: '2', nested: { a: [1, 2, { b: false }] } }, 'plain text', 42] },
+        boatlog: { entries: [{ entry_id: 1, note: 'héllo ⚓ "quoted" \\ back', ok: true, none: null, n: -12.5e3 }, { entry_id: '2', nested: { a: [1, 2, { b: false }] } }, { note: 'no key' }] },
         settings: { data: { units: 'metric', ünïcode: '日本' } },
     },
 });
@@ -58,6 +58,25 @@ describe('central ingest: the streaming export parser', () => {
             JSON.parse(spaced).data.boatlog.entries,
         );
         assert.equal(rows[0].kind === 'row' && rows[0].entry.includes(' '), true, 'the note keeps its spaces');
+    });
+
+    it('refuses an entry that is not a JSON object with 400, naming the first one', () => {
+        for (const [value, words] of [
+            ['0', 'a number'],
+            ['"str"', 'a string'],
+            ['null', 'null'],
+            ['[1,2]', 'an array'],
+            ['true', 'true'],
+        ]) {
+            const text = EXPORT.replace('{"note":"no key"}', `${value},{"note":"no key"},${value}`);
+            for (const size of [1, 1 << 20]) {
+                assert.throws(
+                    () => parseInSlices(text, size),
+                    (err: any) => err.statusCode === 400 && err.message.startsWith(`the boatlog entry at data.boatlog.entries[2] is ${words}, not a JSON object`),
+                    value,
+                );
+            }
+        }
     });
 
     for (const [what, text] of [

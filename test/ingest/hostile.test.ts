@@ -123,12 +123,24 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
     });
 
     it('uploads past 1 MB wait in a temp file, which is gone after the import, a refusal, or the cap', async () => {
-        const spools = () => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('d3kos-upload-'));
+        // In the data folder's spool, on disk: the system temp folder is RAM on Debian 13.
+        const inSpool = () => (fs.existsSync(path.join(settings.dataDir, 'spool')) ? fs.readdirSync(path.join(settings.dataDir, 'spool'), { recursive: true }).map(String) : []);
+        const spools = () => [...fs.readdirSync(os.tmpdir()), ...inSpool()].filter((name) => name.includes('d3kos-upload-'));
         const before = spools();
         // Random hex compresses about 2:1, so these are over 1 MB as sent.
         const big = zlib.gzipSync(smallExport(BOAT, 'export_spooled', 800, 4000));
         assert.ok(big.length > 1024 * 1024, `${big.length} bytes as sent`);
-        assert.equal((await send(big)).already_imported, false);
+        // Sent in two parts, the second only once the first is seen waiting in the spool.
+        const body = new Readable({ read() {} });
+        const sent = receiveUpload(store, settings, { headers: { authorization: `Bearer ${BOAT}`, 'content-encoding': 'gzip' }, body });
+        body.push(big.subarray(0, 1536 * 1024));
+        for (let tries = 0; !inSpool().some((name) => name.includes('d3kos-upload-')); tries++) {
+            assert.ok(tries < 500, 'the upload waits in a file of the data folder');
+            await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        body.push(big.subarray(1536 * 1024));
+        body.push(null);
+        assert.equal((await sent).already_imported, false);
         await rejectsWith(send(Buffer.concat([big.subarray(0, 2), crypto.randomBytes(2 * 1024 * 1024)])), 400, /not valid gzip data/);
         await rejectsWith(
             receiveUpload(store, { ...settings, maxBodyBytes: 1536 * 1024 }, { headers: { authorization: `Bearer ${BOAT}`, 'content-encoding': 'gzip' }, body: big }),
@@ -181,17 +193,16 @@ forEachStore('central ingest: hostile uploads and reads', (kind) => {
         if (kind.name === 'SQLite') {
             await writeSql(
                 path.join(settings.dataDir, 'ingest.db'),
-                "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES (?, 'boatlog', '99', ?, ?, 'old', '2020')",
+                "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES (?, 'boatlog', '99', ?, ?, 'old', '2020-01-01T00:00:00.000Z')",
                 [BOAT, huge, huge.length],
             );
         } else {
             const client = new Client({ connectionString: database });
             await client.connect();
-            await client.query("INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES ($1, 'boatlog', '99', $2, $3, 'old', '2020')", [
-                BOAT,
-                huge,
-                huge.length,
-            ]);
+            await client.query(
+                "INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at) VALUES ($1, 'boatlog', '99', $2, $3, 'old', '2020-01-01T00:00:00.000Z')",
+                [BOAT, huge, huge.length],
+            );
             await client.end();
         }
         const page = await readCategory(store, { installation_id: BOAT, category: 'boatlog' }, FLEET_READER);

@@ -20,19 +20,32 @@ import { BenchFigure } from './figures';
  *     on PostgreSQL also two instances on one database, 32 uploaders spread over both;
  * (c) imports (8 uploaders) while 8 clients read deep pages of the 1.1 M-row boat: rate against the same
  *     without readers, health p99;
- * (d) at 10,000 boats (the rest filled in by SQL): /api/v1/installations' first page, a deep category page.
+ * (d) at 10,000 boats (the rest filled in by SQL): /api/v1/installations' first page, a deep category page;
+ * (e) imports (8 uploaders) while retention deletes 1,000,000 old telemetry rows, against the same without;
+ * (f) a 5-row import of one boat sent 5 s into another boat's 5,000,000-row import: how long it waits.
+ * D3KOS_BENCH_INGEST=e,f runs only the sections named.
  */
 export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'd3kos-bench-ingest-'));
     const figures: BenchFigure[] = [];
+    const only = (process.env.D3KOS_BENCH_INGEST ?? '').split(',').filter(Boolean);
+    const section = (name: string) => only.length === 0 || only.includes(name);
     try {
         const big = path.join(dir, 'full-export.json.gz');
         const bigBoat = 'b16b16b16b16b16b';
-        log('writing a full export of 1,000,000 telemetry + 100,000 boatlog rows…');
-        await writeFullExport(big, bigBoat, 1_000_000, 100_000);
-        log(`  ${(fs.statSync(big).size / 1048576).toFixed(1)} MB gzip`);
+        if (section('a') || section('c') || section('d')) {
+            log('writing a full export of 1,000,000 telemetry + 100,000 boatlog rows…');
+            await writeFullExport(big, bigBoat, 1_000_000, 100_000);
+            log(`  ${(fs.statSync(big).size / 1048576).toFixed(1)} MB gzip`);
+        }
         log('building 300 boats × 10 incremental exports of 1,500 rows…');
         const fleet = fleetExports(300, 10, 1500);
+        const tiny = path.join(dir, 'tiny-rows.json.gz');
+        if (section('f')) {
+            log('writing an export of 5,000,000 tiny rows…');
+            await writeTinyRowsExport(tiny, 5_000_000);
+            log(`  ${(fs.statSync(tiny).size / 1048576).toFixed(1)} MB gzip`);
+        }
 
         const stores: Array<{ name: string; fresh: () => Promise<string> }> = [{ name: 'SQLite', fresh: async () => '' }];
         const admin = process.env.D3KOS_TEST_DATABASE_URL;
@@ -41,6 +54,9 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
 
         for (const store of stores) {
             log(`\n-- ${store.name}`);
+            if (section('e')) figures.push(...(await importsWhileRetention(store.name, store.fresh, path.join(dir, `${store.name}-retention`), fleet, log)));
+            if (section('f')) figures.push(...(await smallBehindHuge(store.name, await store.fresh(), path.join(dir, `${store.name}-fair`), tiny, log)));
+            if (!section('a') && !section('b') && !section('c') && !section('d')) continue;
             // (a), (c), (d) on one database that holds the big boat.
             const database = await store.fresh();
             const central = await startCentral(path.join(dir, `${store.name}-big`), database);
@@ -101,12 +117,12 @@ export async function run(log: (line: string) => void): Promise<BenchFigure[]> {
     }
 }
 
-function startCentral(dir: string, database: string): Promise<RunningNodeRed> {
+function startCentral(dir: string, database: string, env: Record<string, string> = {}): Promise<RunningNodeRed> {
     const flows = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'flows', 'central-ingest.json'), 'utf8'));
     return startNodeRed({
         userDir: path.join(dir, 'node-red'),
         flows,
-        env: { D3KOS_INGEST_MODE: 'open', D3KOS_INGEST_DIR: path.join(dir, 'central-data'), D3KOS_INGEST_DATABASE_URL: database },
+        env: { D3KOS_INGEST_MODE: 'open', D3KOS_INGEST_DIR: path.join(dir, 'central-data'), D3KOS_INGEST_DATABASE_URL: database, ...env },
         quiet: true,
     });
 }
@@ -400,4 +416,152 @@ async function tenThousandBoats(store: string, central: RunningNodeRed, database
         { name: `${store}: a deep category page (?after=) at 10,000 boats`, value: deep.ms, unit: 'ms', target: '≤ 50 ms', pass: deep.ms <= 50 },
         { name: `${store}: the same depth by ?offset=999000`, value: offset.ms, unit: 'ms' },
     ];
+}
+
+/** An export of `rows` tiny telemetry rows (`{"id":n}`), gzip'd straight to `file`: the probe that held SQLite's writer for 46 s. */
+async function writeTinyRowsExport(file: string, rows: number): Promise<void> {
+    const gzip = zlib.createGzip({ level: 9 });
+    const out = fs.createWriteStream(file);
+    gzip.pipe(out);
+    const write = async (text: string) => {
+        if (!gzip.write(text)) await new Promise((resolve) => gzip.once('drain', resolve));
+    };
+    await write(header('export_tiny_bench', 'a11a11a11a11a11a', 'full', '2026-06-01T00:00:00.000Z'));
+    for (const c of [...CATEGORIES_BEFORE, 'boatlog']) await write(`"${c}":{"entry_count":0,"entries":[]},`);
+    await write('"settings":{"entry_count":0,"data":{}},"onboarding":{"entry_count":0,"data":{}},');
+    await write(`"telemetry":{"entry_count":${rows},"entries":[`);
+    for (let at = 1; at <= rows; at += 10000) {
+        const part: string[] = [];
+        for (let i = at; i < at + 10000 && i <= rows; i++) part.push(`{"id":${i}}`);
+        await write((at > 1 ? ',' : '') + part.join(','));
+    }
+    await write(']}}}');
+    gzip.end();
+    await new Promise<void>((resolve) => out.once('close', () => resolve()));
+}
+
+/** (f) How long a 5-row import of one boat waits when it arrives 5 s into another boat's 5,000,000-row import. */
+async function smallBehindHuge(store: string, database: string, dir: string, tiny: string, log: (line: string) => void): Promise<BenchFigure[]> {
+    const central = await startCentral(dir, database);
+    try {
+        const huge = request(
+            `${central.url}/api/v1/data/import`,
+            'POST',
+            { ...uploadHeaders('a11a11a11a11a11a', 'export_tiny_bench'), 'content-length': String(fs.statSync(tiny).size) },
+            fs.createReadStream(tiny),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        const [small] = fleetExports(1, 1, 5);
+        const answer = await request(`${central.url}/api/v1/data/import`, 'POST', { ...uploadHeaders(small.installation, small.id), 'content-length': String(small.gzip.length) }, small.gzip);
+        if (answer.status !== 200) throw new Error(`the small import was refused: ${answer.status} ${answer.text}`);
+        const done = await huge;
+        if (done.status !== 200) throw new Error(`the 5,000,000-row import was refused: ${done.status} ${done.text}`);
+        log(`a 5-row import 5 s into a 5,000,000-row one: ${answer.ms.toFixed(0)} ms (the big one took ${(done.ms / 1000).toFixed(1)} s)`);
+        return [
+            {
+                name: `${store}: a 5-row import behind another boat's 5,000,000-row import`,
+                value: answer.ms,
+                unit: 'ms',
+                reference: `46,900 ms on 3aea3f0 (issue #19); the big import took ${(done.ms / 1000).toFixed(1)} s`,
+                target: '≤ 2,000 ms',
+                pass: answer.ms <= 2000 && done.ms > 5000 + answer.ms,
+            },
+        ];
+    } finally {
+        await central.stop();
+    }
+}
+
+/** Telemetry rows exported long ago, by SQL, as a fleet's years would leave them: 1,000 boats of 1,000 rows. */
+async function fillOldRows(database: string, sqliteFile: string, rows: number): Promise<void> {
+    const boats = 1000;
+    if (database) {
+        const client = new Client({ connectionString: database });
+        await client.connect();
+        await client.query(`INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at)
+            SELECT lpad(to_hex(65536 + i % ${boats}), 16, '0'), 'telemetry', i::text, ('{"id":' || i || ',"event_type":"engine","data":{"rpm":1500}}')::jsonb, 50, 'export_old', '2020-01-01'
+            FROM generate_series(1, ${rows}) AS i`);
+        await client.query(`INSERT INTO category_counts SELECT installation_id, 'telemetry', count(*) FROM category_rows GROUP BY installation_id ON CONFLICT DO NOTHING`);
+        await client.query('ANALYZE');
+        await client.end();
+        return;
+    }
+    await new Promise<void>((resolve, reject) => {
+        const db = new sqlite3.Database(sqliteFile, (err) => {
+            if (err) return reject(err);
+            db.exec(
+                `PRAGMA busy_timeout = 60000; BEGIN IMMEDIATE;
+                 WITH RECURSIVE series(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM series WHERE i < ${rows})
+                 INSERT INTO category_rows (installation_id, category, row_key, entry, entry_bytes, export_id, exported_at)
+                 SELECT printf('%016x', 65536 + i % ${boats}), 'telemetry', i, '{"id":' || i || ',"event_type":"engine","data":{"rpm":1500}}', 50, 'export_old', '2020-01-01' FROM series;
+                 INSERT OR IGNORE INTO category_counts SELECT installation_id, 'telemetry', count(*) FROM category_rows GROUP BY installation_id;
+                 COMMIT; ANALYZE;`,
+                (execErr) => db.close(() => (execErr ? reject(execErr) : resolve())),
+            );
+        });
+    });
+}
+
+async function oldRowsLeft(database: string, sqliteFile: string): Promise<number> {
+    if (database) {
+        const client = new Client({ connectionString: database });
+        await client.connect();
+        const { rows } = await client.query("SELECT count(*)::int AS n FROM category_rows WHERE export_id = 'export_old'");
+        await client.end();
+        return rows[0].n;
+    }
+    return new Promise((resolve, reject) => {
+        const db = new sqlite3.Database(sqliteFile, sqlite3.OPEN_READONLY, (err) => {
+            if (err) return reject(err);
+            db.get("SELECT count(*) AS n FROM category_rows WHERE export_id = 'export_old'", (e, row: { n: number }) => db.close(() => (e ? reject(e) : resolve(row.n))));
+        });
+    });
+}
+
+/**
+ * (e) Imports (8 uploaders, 900 exports of 1,500 rows) on a central whose retention (telemetry=400) deletes
+ * 1,000,000 old rows meanwhile, against the same on a central without retention. The node's first retention
+ * run comes a minute after start; the uploads begin once it is seen deleting.
+ */
+async function importsWhileRetention(store: string, fresh: () => Promise<string>, dir: string, fleet: FleetExport[], log: (line: string) => void): Promise<BenchFigure[]> {
+    const exports = fleet.slice(0, 900);
+    const plainDb = await fresh();
+    const plain = await startCentral(path.join(dir, 'plain'), plainDb);
+    let without;
+    try {
+        without = await uploadAll([plain], exports, 8);
+    } finally {
+        await plain.stop();
+    }
+    const database = await fresh();
+    const sqliteFile = path.join(dir, 'kept', 'central-data', 'ingest.db');
+    // Once to make the schema, then filled with old rows while it is stopped, then with retention on.
+    await (await startCentral(path.join(dir, 'kept'), database)).stop();
+    const rows = 1_000_000;
+    await fillOldRows(database, sqliteFile, rows);
+    const central = await startCentral(path.join(dir, 'kept'), database, { D3KOS_INGEST_RETENTION: 'telemetry=400' });
+    try {
+        const startedAt = Date.now();
+        while ((await oldRowsLeft(database, sqliteFile)) === rows) {
+            if (Date.now() - startedAt > 180000) throw new Error('retention did not begin within 3 minutes of the start');
+            await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        const withRetention = await uploadAll([central], exports, 8);
+        const left = await oldRowsLeft(database, sqliteFile);
+        const ratio = withRetention.rate / without.rate;
+        log(`8 uploaders: ${without.rate.toFixed(1)} exports/s without retention, ${withRetention.rate.toFixed(1)} while it deleted ${rows - left} of ${rows} old rows`);
+        return [
+            {
+                name: `${store}: imports while retention deletes 1,000,000 old rows`,
+                value: withRetention.rate,
+                unit: 'exports/s',
+                reference: `${without.rate.toFixed(1)} exports/s without retention; ${left} old rows still to go at the end`,
+                ratio,
+                target: '≥ 0.8×',
+                pass: ratio >= 0.8 && left > 0,
+            },
+        ];
+    } finally {
+        await central.stop();
+    }
 }
