@@ -5,6 +5,7 @@ import { Readable, Transform } from 'stream';
 import { createGzip } from 'zlib';
 import { errorCode, errorMessage } from '../errors';
 import { hashFile } from '../files/hash';
+import { Backlog, BACKLOG_HEADER, formatBacklog } from '../fleet/backlog';
 import { parseRetryAfter } from '../queue/retry-schedule';
 
 export const DEFAULT_UPLOAD_TIMEOUT_MS = 30_000;
@@ -31,6 +32,8 @@ export interface UploadRequest {
     signal?: AbortSignal;
     /** Sent instead of the file's bytes: an old export service's file in the current format (see old-service-export.ts). */
     body?: Buffer;
+    /** What waits on the boat, told to the central side's fleet page (X-D3kOS-Backlog). */
+    backlog?: Backlog;
 }
 
 /** The answers of a network that is simply not there: the boat is at sea, nothing is wrong with the export. */
@@ -99,6 +102,7 @@ export async function uploadExport(request: UploadRequest): Promise<UploadOutcom
                 'Idempotency-Key': request.exportId,
                 'Content-Type': 'application/json',
                 'Content-Encoding': 'gzip',
+                ...(request.backlog ? { [BACKLOG_HEADER]: formatBacklog(request.backlog) } : {}),
             },
             timeout: request.timeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
             signal: request.signal,

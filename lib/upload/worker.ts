@@ -175,6 +175,7 @@ export class UploadWorker {
             timeoutMs: this.options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
             healthTimeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
             signal: this.inFlight?.signal,
+            backlog: await this.backlog().catch(() => undefined),
         });
         switch (upload.kind) {
             case 'accepted':
@@ -205,6 +206,13 @@ export class UploadWorker {
             // The export is stored centrally all the same; unmoved marks only mean its rows are sent again, and deduplicated there.
             this.options.onProblem?.(`The upload of ${entry.export_id} was confirmed, but the export marks could not be saved: ${errorMessage(err)}`);
         }
+    }
+
+    /** The exports waiting (this one included) and their bytes, for the central side's fleet page; the bytes of the first 50 listed. */
+    private async backlog(): Promise<{ exports: number; bytes: number }> {
+        const { pending_count, uploading_count, items } = await this.options.queue.snapshot();
+        const bytes = [...items.pending, ...items.uploading].reduce((sum, e) => sum + (e.file_size_bytes || 0), 0);
+        return { exports: pending_count + uploading_count, bytes };
     }
 
     /** Uploads need a central URL and a licence of Tier 1 or higher, read fresh each round. */
