@@ -111,7 +111,7 @@
         name.append(el('div', `${boat.export_count} exports, ${boat.records_imported} records`, 'muted'));
         tr.append(name, timeCell(boat.last_import_at, now), timeCell(boat.newest_exported_at, now));
 
-        const rows = Object.entries(boat.rows);
+        const rows = Object.entries(boat.rows).sort(([a], [b]) => (a < b ? -1 : 1));
         tr.append(el('td', rows.length ? rows.map(([category, n]) => `${category} ${n}`).join(', ') : 'none'));
 
         const refused = el('td', boat.refused.count ? `${boat.refused.count}` : 'none');
