@@ -99,3 +99,13 @@ async function readJson(file: string, name: string): Promise<unknown> {
 function malformed(problem: string): BoatDataError {
     return new BoatDataError('FLEET_WATCH_THRESHOLDS', `${THRESHOLDS_FILE} in the ingest folder ${problem}; no boat was judged until it is fixed`, 500);
 }
+
+/** Erasing a boat: the watch forgets it at once, rather than at its next check. */
+export async function forgetWatchedBoat(dataDir: string, installationId: string): Promise<boolean> {
+    const stateFile = path.join(dataDir, WATCH_STATE_FILE);
+    const state = await readState(stateFile);
+    if (!(installationId in state.boats)) return false;
+    delete state.boats[installationId];
+    await writeJsonAtomic(stateFile, state);
+    return true;
+}

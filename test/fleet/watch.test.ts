@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { BoatContact } from '../../lib/fleet/fleet-store';
 import { emptyWatchState, FleetAlert, judgeFleet, WatchSettings, WatchState } from '../../lib/fleet/watch';
-import { checkFleet, THRESHOLDS_FILE, WATCH_STATE_FILE } from '../../lib/fleet/watch-files';
+import { checkFleet, forgetWatchedBoat, THRESHOLDS_FILE, WATCH_STATE_FILE } from '../../lib/fleet/watch-files';
 import { IngestStore } from '../../lib/ingest/store';
 import { scratchFolder } from '../support/folders';
 import { forEachStore } from '../ingest/stores';
@@ -120,7 +120,8 @@ forEachStore('fleet watch on the store: state kept across restarts', (kind) => {
         await store.close();
         store = await kind.open(scratch.dir, database);
         assert.deepEqual((await checkFleet(store, options(), new Date(now.getTime() + HOUR))).alerts, []);
-        assert.equal(JSON.parse(fs.readFileSync(path.join(scratch.dir, WATCH_STATE_FILE), 'utf8')).boats[silent].state, 'silent');
+        const stateFile = path.join(scratch.dir, WATCH_STATE_FILE);
+        assert.equal(JSON.parse(fs.readFileSync(stateFile, 'utf8')).boats[silent].state, 'silent');
 
         await seedImport(store, { installation_id: silent, imported_at: new Date(now.getTime() + 2 * HOUR).toISOString() });
         const back = await checkFleet(store, options(), new Date(now.getTime() + 2.5 * HOUR));
@@ -128,6 +129,11 @@ forEachStore('fleet watch on the store: state kept across restarts', (kind) => {
             back.alerts.map((a) => [a.event, a.installation_id]),
             [['back', silent]],
         );
+
+        // An erased boat is forgotten by the watch at once: its id is in no file of the ingest folder.
+        assert.equal(await forgetWatchedBoat(scratch.dir, silent), true);
+        assert.ok(!fs.readFileSync(stateFile, 'utf8').includes(silent));
+        assert.equal(await forgetWatchedBoat(scratch.dir, silent), false);
     });
 
     it('a thresholds file it cannot read stops the check with its name, and keeps the state as it was', async () => {
