@@ -1,9 +1,9 @@
 /** The fleet page's files (nodes/fleet-page/page/), the only names it answers, with their types. */
-export const PAGE_FILES: Record<string, string> = {
-    'fleet.html': 'text/html; charset=utf-8',
-    'fleet.js': 'text/javascript; charset=utf-8',
-    'fleet.css': 'text/css; charset=utf-8',
-};
+export const PAGE_FILES: ReadonlyMap<string, string> = new Map([
+    ['fleet.html', 'text/html; charset=utf-8'],
+    ['fleet.js', 'text/javascript; charset=utf-8'],
+    ['fleet.css', 'text/css; charset=utf-8'],
+]);
 
 /**
  * The page carries no data, only code: its data comes from

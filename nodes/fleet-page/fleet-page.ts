@@ -68,7 +68,7 @@ export = function (RED: NodeAPI): void {
 
 function pageFile(requested: unknown): { name: string; type: string } {
     const name = requested === undefined || requested === '' ? 'fleet.html' : String(requested);
-    const type = PAGE_FILES[name];
+    const type = PAGE_FILES.get(name);
     if (!type) throw new BoatDataError('FLEET_PAGE_FILE', `the fleet page has no file ${JSON.stringify(name.slice(0, 40))}`, 404);
     return { name, type };
 }

@@ -166,6 +166,10 @@ forEachStore('the fleet page in a browser', (kind) => {
         const missing = await call(central, 'GET', '/fleet/..%2Fpackage.json');
         assert.equal(missing.status, 404);
         assert.match(missing.json.error, /the fleet page has no file/);
+        // Names every object has (constructor, __proto__) are no files either, and no answer shows a path on disk.
+        const inherited = await call(central, 'GET', '/fleet/constructor');
+        assert.equal(inherited.status, 404);
+        assert.doesNotMatch(inherited.text, /\/tmp|\/work|node_modules/);
         const boats = await call(central, 'GET', '/api/v1/fleet/boats?limit=2', { headers: { Authorization: `Bearer ${OPERATOR_TOKEN}` } });
         assert.equal(boats.status, 200);
         assert.deepEqual(
