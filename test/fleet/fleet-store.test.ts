@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { registerVault } from '../../lib/central/vault-registry';
 import { fleetBoats } from '../../lib/fleet/fleet-boats';
 import { IngestSettings, receiveUpload } from '../../lib/ingest/ingest';
 import { IngestStore } from '../../lib/ingest/store';
@@ -80,6 +81,38 @@ forEachStore('fleet page: the boats, the longest silent first', (kind) => {
         assert.deepEqual(found.boats.map((b) => b.installation_id).sort(), ids.slice(0, 3).sort());
         await assert.rejects(fleetBoats(store, { q: 'boat one' }, now), /start of an installation_id/);
         await assert.rejects(fleetBoats(store, { after: 'page 2' }, now), /next_after of the page before/);
+    });
+
+    it("adds up every registered vault's copies of a page's boats, and names a vault that cannot answer", async () => {
+        const id = boatId();
+        await seedImport(store, { installation_id: id, imported_at: hoursAgo(now, 5) });
+        const asked: string[][] = [];
+        const copies = (n: number, newest: string, damaged = 0) => ({ copies: n, bytes: n * 1000, newest_received_at: newest, damaged });
+        const unregister = [
+            registerVault({
+                factsFor: async (ids) => (asked.push(ids), new Map([[id, copies(2, hoursAgo(now, 30), 1)]])),
+                erase: async () => ({ copies: 0, bytes: 0, unfinished_uploads: 0 }),
+            }),
+            registerVault({ factsFor: async () => new Map([[id, copies(1, hoursAgo(now, 6))]]), erase: async () => ({ copies: 0, bytes: 0, unfinished_uploads: 0 }) }),
+        ];
+        try {
+            let [boat] = (await fleetBoats(store, {}, now)).boats;
+            assert.deepEqual(asked, [[id]], 'one question per vault per page, not one per boat');
+            assert.deepEqual(boat.vault, { copies: 3, bytes: 3000, newest_received_at: hoursAgo(now, 6), damaged: 1 });
+            unregister.push(
+                registerVault({
+                    factsFor: async () => {
+                        throw new Error('the vault folder is not mounted');
+                    },
+                    erase: async () => ({ copies: 0, bytes: 0, unfinished_uploads: 0 }),
+                }),
+            );
+            [boat] = (await fleetBoats(store, {}, now)).boats;
+            assert.equal(boat.vault?.copies, 3);
+            assert.match(boat.vault?.problem ?? '', /a backup vault could not answer: the vault folder is not mounted/);
+        } finally {
+            for (const remove of unregister) remove();
+        }
     });
 
     it("keeps the backlog a boat's upload reports, and never lets an older report replace a newer one", async () => {
