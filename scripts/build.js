@@ -31,7 +31,7 @@ try {
         const target = path.join(staging, 'nodes', name);
         fs.mkdirSync(target, { recursive: true });
         for (const entry of fs.readdirSync(source)) {
-            if (entry.endsWith('.html') || entry === 'locales') {
+            if (entry.endsWith('.html') || entry === 'locales' || entry === 'page') {
                 fs.cpSync(path.join(source, entry), path.join(target, entry), { recursive: true });
             }
         }

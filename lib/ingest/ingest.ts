@@ -2,6 +2,7 @@ import type { Readable } from 'stream';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { CATEGORY_KEYS, isCategoryKey } from '../categories';
 import { BoatDataError, errorMessage } from '../errors';
+import { noteBacklog } from '../fleet/backlog';
 import { admitReader, admitUploader, bearerToken, checkExportOwner, checkReads, IngestMode, Reader, Uploader } from './access';
 import { ACCEPTED_ENCODINGS, checkBeforeReading, DeclaredEncoding, spoolUpload, uploadBytes, UploadHeaders } from './body';
 import { answer, importExport } from './import-export';
@@ -56,12 +57,13 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
             const prior = await store.findImport(uploader.installation_id, idempotencyKey);
             if (prior) {
                 if (!Buffer.isBuffer(upload.body)) upload.body.resume();
+                await noteBacklog(store, uploader.installation_id, upload.headers['x-d3kos-backlog']);
                 return answer({ installation_id: uploader.installation_id, export_id: idempotencyKey }, prior, true);
             }
         }
         const spool = await spoolUpload(upload.body, settings.maxBodyBytes, await spoolFolderFor(settings.dataDir, settings.spool));
         try {
-            return await importing(store, () =>
+            const stored = await importing(store, () =>
                 importExport(
                     store,
                     uploadBytes(spool, declaredGzip),
@@ -76,6 +78,8 @@ export async function receiveUpload(store: IngestStore, settings: IngestSettings
                     { ...DEFAULT_LIMITS, ...settings.limits },
                 ),
             );
+            await noteBacklog(store, uploader.installation_id, upload.headers['x-d3kos-backlog']);
+            return stored;
         } finally {
             await spool.discard();
         }

@@ -19,6 +19,8 @@ import {
 } from './store';
 import type { ExportIdentity } from './validate';
 import { QUERYABLE_SCHEMA_SQL } from './postgres-schema';
+import type { Backlog } from '../fleet/backlog';
+import { BoatContact, boatContact, FleetBoatsPage, FleetBoatsQuery, FleetCursor, fleetBoatRow, prefixRange } from '../fleet/fleet-store';
 
 /** Rows are spread over this many hash partitions by installation, so a boat's rows sit together and apart from the fleet's. */
 const PARTITIONS = 8;
@@ -55,6 +57,13 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
         CREATE INDEX failed_imports_by_time ON failed_imports (failed_at);`,
     },
     { version: 2, sql: QUERYABLE_SCHEMA_SQL },
+    {
+        // The backlog a boat's upload reports (X-D3kOS-Backlog), and the fleet page's order: oldest contact first.
+        version: 3,
+        sql: `
+        ALTER TABLE installations ADD COLUMN backlog_exports integer, ADD COLUMN backlog_bytes bigint, ADD COLUMN backlog_reported_at timestamptz;
+        CREATE INDEX installations_by_contact ON installations (last_import_at, installation_id);`,
+    },
 ];
 
 const MIGRATION_LOCK = 0x0d3c05;
@@ -264,6 +273,64 @@ export class PostgresStore implements IngestStore {
 
     async close(): Promise<void> {
         await Promise.all([this.writers.end(), this.readers.end(), this.healthPool.end()]);
+    }
+
+    // The fleet's queries compare times with ::timestamptz, so they read the same whether a column holds ISO text or timestamptz.
+
+    async recordBacklog(installationId: string, backlog: Backlog, reportedAt: string): Promise<void> {
+        await this.writers
+            .query(
+                `UPDATE installations SET backlog_exports = $1, backlog_bytes = $2, backlog_reported_at = $3::timestamptz
+                 WHERE installation_id = $4 AND (backlog_reported_at IS NULL OR backlog_reported_at::timestamptz <= $3::timestamptz)`,
+                [backlog.exports, backlog.bytes, reportedAt, installationId],
+            )
+            .catch(unavailable);
+    }
+
+    async fleetBoats(query: FleetBoatsQuery): Promise<FleetBoatsPage> {
+        const [lower, upper] = prefixRange(query.prefix);
+        const [page, counts] = await Promise.all([
+            this.readers.query(
+                `SELECT i.installation_id, i.export_count, i.records_imported, i.first_import_at, i.last_import_at, i.last_export_id,
+                        i.backlog_exports, i.backlog_bytes, i.backlog_reported_at,
+                        (SELECT max(e.exported_at) FROM imported_exports AS e WHERE e.installation_id = i.installation_id) AS newest_exported_at,
+                        (SELECT json_object_agg(c.category, c.rows) FROM category_counts AS c WHERE c.installation_id = i.installation_id) AS rows,
+                        (SELECT count(*) FROM failed_imports AS f WHERE f.installation_id = i.installation_id) AS refused_count,
+                        (SELECT json_build_object('export_id', f.export_id, 'failed_at', f.failed_at, 'status', f.status, 'error', f.error, 'attempts', f.attempts)
+                         FROM failed_imports AS f WHERE f.installation_id = i.installation_id ORDER BY f.failed_at::timestamptz DESC LIMIT 1) AS newest_refusal
+                 FROM installations AS i
+                 WHERE ($1::timestamptz IS NULL OR (i.last_import_at::timestamptz, i.installation_id) > ($1::timestamptz, $2)) AND i.installation_id >= $3 AND i.installation_id < $4
+                 ORDER BY i.last_import_at, i.installation_id LIMIT $5`,
+                [query.after?.last_import_at ?? null, query.after?.installation_id ?? '', lower, upper, query.limit],
+            ),
+            this.readers.query(
+                `SELECT count(*)::float8 AS total, (count(*) FILTER (WHERE last_import_at::timestamptz < $1::timestamptz))::float8 AS silent,
+                        (count(*) FILTER (WHERE installation_id >= $2 AND installation_id < $3))::float8 AS matching FROM installations`,
+                [query.silentBefore, lower, upper],
+            ),
+        ]).catch(unavailable);
+        const { total, silent, matching } = counts.rows[0];
+        return { boats: page.rows.map(fleetBoatRow), total, silent, matching };
+    }
+
+    async boatContacts(query: { before: string; after?: FleetCursor; limit: number }): Promise<BoatContact[]> {
+        const { rows } = await this.readers
+            .query(
+                `SELECT installation_id, last_import_at, backlog_exports, backlog_bytes, backlog_reported_at FROM installations
+                 WHERE last_import_at::timestamptz < $1::timestamptz AND ($2::timestamptz IS NULL OR (last_import_at::timestamptz, installation_id) > ($2::timestamptz, $3))
+                 ORDER BY last_import_at, installation_id LIMIT $4`,
+                [query.before, query.after?.last_import_at ?? null, query.after?.installation_id ?? '', query.limit],
+            )
+            .catch(unavailable);
+        return rows.map(boatContact);
+    }
+
+    async boatContactsOf(installationIds: string[]): Promise<BoatContact[]> {
+        if (installationIds.length === 0) return [];
+        const { rows } = await this.readers
+            .query('SELECT installation_id, last_import_at, backlog_exports, backlog_bytes, backlog_reported_at FROM installations WHERE installation_id = ANY($1::text[])', [installationIds])
+            .catch(unavailable);
+        return rows.map(boatContact);
     }
 }
 

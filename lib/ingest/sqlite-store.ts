@@ -19,6 +19,8 @@ import {
 import { SQLITE_QUERYABLE_SQL } from './sqlite-schema';
 import { BATCH_ROWS, SqliteSession, upsertRowsSql } from './sqlite-session';
 import { KeyedTurns, Turns } from './writer-turns';
+import type { Backlog } from '../fleet/backlog';
+import { BoatContact, boatContact, FleetBoatsPage, FleetBoatsQuery, FleetCursor, fleetBoatRow, prefixRange } from '../fleet/fleet-store';
 
 /** Versioned changes to the file, applied in order at start, each in its own transaction. */
 const MIGRATIONS: Array<{ version: number; sql: string }> = [
@@ -63,6 +65,15 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
         CREATE INDEX failed_imports_by_time ON failed_imports (failed_at);`,
     },
     { version: 3, sql: SQLITE_QUERYABLE_SQL },
+    {
+        // The backlog a boat's upload reports (X-D3kOS-Backlog), and the fleet page's order: oldest contact first.
+        version: 4,
+        sql: `
+        ALTER TABLE installations ADD COLUMN backlog_exports INTEGER;
+        ALTER TABLE installations ADD COLUMN backlog_bytes INTEGER;
+        ALTER TABLE installations ADD COLUMN backlog_reported_at TEXT;
+        CREATE INDEX installations_by_contact ON installations (last_import_at, installation_id);`,
+    },
 ];
 
 // synchronous=FULL: a success answer makes the boat advance its watermarks, so a commit must survive a power cut.
@@ -288,6 +299,59 @@ export class SqliteStore implements IngestStore {
         await this.healthReader.close();
         await this.reader.close();
         await this.writer.close();
+    }
+
+    recordBacklog(installationId: string, backlog: Backlog, reportedAt: string): Promise<void> {
+        return this.withWriter(async () => {
+            await this.writer.run(
+                `UPDATE installations SET backlog_exports = ?, backlog_bytes = ?, backlog_reported_at = ?
+                 WHERE installation_id = ? AND (backlog_reported_at IS NULL OR backlog_reported_at <= ?)`,
+                [backlog.exports, backlog.bytes, reportedAt, installationId, reportedAt],
+            );
+        });
+    }
+
+    async fleetBoats(query: FleetBoatsQuery): Promise<FleetBoatsPage> {
+        const [lower, upper] = prefixRange(query.prefix);
+        const [rows, counts] = await Promise.all([
+            this.reader.all<Record<string, any>>(
+                `SELECT i.installation_id, i.export_count, i.records_imported, i.first_import_at, i.last_import_at, i.last_export_id,
+                        i.backlog_exports, i.backlog_bytes, i.backlog_reported_at,
+                        (SELECT max(e.exported_at) FROM imported_exports AS e WHERE e.installation_id = i.installation_id) AS newest_exported_at,
+                        (SELECT json_group_object(c.category, c.rows) FROM category_counts AS c WHERE c.installation_id = i.installation_id) AS rows,
+                        (SELECT count(*) FROM failed_imports AS f WHERE f.installation_id = i.installation_id) AS refused_count,
+                        (SELECT json_object('export_id', f.export_id, 'failed_at', f.failed_at, 'status', f.status, 'error', f.error, 'attempts', f.attempts)
+                         FROM failed_imports AS f WHERE f.installation_id = i.installation_id ORDER BY f.failed_at DESC LIMIT 1) AS newest_refusal
+                 FROM installations AS i INDEXED BY installations_by_contact
+                 WHERE (?1 IS NULL OR (i.last_import_at, i.installation_id) > (?1, ?2)) AND i.installation_id >= ?3 AND i.installation_id < ?4
+                 ORDER BY i.last_import_at, i.installation_id LIMIT ?5`,
+                [query.after?.last_import_at ?? null, query.after?.installation_id ?? '', lower, upper, query.limit],
+            ),
+            this.reader.get<{ total: number; silent: number | null; matching: number | null }>(
+                `SELECT count(*) AS total, sum(last_import_at < ?) AS silent, sum(installation_id >= ? AND installation_id < ?) AS matching FROM installations`,
+                [query.silentBefore, lower, upper],
+            ),
+        ]);
+        return { boats: rows.map(fleetBoatRow), total: counts?.total ?? 0, silent: counts?.silent ?? 0, matching: counts?.matching ?? 0 };
+    }
+
+    async boatContacts(query: { before: string; after?: FleetCursor; limit: number }): Promise<BoatContact[]> {
+        const rows = await this.reader.all<Record<string, any>>(
+            `SELECT installation_id, last_import_at, backlog_exports, backlog_bytes, backlog_reported_at FROM installations INDEXED BY installations_by_contact
+             WHERE last_import_at < ?1 AND (?2 IS NULL OR (last_import_at, installation_id) > (?2, ?3)) ORDER BY last_import_at, installation_id LIMIT ?4`,
+            [query.before, query.after?.last_import_at ?? null, query.after?.installation_id ?? '', query.limit],
+        );
+        return rows.map(boatContact);
+    }
+
+    async boatContactsOf(installationIds: string[]): Promise<BoatContact[]> {
+        if (installationIds.length === 0) return [];
+        const rows = await this.reader.all<Record<string, any>>(
+            `SELECT installation_id, last_import_at, backlog_exports, backlog_bytes, backlog_reported_at FROM installations
+             WHERE installation_id IN (SELECT value FROM json_each(?))`,
+            [JSON.stringify(installationIds)],
+        );
+        return rows.map(boatContact);
     }
 }
 

@@ -1,5 +1,7 @@
 import * as path from 'path';
 import { BoatDataError } from '../errors';
+import type { Backlog } from '../fleet/backlog';
+import type { BoatContact, FleetBoatsPage, FleetBoatsQuery, FleetCursor } from '../fleet/fleet-store';
 import type { ExportHeader, ExportIdentity } from './validate';
 import { PostgresStore } from './postgres-store';
 import { SqliteStore } from './sqlite-store';
@@ -190,6 +192,14 @@ export interface IngestStore {
     /** Deletes up to `batchRows` rows of `category` exported before `before`, in one short transaction; answers how many. */
     deleteOldRows(category: string, before: string, batchRows: number): Promise<number>;
     close(): Promise<void>;
+    /** Keeps the backlog a boat's upload reported (X-D3kOS-Backlog) with its installation, unless a newer one is kept. */
+    recordBacklog(installationId: string, backlog: Backlog, reportedAt: string): Promise<void>;
+    /** One page of the fleet page, in one statement: boats by last contact, oldest (the silent) first. */
+    fleetBoats(query: FleetBoatsQuery): Promise<FleetBoatsPage>;
+    /** Boats last heard from before `before`, by last contact, from a cursor: what the silent-boat watch judges. */
+    boatContacts(query: { before: string; after?: FleetCursor; limit: number }): Promise<BoatContact[]>;
+    /** The same for named boats (those the watch holds as silent), whatever their last contact. */
+    boatContactsOf(installationIds: string[]): Promise<BoatContact[]>;
 }
 
 /** Which database an ingest uses: a PostgreSQL URL, or empty for the SQLite file in the data folder. */

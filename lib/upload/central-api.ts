@@ -7,6 +7,7 @@ import { Readable, Transform } from 'stream';
 import { compressor, UploadEncoding } from './encoding';
 import { errorCode, errorMessage } from '../errors';
 import { hashFile } from '../files/hash';
+import { Backlog, BACKLOG_HEADER, formatBacklog } from '../fleet/backlog';
 import { parseRetryAfter } from '../queue/retry-schedule';
 
 export const DEFAULT_UPLOAD_TIMEOUT_MS = 30_000;
@@ -47,6 +48,8 @@ export interface UploadRequest {
     /** gzip unless the central side said it takes br. */
     encoding?: UploadEncoding;
     agents?: LinkAgents;
+    /** What waits on the boat, told to the central side's fleet page (X-D3kOS-Backlog). */
+    backlog?: Backlog;
 }
 
 /** The answers of a network that is simply not there: the boat is at sea, nothing is wrong with the export. */
@@ -120,6 +123,7 @@ export async function uploadExport(request: UploadRequest): Promise<UploadOutcom
                 'Idempotency-Key': request.exportId,
                 'Content-Type': 'application/json',
                 'Content-Encoding': encoding,
+                ...(request.backlog ? { [BACKLOG_HEADER]: formatBacklog(request.backlog) } : {}),
             },
             timeout: request.timeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
             signal: request.signal,

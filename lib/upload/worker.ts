@@ -198,6 +198,7 @@ export class UploadWorker {
                     timeoutMs: this.options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
                     healthTimeoutMs: this.options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
                     signal: this.inFlight?.signal,
+                    backlog: await this.backlog().catch(() => undefined),
                 });
             } finally {
                 await release?.().catch((err) => this.options.onProblem?.(`The link's byte count could not be saved: ${errorMessage(err)}`));
@@ -301,6 +302,13 @@ export class UploadWorker {
             if (cost + HEADER_ALLOWANCE_BYTES <= left) return (e) => urgent(e) || e.queue_id === entry.queue_id;
         }
         return urgent;
+    }
+
+    /** The exports waiting (this one included) and their bytes, for the central side's fleet page; the bytes of the first 50 listed. */
+    private async backlog(): Promise<{ exports: number; bytes: number }> {
+        const { pending_count, uploading_count, items } = await this.options.queue.snapshot();
+        const bytes = [...items.pending, ...items.uploading].reduce((sum, e) => sum + (e.file_size_bytes || 0), 0);
+        return { exports: pending_count + uploading_count, bytes };
     }
 
     /** Uploads need a central URL and a licence of Tier 1 or higher, read fresh each round. */

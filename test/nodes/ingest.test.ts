@@ -11,6 +11,8 @@ import { boatHeaders, demoBoatIn, ExportUpload, exportUpload, gzipBomb } from '.
 import { storedEntry } from '../../lib/ingest/stored-entry';
 import ingestNode = require('../../nodes/ingest/ingest');
 import vaultNode = require('../../nodes/backup-vault/backup-vault');
+import fleetPageNode = require('../../nodes/fleet-page/fleet-page');
+import fleetWatchNode = require('../../nodes/fleet-watch/fleet-watch');
 
 const httpNodes = require('@node-red/nodes/core/network/21-httpin.js');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -23,8 +25,8 @@ let nodeApp: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | u
 const captureNodeApp = (RED: any) => {
     nodeApp = RED.httpNode;
 };
-// The shipped central flow also holds the vault of the boats' encrypted backups.
-const NODES = [ingestNode, vaultNode, httpNodes, catchNode, changeNode, debugNode, commentNode, captureNodeApp];
+// The shipped central flow also holds the vault of the boats' encrypted backups, and the fleet page and watch.
+const NODES = [ingestNode, vaultNode, fleetPageNode, fleetWatchNode, httpNodes, catchNode, changeNode, debugNode, commentNode, captureNodeApp];
 let server: http.Server;
 let baseUrl = '';
 
