@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { INSTALLATION_ID_PATTERN } from '../boat/license';
 import { registeredVaults, VaultErasure } from '../central/vault-registry';
+import { forgetWatchedBoat } from '../fleet/watch-files';
 import { BoatDataError } from '../errors';
 import { writeJsonAtomic } from '../files/atomic';
 import { Reader, tokenDigest } from './access';
@@ -53,6 +54,8 @@ export async function eraseInstallation(store: IngestStore, settings: IngestSett
     }
     const rows = await store.eraseInstallation(installationId, tokens.map(tokenDigest), erasedAt);
     const vaults: VaultErasure[] = await Promise.all(registeredVaults().map((vault) => vault.erase(installationId)));
+    // The silent-boat watch's memory of it goes too, so no file of the ingest folder names the boat.
+    await forgetWatchedBoat(settings.dataDir, installationId);
     const removed = {
         ...rows,
         device_tokens: tokens.length,
