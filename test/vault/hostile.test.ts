@@ -103,11 +103,15 @@ describe('a vault no boat can flood or fool (a real central Node-RED)', function
         const made = await createUpload(central.url, f.token, backupName(0), backup.bytes.length, backup.sha256);
         const location = made.headers.get('location')!;
         const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+        // From eight loopback addresses: the boat-side cap on connections per address (lib/http/connection-cap.ts)
+        // is another door, and this test is about what the vault does with the requests that reach it.
+        let sent = 0;
         const raw = (method: string, body?: Buffer, url = location) =>
             new Promise<number>((resolve) => {
                 const headers: Record<string, string> = { ...bearer(f.token), ...TUS };
                 if (body) Object.assign(headers, { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(body.length) });
-                const req = http.request(url, { method, headers, agent }, (res) => {
+                const localAddress = `127.0.0.${2 + (sent++ % 8)}`;
+                const req = http.request(url, { method, headers, agent, localAddress }, (res) => {
                     res.resume();
                     res.on('end', () => resolve(res.statusCode ?? 0));
                     res.on('error', () => resolve(-1));
