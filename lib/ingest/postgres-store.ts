@@ -62,7 +62,10 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
         version: 3,
         sql: `
         ALTER TABLE installations ADD COLUMN backlog_exports integer, ADD COLUMN backlog_bytes bigint, ADD COLUMN backlog_reported_at timestamptz;
-        CREATE INDEX installations_by_contact ON installations (last_import_at, installation_id);`,
+        CREATE INDEX installations_by_contact ON installations (last_import_at, installation_id);
+        COMMENT ON COLUMN installations.backlog_exports IS 'Exports waiting on the boat (the one being sent included), as its newest upload reported them (X-D3kOS-Backlog)';
+        COMMENT ON COLUMN installations.backlog_bytes IS 'Bytes of the exports waiting on the boat, as its newest upload reported them';
+        COMMENT ON COLUMN installations.backlog_reported_at IS 'When the boat last reported its backlog';`,
     },
 ];
 

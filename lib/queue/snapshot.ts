@@ -38,6 +38,8 @@ export interface QueueSnapshot {
     last_updated: string | null;
     /** The size of the exports still to go (pending and uploading): what the link has yet to carry. */
     waiting_bytes: number;
+    /** Exports waiting: an export sent as urgent and bulk parts counts once, as does its file's size. */
+    waiting_exports: number;
 }
 
 /** The lists in a status answer are cut here: the counts stay exact, a touchscreen shows no more anyway. */
@@ -87,8 +89,13 @@ export function queueSnapshot(queue: QueueFile, maxAttempts: number, now: Date):
         },
         last_upload: queue.last_upload,
         last_updated: queue.last_updated,
-        waiting_bytes: [...queue.pending, ...queue.uploading].reduce((sum, e) => sum + (e.file_size_bytes || 0), 0),
+        ...waitingExports([...queue.pending, ...queue.uploading]),
     };
+}
+
+function waitingExports(entries: QueueEntry[]): { waiting_bytes: number; waiting_exports: number } {
+    const files = new Map(entries.map((e) => [e.export_file, e.file_size_bytes || 0]));
+    return { waiting_bytes: [...files.values()].reduce((sum, n) => sum + n, 0), waiting_exports: new Set(entries.map((e) => e.family_id ?? e.export_id)).size };
 }
 
 function dueAt(entry: QueueEntry, now: Date): number {

@@ -23,7 +23,7 @@ const TOKEN_REFUSED = /refused the export: 40[13]\b/;
 
 export function shoreLink(snapshot: QueueSnapshot, state: WorkerState, pollMs: number, now = new Date()): ShoreLink {
     const lastConfirmed = snapshot.last_upload?.completed_at ?? null;
-    const waiting = snapshot.pending_count + snapshot.uploading_count;
+    const waiting = snapshot.waiting_exports;
     const base = { last_confirmed_at: lastConfirmed, last_checked_at: state.last_check_at, waiting_exports: waiting, waiting_bytes: snapshot.waiting_bytes };
     const nextTry = waiting === 0 ? null : nextRound(snapshot, state, pollMs, now);
     if (state.blocked_because === 'no-central-api') return { ...base, state: 'not-set', reason: 'no central server is set', next_try_at: null };

@@ -20,6 +20,7 @@ function snapshot(fields: Partial<QueueSnapshot> = {}): QueueSnapshot {
         last_upload: null,
         last_updated: null,
         waiting_bytes: 123456,
+        waiting_exports: 2,
         ...fields,
     };
 }
@@ -70,6 +71,6 @@ describe('the shore link in the owner’s words (GET /export/queue/status shore_
     it('a next try due in the future is that time; nothing waiting has none', () => {
         const later = snapshot({ next_pending: { queue_id: 'q1', export_id: 'e1', next_retry_at: '2026-12-07T12:30:00Z', attempts: 1 } });
         assert.equal(shoreLink(later, worker({ central_reachable: true }), 60_000, NOW).next_try_at, '2026-12-07T12:30:00.000Z');
-        assert.equal(shoreLink(snapshot({ pending_count: 0, next_pending: null }), worker({ central_reachable: true }), 60_000, NOW).next_try_at, null);
+        assert.equal(shoreLink(snapshot({ pending_count: 0, waiting_exports: 0, next_pending: null }), worker({ central_reachable: true }), 60_000, NOW).next_try_at, null);
     });
 });

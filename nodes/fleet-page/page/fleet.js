@@ -161,12 +161,13 @@
             go.disabled = true;
             const { status, body } = await api(`api/v1/installations/${encodeURIComponent(id)}?confirm=${encodeURIComponent(id)}`, { method: 'DELETE' });
             go.disabled = false;
-            if (status === 200 && body && body.status === 'success') {
+            if (status === 200 && body && body.success === true) {
                 const removed = Object.entries(body.removed || {})
                     .map(([what, n]) => `${what} ${n}`)
                     .join(', ');
-                notice(`Erased ${id}: ${removed}`);
-                return load();
+                // Reloaded first: a reload clears the notice.
+                await load();
+                return notice(`Erased ${id}: ${removed}`);
             }
             const erasureMissing = status === 405 || (status === 404 && !(body && body.error));
             outcome.textContent = erasureMissing ? 'Erasure is not available on this central (its ingest has no DELETE /api/v1/installations/:id).' : `Not erased: ${(body && body.error) || status}`;
