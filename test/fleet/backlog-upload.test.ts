@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import * as fs from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
