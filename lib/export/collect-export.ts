@@ -3,6 +3,7 @@ import { readLicense } from '../boat/license';
 import { knownSecretValues } from '../boat/secrets';
 import { CATEGORY_KEYS, CategoryKey } from '../categories';
 import { COLLECTORS } from '../collect';
+import type { StoredEncoding } from './compressed-file';
 import { abandonExport, appendCategory, CategorySummary, ExportInProgress, ExportMode, finishExport, FinishedExport, missingCategories, startExport } from './export-file';
 
 /** Collects one category into an export being built. */
@@ -24,9 +25,9 @@ export async function completeExport(layout: BoatLayout, exp: ExportInProgress, 
 }
 
 /** A whole export in one call: license check, all nine categories, the closed file. */
-export async function exportBoatData(layout: BoatLayout, mode: ExportMode = 'full', now = new Date()): Promise<FinishedExport> {
+export async function exportBoatData(layout: BoatLayout, mode: ExportMode = 'full', now = new Date(), storage?: StoredEncoding | 'plain'): Promise<FinishedExport> {
     const license = await readLicense(layout.license);
-    const exp = await startExport(layout, license, mode, now);
+    const exp = await startExport(layout, license, mode, now, storage);
     return completeExport(layout, exp, now);
 }
 

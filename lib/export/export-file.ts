@@ -9,6 +9,8 @@ import { syncFolder } from '../files/atomic';
 import { hashFile } from '../files/hash';
 import { loadWatermarks, Watermark, Watermarks } from './watermarks';
 import { JsonTextScrubber } from './scrub';
+import { CompressedFile, FlushPoint, StoredEncoding, storedName } from './compressed-file';
+import { bulkExportId, classOf, UploadClass } from '../queue/parts';
 
 export type ExportMode = 'full' | 'incremental';
 export const FORMAT_VERSION = '1.0';
@@ -46,6 +48,34 @@ export interface ExportInProgress {
     data_bytes: number;
     /** Things the boat owner should hear about that did not stop the export (a damaged watermark file set aside). */
     warnings?: string[];
+    /** Stored compressed: its urgent and bulk parts are written as two files, each the body its upload sends. Absent: one plain file. */
+    encoding?: StoredEncoding;
+    parts?: PartInProgress[];
+}
+
+/** One part of a compressed export being written: the whole document its upload sends, its other class's categories empty. */
+export interface PartInProgress {
+    part: UploadClass;
+    export_id: string;
+    partial_file: string;
+    final_file: string;
+    /** Categories written into it so far (with data or empty), and those with data. */
+    written: number;
+    with_data: number;
+}
+
+/** A closed part of a compressed export, as the queue takes it: uploaded as stored. */
+export interface StoredPart {
+    part: UploadClass;
+    export_id: string;
+    export_file: string;
+    file_size_bytes: number;
+    sha256: string;
+    category_count: number;
+    /** Set when the part carries only its own class's categories; absent when it is the whole export. */
+    categories_sent?: CategoryKey[];
+    /** The categories with rows or data in it. */
+    with_data: CategoryKey[];
 }
 
 export interface ExportStatistics {
@@ -70,6 +100,11 @@ export interface FinishedExport {
     categories: Record<string, { entry_count: number; error?: string }>;
     /** The header's length and each category's place in the file, so the urgent and bulk parts can be sent apart (lib/queue/parts.ts). */
     layout?: ExportLayout;
+    /** A compressed export: how it is stored, and its parts (the urgent one first; export_file, sha256 and file_size_bytes are that one's). */
+    encoding?: StoredEncoding;
+    parts?: StoredPart[];
+    /** The JSON text's size, all parts together; file sizes are what the card holds. */
+    plain_size_bytes?: number;
 }
 
 export interface ExportLayout {
@@ -119,7 +154,14 @@ export function newExportId(now: Date): string {
  * Opens a new export: its header is written to a hidden partial file that
  * only becomes an export file, by rename, once it is complete.
  */
-export async function startExport(layout: BoatLayout, license: License, mode: ExportMode, now = new Date()): Promise<ExportInProgress> {
+export async function startExport(
+    layout: BoatLayout,
+    license: License,
+    mode: ExportMode,
+    now = new Date(),
+    /** How it is stored: br or gzip (the upload's encoding, written as produced), or plain JSON in one file. */
+    storage: StoredEncoding | 'plain' = storedEncoding(layout),
+): Promise<ExportInProgress> {
     if (license.tier < 1) {
         throw new BoatDataError('TIER_TOO_LOW', 'Export requires Tier 1 or higher', 403);
     }
@@ -141,18 +183,14 @@ export async function startExport(layout: BoatLayout, license: License, mode: Ex
         const exportId = newExportId(now);
         const finalFile = path.join(layout.exportFilesDir, `${exportId}.json`);
         const partialFile = path.join(layout.exportFilesDir, `${PARTIAL_PREFIX}${exportId.slice('export_'.length)}${PARTIAL_SUFFIX}`);
-        const header =
-            '{' +
-            [
-                `"export_id":${JSON.stringify(exportId)}`,
-                `"installation_id":${JSON.stringify(license.installation_id)}`,
-                `"tier":${license.tier}`,
-                `"format_version":${JSON.stringify(FORMAT_VERSION)}`,
-                `"timestamp":${JSON.stringify(timestamp)}`,
-                `"export_timestamp":${JSON.stringify(timestamp)}`,
-                `"mode":${JSON.stringify(mode)}`,
-            ].join(',') +
-            ',"data":{';
+        if (storage !== 'plain') {
+            const exp = await startCompressed(layout, license, mode, timestamp, exportId, since, storage);
+            if (!exp && attempt < 100) continue;
+            if (!exp) throw new BoatDataError('EXPORT_NAME_TAKEN', `No free export name could be found in ${layout.exportFilesDir}`, 500);
+            if (warnings.length > 0) exp.warnings = warnings;
+            return exp;
+        }
+        const header = exportHeader(exportId, license, timestamp, mode);
         try {
             // 'wx' refuses an existing name: two exports can never share a file.
             if (await exists(finalFile)) continue;
@@ -179,6 +217,249 @@ export async function startExport(layout: BoatLayout, license: License, mode: Ex
     }
 }
 
+function exportHeader(exportId: string, license: License, timestamp: string, mode: ExportMode): string {
+    return (
+        '{' +
+        [
+            `"export_id":${JSON.stringify(exportId)}`,
+            `"installation_id":${JSON.stringify(license.installation_id)}`,
+            `"tier":${license.tier}`,
+            `"format_version":${JSON.stringify(FORMAT_VERSION)}`,
+            `"timestamp":${JSON.stringify(timestamp)}`,
+            `"export_timestamp":${JSON.stringify(timestamp)}`,
+            `"mode":${JSON.stringify(mode)}`,
+        ].join(',') +
+        ',"data":{'
+    );
+}
+
+/** What each boat's central side decodes, by the boat's watermarks file (one boat, one upload queue). */
+const centralStorage = new Map<string, StoredEncoding>();
+
+/**
+ * How new exports are stored: D3KOS_EXPORT_STORAGE (br, gzip or plain) when
+ * set, else br, or gzip once the upload queue has met a central side that
+ * does not take br (noteCentralEncodings): each export is then written in
+ * the encoding its upload uses.
+ */
+export function storedEncoding(layout?: Pick<BoatLayout, 'watermarksFile'>): StoredEncoding | 'plain' {
+    const chosen = process.env.D3KOS_EXPORT_STORAGE?.trim().toLowerCase();
+    if (chosen === 'br' || chosen === 'gzip' || chosen === 'plain') return chosen;
+    return (layout && centralStorage.get(path.resolve(layout.watermarksFile))) ?? 'br';
+}
+
+/** What the boat's central side last said it decodes: its exports from now on are written in what it takes. */
+export function noteCentralEncodings(watermarksFile: string, encoding: StoredEncoding): void {
+    centralStorage.set(path.resolve(watermarksFile), encoding);
+}
+
+/** The compressed files of the exports being built, by partial file: one compressor stream each, kept between categories. */
+const openFiles = new Map<string, CompressedFile>();
+
+/** The two parts' files, each begun with its header; null when a name is taken. */
+async function startCompressed(
+    layout: BoatLayout,
+    license: License,
+    mode: ExportMode,
+    timestamp: string,
+    exportId: string,
+    since: Watermarks,
+    encoding: StoredEncoding,
+): Promise<ExportInProgress | null> {
+    const parts: PartInProgress[] = (['urgent', 'bulk'] as const).map((part) => {
+        const id = part === 'urgent' ? exportId : bulkExportId(exportId);
+        return {
+            part,
+            export_id: id,
+            partial_file: path.join(layout.exportFilesDir, `${PARTIAL_PREFIX}${id.slice('export_'.length)}${PARTIAL_SUFFIX}`),
+            final_file: path.join(layout.exportFilesDir, storedName(id, encoding)),
+            written: 0,
+            with_data: 0,
+        };
+    });
+    for (const part of parts) if (await exists(part.final_file)) return null;
+    const opened: CompressedFile[] = [];
+    try {
+        for (const part of parts) {
+            const file = await CompressedFile.create(part.partial_file, encoding);
+            opened.push(file);
+            openFiles.set(part.partial_file, file);
+            await file.write(exportHeader(part.export_id, license, timestamp, mode));
+        }
+    } catch (err) {
+        for (const file of opened) {
+            openFiles.delete(file.file);
+            await file.close();
+            await fs.rm(file.file, { force: true });
+        }
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
+        throw describeWriteError(err, layout.exportFilesDir);
+    }
+    return {
+        export_id: exportId,
+        installation_id: license.installation_id,
+        tier: license.tier,
+        mode,
+        timestamp,
+        partial_file: parts[0].partial_file,
+        final_file: parts[0].final_file,
+        since,
+        categories: {},
+        header_bytes: Buffer.byteLength(exportHeader(exportId, license, timestamp, mode)),
+        data_bytes: 0,
+        encoding,
+        parts,
+    };
+}
+
+function openFileOf(exp: ExportInProgress, part: PartInProgress): CompressedFile {
+    const file = openFiles.get(part.partial_file);
+    if (!file) throw new BoatDataError('EXPORT_LOST', `The export ${exp.export_id} being built is gone (Node-RED restarted, or it was abandoned); start a new export`, 500);
+    return file;
+}
+
+/**
+ * One category into a compressed export: its rows into its class's part,
+ * the category empty (with its error, if any) into the other part. A
+ * collector that fails half-way is cut back to the flush point before it.
+ */
+async function appendCompressed(exp: ExportInProgress, key: CategoryKey, collect: (out: CategoryOutput) => Promise<CollectedCategory>, secrets: string[]): Promise<CategorySummary> {
+    const own = exp.parts!.find((p) => p.part === classOf(key))!;
+    const other = exp.parts!.find((p) => p !== own)!;
+    const ownFile = openFileOf(exp, own);
+    const otherFile = openFileOf(exp, other);
+    const prefix = (part: PartInProgress) => (part.written > 0 ? ',' : '') + JSON.stringify(key) + ':';
+    try {
+        const point: FlushPoint = await ownFile.flushPoint();
+        const writer = compressingWriter(ownFile, secrets);
+        await writer.write(prefix(own));
+        let result: CollectedCategory;
+        try {
+            result = await collect(writer);
+            await writer.flush();
+        } catch (err) {
+            if (err instanceof ExportWriteFailure) throw err.cause;
+            await ownFile.cutBack(point);
+            const error = errorMessage(err);
+            const restart = compressingWriter(ownFile, secrets);
+            await restart.write(prefix(own) + JSON.stringify(emptyCategory(key, error)));
+            await restart.flush();
+            result = { entry_count: 0, has_data: false, error };
+        }
+        const bytes = ownFile.plainBytes - point.plain;
+        const empty = compressingWriter(otherFile, secrets);
+        await empty.write(prefix(other) + JSON.stringify(emptyCategory(key, result.error)));
+        await empty.flush();
+        own.written++;
+        other.written++;
+        if (result.has_data) own.with_data++;
+        const summary = summarise(key, result, bytes);
+        exp.categories[key] = summary;
+        exp.data_bytes += summary.bytes;
+        return summary;
+    } catch (err) {
+        throw describeWriteError(err instanceof ExportWriteFailure ? err.cause : err, path.dirname(exp.partial_file));
+    }
+}
+
+/**
+ * Closes a compressed export: each part's statistics, the end of its stream,
+ * an fsync, the checksum of the stored bytes, the rename. A bulk part with
+ * no data is dropped: the urgent part, its bulk categories empty, is then
+ * the whole export.
+ */
+async function finishCompressed(exp: ExportInProgress): Promise<FinishedExport> {
+    const parts = exp.parts!;
+    const bulk = parts.find((p) => p.part === 'bulk')!;
+    const keepBulk = bulk.with_data > 0;
+    const stored: StoredPart[] = [];
+    let plainTotal = 0;
+    try {
+        for (const part of parts) {
+            const file = openFileOf(exp, part);
+            if (part === bulk && !keepBulk) {
+                openFiles.delete(part.partial_file);
+                await file.close();
+                await fs.rm(part.partial_file, { force: true });
+                continue;
+            }
+            const withData = keepBulk ? part.with_data : parts.reduce((n, p) => n + p.with_data, 0);
+            const tail = statisticsTail(file.plainBytes, withData);
+            await file.write(tail);
+            await file.finish();
+            openFiles.delete(part.partial_file);
+            plainTotal += file.plainBytes;
+            const { sha256, size } = await hashFile(part.partial_file);
+            stored.push({
+                part: part.part,
+                export_id: part.export_id,
+                export_file: part.final_file,
+                file_size_bytes: size,
+                sha256,
+                category_count: withData,
+                with_data: CATEGORY_KEYS.filter((key) => exp.categories[key]?.has_data && (!keepBulk || classOf(key) === part.part)),
+                ...(keepBulk ? { categories_sent: CATEGORY_KEYS.filter((key) => classOf(key) === part.part) } : {}),
+            });
+        }
+        // The bulk part first: an urgent file alone on disk is a whole export to whoever finds it.
+        for (const part of [...stored].reverse()) await fs.rename(parts.find((p) => p.export_id === part.export_id)!.partial_file, part.export_file);
+        await syncFolder(path.dirname(exp.final_file));
+    } catch (err) {
+        await abandonCompressed(exp);
+        throw describeWriteError(err, path.dirname(exp.partial_file));
+    }
+    const categoriesWithData = CATEGORY_KEYS.filter((key) => exp.categories[key]?.has_data).length;
+    const watermarks: Watermarks = {};
+    const categories: FinishedExport['categories'] = {};
+    for (const key of CATEGORY_KEYS) {
+        const summary = exp.categories[key]!;
+        if (summary.watermark) watermarks[key] = summary.watermark;
+        categories[key] = summary.error ? { entry_count: summary.entry_count, error: summary.error } : { entry_count: summary.entry_count };
+    }
+    const urgent = stored[0];
+    const onDisk = stored.reduce((n, p) => n + p.file_size_bytes, 0);
+    return {
+        export_id: exp.export_id,
+        export_file: urgent.export_file,
+        installation_id: exp.installation_id,
+        created_at: exp.timestamp,
+        tier: exp.tier,
+        mode: exp.mode,
+        category_count: categoriesWithData,
+        file_size_bytes: urgent.file_size_bytes,
+        sha256: urgent.sha256,
+        statistics: { total_categories: CATEGORY_KEYS.length, categories_with_data: categoriesWithData, total_size_bytes: onDisk },
+        watermarks,
+        categories,
+        encoding: exp.encoding,
+        parts: stored,
+        plain_size_bytes: plainTotal,
+    };
+}
+
+async function abandonCompressed(exp: ExportInProgress): Promise<void> {
+    for (const part of exp.parts ?? []) {
+        const file = openFiles.get(part.partial_file);
+        openFiles.delete(part.partial_file);
+        await file?.close().catch(() => undefined);
+        await fs.rm(part.partial_file, { force: true });
+        await fs.rm(part.partial_file.replace(PARTIAL_SUFFIX, `.redo${PARTIAL_SUFFIX}`), { force: true });
+    }
+}
+
+/** The end of an export's JSON: its statistics, which hold the text's own size (the size that stays true once written). */
+function statisticsTail(bodyBytes: number, categoriesWithData: number): string {
+    let total = bodyBytes;
+    let tail = '';
+    for (let i = 0; i < 5; i++) {
+        tail = '},' + `"statistics":${JSON.stringify({ total_categories: CATEGORY_KEYS.length, categories_with_data: categoriesWithData, total_size_bytes: total })}}\n`;
+        const next = bodyBytes + Buffer.byteLength(tail);
+        if (next === total) break;
+        total = next;
+    }
+    return tail;
+}
+
 /**
  * Appends one category. A collector that fails half-way is cut back to where
  * it started and replaced by the category with its error, so one broken
@@ -194,12 +475,14 @@ export async function appendCategory(
     if (exp.categories[key]) {
         throw new BoatDataError('CATEGORY_TWICE', `The ${key} category was already collected for ${exp.export_id}`, 500);
     }
+    if (exp.parts) return appendCompressed(exp, key, collect, secrets);
     const handle = await fs.open(exp.partial_file, 'r+').catch((err) => {
         throw new BoatDataError('EXPORT_LOST', `The export ${exp.export_id} being built is gone (${errorMessage(err)}); start a new export`, 500);
     });
     try {
         const start = (await handle.stat()).size;
-        const writer = new BufferedWriter(handle, start, secrets);
+        const at = new FileAt(handle, start);
+        const writer = new BufferedWriter(at.put, secrets);
         const prefix = (Object.keys(exp.categories).length > 0 ? ',' : '') + JSON.stringify(key) + ':';
         await writer.write(prefix);
         let result: CollectedCategory;
@@ -213,18 +496,19 @@ export async function appendCategory(
             await writer.discard();
             await handle.truncate(start);
             const error = errorMessage(err);
-            const restart = new BufferedWriter(handle, start, secrets);
+            const again = new FileAt(handle, start);
+            const restart = new BufferedWriter(again.put, secrets);
             await restart.write(prefix + JSON.stringify(emptyCategory(key, error)));
             await restart.flush();
             result = { entry_count: 0, has_data: false, error };
-            const summary = summarise(key, result, restart.position - start);
-            summary.at = [start + Buffer.byteLength(prefix), restart.position];
+            const summary = summarise(key, result, again.position - start);
+            summary.at = [start + Buffer.byteLength(prefix), again.position];
             exp.categories[key] = summary;
             exp.data_bytes += summary.bytes;
             return summary;
         }
-        const summary = summarise(key, result, writer.position - start);
-        summary.at = [start + Buffer.byteLength(prefix), writer.position];
+        const summary = summarise(key, result, at.position - start);
+        summary.at = [start + Buffer.byteLength(prefix), at.position];
         exp.categories[key] = summary;
         exp.data_bytes += summary.bytes;
         return summary;
@@ -264,6 +548,7 @@ export async function finishExport(exp: ExportInProgress): Promise<FinishedExpor
             return { entry_count: 0, has_data: false };
         });
     }
+    if (exp.parts) return finishCompressed(exp);
     const categoriesWithData = CATEGORY_KEYS.filter((key) => exp.categories[key]?.has_data).length;
     const bodyBytes = exp.header_bytes + exp.data_bytes;
     // The statistics hold the file's own size: find the size that stays true once written.
@@ -318,6 +603,7 @@ export async function finishExport(exp: ExportInProgress): Promise<FinishedExpor
 
 /** Removes an unfinished export (a failed or abandoned one); no export file is left behind. */
 export async function abandonExport(exp: ExportInProgress): Promise<void> {
+    if (exp.parts) return abandonCompressed(exp);
     await fs.rm(exp.partial_file, { force: true });
 }
 
@@ -378,14 +664,15 @@ class ExportWriteFailure extends Error {
  * Gathers small chunks into ~1 MB writes; each write is awaited, so a slow
  * disk slows the reader instead of filling memory. The text passes the
  * secret scrubber on its way, which holds back a few bytes between writes.
+ * Where it goes is the sink's: the plain file at a position, or a
+ * compressed part's stream.
  */
 class BufferedWriter implements CategoryOutput {
     private pending: string[] = [];
     private pendingLength = 0;
     private readonly scrubber: JsonTextScrubber;
     constructor(
-        private readonly handle: fs.FileHandle,
-        public position: number,
+        private readonly sink: (text: string) => Promise<void>,
         secrets: string[] = [],
     ) {
         this.scrubber = new JsonTextScrubber(secrets);
@@ -410,14 +697,8 @@ class BufferedWriter implements CategoryOutput {
         let text = this.scrubber.active ? this.scrubber.push(pieces) : pieces.join('');
         if (final && this.scrubber.active) text += this.scrubber.end();
         if (text.length === 0) return;
-        const buffer = Buffer.from(text, 'utf8');
-        let offset = 0;
         try {
-            while (offset < buffer.length) {
-                const { bytesWritten } = await this.handle.write(buffer, offset, buffer.length - offset, this.position);
-                offset += bytesWritten;
-                this.position += bytesWritten;
-            }
+            await this.sink(text);
         } catch (err) {
             throw new ExportWriteFailure(err);
         }
@@ -428,4 +709,27 @@ class BufferedWriter implements CategoryOutput {
         this.pendingLength = 0;
         this.scrubber.reset();
     }
+}
+
+/** Writes text into a plain export file from `position` on, and keeps where it has got to. */
+class FileAt {
+    constructor(
+        private readonly handle: fs.FileHandle,
+        public position: number,
+    ) {}
+
+    readonly put = async (text: string): Promise<void> => {
+        const buffer = Buffer.from(text, 'utf8');
+        let offset = 0;
+        while (offset < buffer.length) {
+            const { bytesWritten } = await this.handle.write(buffer, offset, buffer.length - offset, this.position);
+            offset += bytesWritten;
+            this.position += bytesWritten;
+        }
+    };
+}
+
+/** A writer into a compressed part's stream. */
+function compressingWriter(file: CompressedFile, secrets: string[]): BufferedWriter {
+    return new BufferedWriter((text) => file.write(text), secrets);
 }

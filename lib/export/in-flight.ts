@@ -43,7 +43,7 @@ export class ExportsInFlight {
             },
             keep: async (finished) => {
                 if (state.abandoned) {
-                    await fs.rm(finished.export_file, { force: true });
+                    for (const file of finished.parts?.map((p) => p.export_file) ?? [finished.export_file]) await fs.rm(file, { force: true });
                     throw abandoned(state.exp);
                 }
                 state.settled = true;

@@ -46,7 +46,7 @@ export async function linkAnswer(link: BoatLink, pending: QueueEntry[], copy: Wa
         const held = pending.filter((e) => entryClass(e) === 'bulk' && cost(e) + HEADER_ALLOWANCE_BYTES > (left ?? 0));
         if (held.length > 0) {
             const keys = new Set<CategoryKey>();
-            for (const entry of held) for (const key of entry.layout?.with_data ?? BULK_CATEGORIES) if (BULK_CATEGORIES.includes(key)) keys.add(key);
+            for (const entry of held) for (const key of entry.layout?.with_data ?? entry.with_data ?? BULK_CATEGORIES) if (BULK_CATEGORIES.includes(key)) keys.add(key);
             const what = describeCategories(BULK_CATEGORIES.filter((key) => keys.has(key)));
             const bytes = held.reduce((n, e) => n + cost(e), 0);
             waiting.push({ class: 'bulk', what, bytes, text: `${what} ${keys.size > 1 ? 'wait' : 'waits'} for Wi-Fi: ${formatBytes(bytes)}` });

@@ -1,5 +1,6 @@
 import * as path from 'path';
 import type { ExportLayout, ExportMode, FinishedExport } from '../export/export-file';
+import type { StoredEncoding } from '../export/compressed-file';
 import type { CategoryKey } from '../categories';
 import { categoriesCarried, partsOf, UploadClass } from './parts';
 import type { Watermarks } from '../export/watermarks';
@@ -46,6 +47,10 @@ export interface QueueEntry {
     layout?: ExportLayout;
     /** What this upload costs on the wire in an encoding, once measured (the budget of a metered link). */
     wire?: { encoding: string; bytes: number };
+    /** Its file is stored compressed so, and uploaded as it is; absent for a plain JSON file, compressed as it is sent. */
+    encoding?: StoredEncoding;
+    /** A stored part's categories with rows or data (a plain file's are in its layout). */
+    with_data?: CategoryKey[];
 }
 
 export interface LastUpload {
@@ -79,10 +84,26 @@ export function queueIdFor(exportId: string): string {
 
 /** What a new queue entry is made from: a closed export, or an export file taken back into the queue. */
 export type QueueableExport = Pick<FinishedExport, 'export_id' | 'export_file' | 'created_at' | 'tier' | 'mode' | 'category_count' | 'file_size_bytes' | 'sha256'> &
-    Partial<Pick<FinishedExport, 'watermarks' | 'layout'>>;
+    Partial<Pick<FinishedExport, 'watermarks' | 'layout' | 'encoding' | 'parts'>>;
 
 /** The pending entries of a closed export: its urgent and bulk parts apart when both have data (lib/queue/parts.ts). */
 export function entriesForExport(exp: QueueableExport, now: Date): QueueEntry[] {
+    if (exp.parts && exp.encoding) {
+        // Stored compressed as its parts: one entry per stored file, uploaded as it is.
+        const encoding = exp.encoding;
+        const marks = exp.watermarks ?? {};
+        return exp.parts.map((part) => {
+            const carried = part.categories_sent;
+            const watermarks = carried ? Object.fromEntries(Object.entries(marks).filter(([key]) => carried.includes(key as CategoryKey))) : marks;
+            const entry = entryForExport({ ...exp, ...part, watermarks }, now);
+            entry.part = part.part;
+            entry.encoding = encoding;
+            if (part.export_id !== exp.export_id) entry.family_id = exp.export_id;
+            if (carried) entry.categories_sent = carried;
+            entry.with_data = part.with_data;
+            return entry;
+        });
+    }
     return partsOf({ export_id: exp.export_id, watermarks: exp.watermarks ?? {}, layout: exp.layout }).map((part) => {
         const entry = entryForExport({ ...exp, export_id: part.export_id, watermarks: part.watermarks }, now);
         entry.part = part.part;
@@ -131,6 +152,18 @@ export function checkFinishedExport(value: unknown): FinishedExport {
     if (exp.mode !== 'full' && exp.mode !== 'incremental') problems.push('mode');
     for (const key of ['tier', 'category_count', 'file_size_bytes']) if (typeof exp[key] !== 'number') problems.push(key);
     if (typeof exp.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(exp.sha256)) problems.push('sha256');
+    if (exp.parts !== undefined) {
+        const good = (p: Record<string, unknown>) =>
+            typeof p.export_id === 'string' &&
+            /^export_[\w-]+$/.test(p.export_id) &&
+            typeof p.export_file === 'string' &&
+            path.isAbsolute(p.export_file) &&
+            typeof p.sha256 === 'string' &&
+            /^[0-9a-f]{64}$/.test(p.sha256) &&
+            (p.part === 'urgent' || p.part === 'bulk');
+        if (!Array.isArray(exp.parts) || exp.parts.length === 0 || !exp.parts.every((p) => typeof p === 'object' && p !== null && good(p))) problems.push('parts');
+        if (exp.encoding !== 'br' && exp.encoding !== 'gzip') problems.push('encoding');
+    }
     if (problems.length > 0) {
         throw new BoatDataError('EXPORT_INVALID', `msg.export is missing or has a wrong ${problems.join(', ')}; it was not queued`, 400);
     }

@@ -141,7 +141,7 @@ export class ExportQueue {
         } catch (err) {
             if (!added) throw err;
             // Never queued, it would never be uploaded nor cleaned up: an orphan filling the disk that is already full.
-            if (this.ownsFile(exp.export_file)) await fs.rm(exp.export_file, { force: true }).catch(() => undefined);
+            for (const file of exp.parts?.map((p) => p.export_file) ?? [exp.export_file]) if (this.ownsFile(file)) await fs.rm(file, { force: true }).catch(() => undefined);
             const code = err instanceof BoatDataError ? err.code : 'QUEUE_NOT_SAVED';
             const statusCode = err instanceof BoatDataError ? err.statusCode : 500;
             throw new BoatDataError(code, `${errorMessage(err)}; ${exp.export_id} was not queued and its file was removed: export again once the queue can be saved`, statusCode);
@@ -253,6 +253,17 @@ export class ExportQueue {
             const entry = queue.pending.find((e) => e.queue_id === queueId);
             if (!entry) return { result: undefined, changed: false };
             entry.wire = wire;
+            return { result: undefined, changed: true };
+        });
+    }
+
+    /** A stored export written again in another encoding (an older central side's 415): the entry names its new file. */
+    noteStored(queueId: string, stored: Pick<QueueEntry, 'export_file' | 'encoding' | 'sha256' | 'file_size_bytes'>): Promise<void> {
+        return this.store.run((queue) => {
+            const entry = [...queue.pending, ...queue.uploading].find((e) => e.queue_id === queueId);
+            if (!entry) return { result: undefined, changed: false };
+            Object.assign(entry, stored);
+            delete entry.wire;
             return { result: undefined, changed: true };
         });
     }
@@ -435,6 +446,7 @@ function adoptedEntry(exp: AdoptableExport, known: HistoryRecord | undefined, no
         ...entryForExport({ ...exp, watermarks: {} }, now),
         last_error: 'Taken back into the queue from its file: no queue entry named it (the queue file was damaged, or Node-RED stopped before queueing it)',
     };
+    if (exp.encoding) entry.encoding = exp.encoding;
     if (known?.status === 'completed') {
         entry.status = 'completed';
         entry.completed_at = known.completed_at ?? known.archived_at;

@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { ExportMode } from '../export/export-file';
 import { errorMessage } from '../errors';
 import { withRegularFile } from '../files/regular-file';
+import { encodingOfName, exportIdOfName, readPlain, StoredEncoding } from '../export/compressed-file';
 
 /**
  * What an export file says of itself, enough to queue it again when no queue
@@ -19,6 +20,8 @@ export interface AdoptableExport {
     category_count: number;
     file_size_bytes: number;
     sha256: string;
+    /** How the file is stored (from its name); absent for plain JSON. */
+    encoding?: StoredEncoding;
 }
 
 /** An export file that cannot be queued again as it is: the owner hears of it instead. */
@@ -27,7 +30,7 @@ export interface UntrustedExport {
     reason: string;
 }
 
-const EXPORT_NAME = /^export_[\w-]+\.json$/;
+const EXPORT_NAME = /^export_[\w-]+\.json(\.br|\.gz)?$/;
 /** Hashing a large export on a slow card takes a while; a read this long is a stuck one. */
 const HASH_LIMIT_MS = 120_000;
 /** Where the header ends: everything before it is the export's identity. */
@@ -62,8 +65,8 @@ export async function inspectExportFile(file: string): Promise<AdoptableExport |
             async (handle, stat) => {
                 const hash = crypto.createHash('sha256');
                 const chunk = Buffer.alloc(1 << 20);
-                let head = Buffer.alloc(0);
-                let tail = Buffer.alloc(0);
+                let head: Buffer = Buffer.alloc(0);
+                let tail: Buffer = Buffer.alloc(0);
                 let size = 0;
                 for (;;) {
                     const { bytesRead } = await handle.read(chunk, 0, chunk.length, size);
@@ -74,12 +77,21 @@ export async function inspectExportFile(file: string): Promise<AdoptableExport |
                     tail = Buffer.concat([tail, part]).subarray(-4096);
                     size += bytesRead;
                 }
-                const identity = await readIdentity(head.toString('utf8'), stat.size <= WHOLE_PARSE_LIMIT ? () => handle.readFile('utf8') : null, name);
+                const encoding = encodingOfName(name);
+                if (encoding) {
+                    // Stored compressed: its text is read back through the decoder (a file cut short does not decode).
+                    const plain = await plainEnds(file, encoding).catch((err) => ({ reason: `${name} does not decode as ${encoding} (${errorMessage(err)})` }));
+                    if ('reason' in plain) return { file, reason: plain.reason };
+                    head = plain.head;
+                    tail = plain.tail;
+                }
+                const identity = await readIdentity(head.toString('utf8'), !encoding && stat.size <= WHOLE_PARSE_LIMIT ? () => handle.readFile('utf8') : null, name);
                 if ('reason' in identity) return { file, reason: identity.reason };
                 if (!/\}\s*$/.test(tail.toString('utf8'))) return { file, reason: `${name} is cut short: it does not end as a complete export does` };
                 const statistics = /"categories_with_data":(\d+)/.exec(tail.toString('utf8'));
                 return {
                     ...identity,
+                    ...(encoding ? { encoding } : {}),
                     export_file: file,
                     category_count: statistics ? Number(statistics[1]) : 0,
                     file_size_bytes: size,
@@ -117,7 +129,7 @@ async function readIdentity(head: string, readWhole: (() => Promise<string>) | n
     if (!header) return { reason: `${name} does not start as an export does (no export header could be read)` };
     const exportId = header.export_id;
     if (typeof exportId !== 'string' || !/^export_[\w-]+$/.test(exportId)) return { reason: `${name} carries no export_id` };
-    if (`${exportId}.json` !== name) return { reason: `${name} carries the export_id ${exportId}, which is not its name` };
+    if (exportIdOfName(name) !== exportId) return { reason: `${name} carries the export_id ${exportId}, which is not its name` };
     const tier = header.tier;
     if (typeof tier !== 'number' || !Number.isInteger(tier) || tier < 1 || tier > 3) return { reason: `${name} carries tier ${JSON.stringify(tier)}, not a tier that exports (1 to 3)` };
     const mode = header.mode === undefined ? 'full' : header.mode;
@@ -125,4 +137,15 @@ async function readIdentity(head: string, readWhole: (() => Promise<string>) | n
     const created = typeof header.timestamp === 'string' ? header.timestamp : typeof header.export_timestamp === 'string' ? header.export_timestamp : null;
     if (!created || Number.isNaN(Date.parse(created))) return { reason: `${name} carries no export time` };
     return { export_id: exportId, created_at: created, tier, mode };
+}
+
+/** The first 64 kB and the last 4 kB of a compressed export's text. */
+async function plainEnds(file: string, encoding: StoredEncoding): Promise<{ head: Buffer; tail: Buffer }> {
+    let head = Buffer.alloc(0);
+    let tail = Buffer.alloc(0);
+    for await (const part of readPlain(file, encoding) as AsyncIterable<Buffer>) {
+        if (head.length < 65536) head = Buffer.concat([head, part.subarray(0, 65536 - head.length)]);
+        tail = Buffer.concat([tail.subarray(-4096), part]).subarray(-4096);
+    }
+    return { head, tail };
 }

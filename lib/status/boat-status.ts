@@ -39,7 +39,7 @@ export interface ExportFileEntry {
     created: string;
 }
 
-const EXPORT_FILE = /^export_[0-9A-Za-z_]+\.json$/;
+const EXPORT_FILE = /^export_[0-9A-Za-z_-]+\.json(\.br|\.gz)?$/;
 
 /** GET /export/list: the finished export files, newest first (partial files being written are hidden and skipped). */
 export async function listExportFiles(layout: BoatLayout): Promise<{ success: true; count: number; exports: ExportFileEntry[] }> {

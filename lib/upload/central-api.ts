@@ -3,7 +3,7 @@ import type * as http from 'http';
 import type * as https from 'https';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
-import { Readable, Transform } from 'stream';
+import { PassThrough, Readable, Transform } from 'stream';
 import { compressor, UploadEncoding } from './encoding';
 import { errorCode, errorMessage } from '../errors';
 import { hashFile } from '../files/hash';
@@ -47,6 +47,8 @@ export interface UploadRequest {
     source?: () => Readable;
     /** gzip unless the central side said it takes br. */
     encoding?: UploadEncoding;
+    /** The file is already compressed in `encoding`: its bytes are the body. */
+    stored?: boolean;
     agents?: LinkAgents;
     /** What waits on the boat, told to the central side's fleet page (X-D3kOS-Backlog). */
     backlog?: Backlog;
@@ -103,7 +105,8 @@ export function shownUrl(centralUrl: string): string {
 export async function uploadExport(request: UploadRequest): Promise<UploadOutcome> {
     const encoding = request.encoding ?? 'gzip';
     const source = request.body ? Readable.from([request.body]) : request.source ? request.source() : createReadStream(request.file);
-    const gzip = compressor(encoding);
+    // A file stored compressed goes as it is: a retry costs no CPU.
+    const gzip = request.stored ? new PassThrough() : compressor(encoding);
     let bytesSent = 0;
     const counter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {

@@ -1,5 +1,9 @@
-import { createReadStream } from 'fs';
+import { createReadStream, promises as fs } from 'fs';
+import * as path from 'path';
 import { Readable } from 'stream';
+import { readPlain, storedName, transcode } from '../export/compressed-file';
+import { noteCentralEncodings } from '../export/export-file';
+import { hashFile } from '../files/hash';
 import type { License } from '../boat/license';
 import { errorMessage } from '../errors';
 import { acknowledgeWatermarks } from '../export/watermarks';
@@ -133,6 +137,8 @@ export class UploadWorker {
             this.setReach(reach.reachable ? null : reach.reason);
             if (!reach.reachable) return report({ waiting: true, message: `Exports stay queued: ${reach.reason}` });
             this.accepted = reach.accept_encoding;
+            // New exports are written in what this central side decodes, so they go as stored.
+            noteCentralEncodings(this.options.watermarksFile, this.encodingFor(gate.centralUrl));
             return await this.uploadDue(force, gate.centralUrl, gate.token);
         } finally {
             this.inFlight = null;
@@ -185,6 +191,8 @@ export class UploadWorker {
         // On a metered link a bulk upload is counted before it goes: a power cut mid-upload leaves it counted.
         const metered = this.options.link !== undefined && entryClass(entry) === 'bulk' && (await this.options.link.choice()).kind === 'metered';
         const send = async (encoding: UploadEncoding) => {
+            // Stored in another encoding than the central side takes (an older central): written again in its, once.
+            if (entry.encoding && entry.encoding !== encoding) await this.storeAs(entry, encoding);
             const release = metered ? await this.options.link!.reserve((await this.wireBytes(entry, encoding).catch(() => 0)) + HEADER_ALLOWANCE_BYTES) : null;
             try {
                 return await uploadExport({
@@ -192,6 +200,7 @@ export class UploadWorker {
                     file: entry.export_file,
                     ...body,
                     encoding,
+                    stored: entry.encoding === encoding,
                     agents: this.agents(),
                     exportId: entry.export_id,
                     token,
@@ -209,6 +218,7 @@ export class UploadWorker {
         if (upload.kind === 'encoding' && encoding !== 'gzip') {
             // An older central side, or one that stopped taking br: gzip, which every one decodes, at once and from now on.
             this.gzipOnly.add(centralUrl);
+            noteCentralEncodings(this.options.watermarksFile, 'gzip');
             // Bulk on a metered link was let through for its br size: its gzip size is judged against the budget first.
             if (metered) return { result: { kind: 'released', reason: 'the central API takes gzip, not br; sent again as gzip within the budget' }, upload };
             upload = await send('gzip');
@@ -257,8 +267,26 @@ export class UploadWorker {
         return this.gzipOnly.has(centralUrl) ? 'gzip' : chooseEncoding(this.accepted);
     }
 
+    /**
+     * A stored export written again in `encoding` beside the old file; the
+     * entry then names the new file (durably) before the old one goes. The
+     * sha256 names the new stored bytes.
+     */
+    private async storeAs(entry: QueueEntry, encoding: UploadEncoding): Promise<void> {
+        const target = path.join(path.dirname(entry.export_file), storedName(entry.export_id, encoding));
+        await transcode(entry.export_file, entry.encoding!, encoding, target);
+        const { sha256, size } = await hashFile(target);
+        const old = entry.export_file;
+        const stored = { export_file: target, encoding, sha256, file_size_bytes: size };
+        await this.options.queue.noteStored(entry.queue_id, stored);
+        Object.assign(entry, stored);
+        delete entry.wire;
+        if (old !== target) await fs.rm(old, { force: true });
+    }
+
     /** What is sent: the old service's file rewritten, one part of the file, or the file as it is. */
     private async bodyOf(entry: QueueEntry): Promise<Pick<UploadRequest, 'body' | 'source'>> {
+        if (entry.encoding) return {};
         const old = await oldServiceExportBody(entry);
         if (old) return { body: old };
         const part = await partBody(entry);
@@ -268,8 +296,9 @@ export class UploadWorker {
     /** An upload's compressed size in an encoding: measured once (compressing it into nothing) and kept in its entry. */
     private async wireBytes(entry: QueueEntry, encoding: UploadEncoding): Promise<number> {
         if (entry.wire?.encoding === encoding) return entry.wire.bytes;
+        if (entry.encoding === encoding) return entry.file_size_bytes;
         const body = await this.bodyOf(entry);
-        const source = body.body ? Readable.from([body.body]) : body.source ? body.source() : createReadStream(entry.export_file);
+        const source = entry.encoding ? readPlain(entry.export_file, entry.encoding) : body.body ? Readable.from([body.body]) : body.source ? body.source() : createReadStream(entry.export_file);
         const bytes = await compressedSize(source, encoding);
         entry.wire = { encoding, bytes };
         await this.options.queue.noteWire(entry.queue_id, entry.wire);
@@ -296,7 +325,14 @@ export class UploadWorker {
         for (const entry of pending.sort(uploadOrder)) {
             if (left <= HEADER_ALLOWANCE_BYTES) break;
             // The plain size (and a margin for data that does not compress) bounds the compressed one: a small upload needs no measuring.
-            const bound = entry.wire?.encoding === encoding ? entry.wire.bytes : Math.ceil(plainSize(entry) * 1.01) + 1024;
+            const bound =
+                entry.wire?.encoding === encoding
+                    ? entry.wire.bytes
+                    : entry.encoding === encoding
+                      ? entry.file_size_bytes
+                      : entry.encoding
+                        ? Infinity // stored in another encoding: its size in this one is measured
+                        : Math.ceil(plainSize(entry) * 1.01) + 1024;
             // One that cannot even be read is let through: its attempt fails it with the reason, instead of it waiting for ever.
             const cost = bound + HEADER_ALLOWANCE_BYTES <= left ? bound : await this.wireBytes(entry, encoding).catch(() => 0);
             if (cost + HEADER_ALLOWANCE_BYTES <= left) return (e) => urgent(e) || e.queue_id === entry.queue_id;

@@ -1,6 +1,4 @@
 import { strict as assert } from 'node:assert';
-import * as fs from 'fs';
-import * as path from 'path';
 import type { Browser } from 'playwright-core';
 import type { DemoBoat } from '../../tools/demo-boat';
 import type { RunningNodeRed } from '../../tools/node-red-runtime';
@@ -8,6 +6,7 @@ import { scratchFolder } from '../support/folders';
 import { call, demoBoat, startBoat, waitFor } from '../e2e/harness';
 import { countControls, DataPage, launchChromium, openDataPage, screenshot, smallTouchTargets, startCentralOn } from './browser';
 import { freePort } from '../../tools/node-red-runtime';
+import { readExport, exportFileOf } from '../support/exports';
 
 // Seed 000 Test 4 on a tier 2 boat: export -> result -> queue -> process -> history, all by touch.
 // The central database is switched off at first (nothing listens on its port), so the export
@@ -76,7 +75,7 @@ describe('exporting and uploading from the Data Management page (tier 2 boat)', 
         const text = await result.innerText();
         exportId = /export_\d{8}_\d{6}_\d{3}_[0-9a-f]{4}/.exec(text)?.[0] ?? '';
         assert.ok(exportId, text);
-        const file = JSON.parse(fs.readFileSync(path.join(boat.layout.exportFilesDir, `${exportId}.json`), 'utf8'));
+        const file = readExport(exportFileOf(boat.layout.exportFilesDir, exportId)).json;
         assert.match(text, new RegExp(`Categories with data\\s+${file.statistics.categories_with_data}/9`));
         assert.match(text, /Size\s+[\d.]+ (bytes|KB|MB)/);
         await screenshot(data.page, 'export-result');

@@ -7,11 +7,12 @@ import { exportBoatData } from '../../lib/export/collect-export';
 import { acknowledgeWatermarks } from '../../lib/export/watermarks';
 import { scratchFolder } from '../support/folders';
 import { holdExclusiveLock, queryRows, release, runSql } from '../support/sqlite';
+import { readExport } from '../support/exports';
 
 async function exportJson(boat: DemoBoat): Promise<{ json: any; text: string }> {
     const result = await exportBoatData(boat.layout, 'full');
-    const text = fs.readFileSync(result.export_file, 'utf8');
-    return { json: JSON.parse(text), text };
+    const { json, text } = readExport(result);
+    return { json, text };
 }
 
 const ROW_SOURCES: Array<{ key: CategoryKey; file: (b: DemoBoat) => string; table: string }> = [
@@ -99,7 +100,7 @@ describe('collectors', function () {
         const snapshots = async () => {
             const exp = await exportBoatData(media.layout, 'incremental');
             await acknowledgeWatermarks(media.layout.watermarksFile, exp.export_id, exp.watermarks);
-            const json = JSON.parse(fs.readFileSync(exp.export_file, 'utf8'));
+            const json = readExport(exp.export_file).json;
             return { names: json.data.marine_vision_snapshots.entries.map((e: any) => e.filename).sort(), mark: exp.watermarks.marine_vision_snapshots };
         };
         // The camera is writing recording_live.mp4: from the walk's point of view it was modified after the walk began.

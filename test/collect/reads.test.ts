@@ -14,6 +14,7 @@ import { writeRowCategory } from '../../lib/collect/context';
 import { healthStatus } from '../../lib/status/boat-status';
 import { scratchFolder } from '../support/folders';
 import { holdExclusiveLock, release } from '../support/sqlite';
+import { readExport } from '../support/exports';
 
 /** A FIFO in place of a file: opening it to read waits for a writer, for ever if none comes. */
 function fifoInPlaceOf(file: string): void {
@@ -58,7 +59,7 @@ describe('reads that cannot hang', function () {
         const started = Date.now();
         const result = await exportBoatData(boat.layout, 'full');
         assert.ok(Date.now() - started < 20000, 'the export did not wait on the FIFOs');
-        const json = JSON.parse(fs.readFileSync(result.export_file, 'utf8'));
+        const json = readExport(result.export_file).json;
         assert.match(json.data.qr_codes.error, /qr-codes\.json is a FIFO/);
         assert.match(json.data.boatlog.error, /boatlog\.db is a FIFO/);
         assert.match(json.data.engine_benchmark.error, /benchmark-results\.json is a FIFO/);
@@ -84,7 +85,7 @@ describe('reads that cannot hang', function () {
         fs.rmSync(boat.layout.boatlogDb);
         fs.symlinkSync('/dev/zero', boat.layout.boatlogDb);
         const result = await exportBoatData(boat.layout, 'full');
-        const json = JSON.parse(fs.readFileSync(result.export_file, 'utf8'));
+        const json = readExport(result.export_file).json;
         assert.match(json.data.boatlog.error, /boatlog\.db is a character device, not a regular file/);
         assert.ok(json.data.telemetry.entry_count > 0);
     });
@@ -136,7 +137,7 @@ describe('reads that cannot hang', function () {
             const started = Date.now();
             const result = await exportBoatData(boat.layout, 'full');
             assert.ok(Date.now() - started < 20000);
-            const json = JSON.parse(fs.readFileSync(result.export_file, 'utf8'));
+            const json = readExport(result.export_file).json;
             assert.match(json.data.boatlog.error, /boatlog\.db is locked/);
         } finally {
             await release(holder);

@@ -6,6 +6,7 @@ import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { CATEGORY_KEYS } from '../../lib/categories';
 import { scratchFolder } from '../support/folders';
 import { call, demoBoat, exportFiles, readQueueFile, startBoat, startCentral, waitFor } from './harness';
+import { readExport, exportFileOf } from '../support/exports';
 
 // The boat flow on a real Node-RED, driven the way the d3kOS Data Management page and the boot and
 // daily scripts drive it: over HTTP only. The seeds' acceptance tests, automated.
@@ -76,7 +77,8 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
             assert.equal(body.success, true);
             assert.match(body.export_id, /^export_\d{8}_\d{6}_\d{3}_[0-9a-f]{4}$/);
             assert.match(body.queue_id, /\S/);
-            assert.match(body.export_file, new RegExp(`${body.export_id}\\.json$`));
+            // Stored as its upload sends it: brotli, the urgent part under the export's name.
+            assert.match(body.export_file, new RegExp(`${body.export_id}\\.json\\.br$`));
             assert.equal(body.category_count, 9);
             assert.equal(body.statistics.total_categories, 9);
             assert.ok(body.statistics.categories_with_data >= 1 && body.statistics.categories_with_data <= 9);
@@ -84,8 +86,7 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
         });
 
         it('the export file is in data/exports/exports with the installation id, tier and all nine categories', () => {
-            const file = path.join(boat.layout.exportFilesDir, `${answer.json.export_id}.json`);
-            const exported = JSON.parse(fs.readFileSync(file, 'utf8'));
+            const exported = readExport(path.join(boat.layout.exportFilesDir, `${answer.json.export_id}.json.br`)).json;
             assert.equal(exported.installation_id, boat.installationId);
             assert.equal(exported.tier, 2);
             assert.equal(exported.mode, 'full');
@@ -94,7 +95,11 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
 
         it('GET /export/list lists it with its size', async () => {
             const list = await call(nodeRed, 'GET', '/export/list');
-            const entry = list.json.exports.find((e: any) => e.filename === `${answer.json.export_id}.json`);
+            const entry = list.json.exports.find((e: any) => e.filename === `${answer.json.export_id}.json.br`);
+            assert.ok(
+                list.json.exports.some((e: any) => e.filename === `${answer.json.export_id}-bulk.json.br`),
+                'its bulk part is listed too',
+            );
             assert.ok(entry, list.text);
             assert.equal(entry.size, fs.statSync(path.join(boat.layout.exportFilesDir, entry.filename)).size);
             assert.equal(list.json.count, list.json.exports.length);
@@ -106,7 +111,7 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
                 const entries = read.json?.entries ?? read.json?.rows ?? read.json?.boatlog;
                 return read.status === 200 && Array.isArray(entries) && entries.length > 0 ? entries : undefined;
             });
-            const exported = JSON.parse(fs.readFileSync(path.join(boat.layout.exportFilesDir, `${answer.json.export_id}.json`), 'utf8'));
+            const exported = readExport(exportFileOf(boat.layout.exportFilesDir, answer.json.export_id)).json;
             assert.equal(rows.length, exported.data.boatlog.entry_count);
         });
     });
@@ -114,7 +119,7 @@ describe('the boat flow over HTTP (tier 2 boat, central ingest reachable)', func
     it('a JSON body {"mode":"incremental"} makes an incremental export', async () => {
         const answer = await call(nodeRed, 'POST', '/export/generate', { headers: { 'Content-Type': 'application/json' }, body: '{"mode":"incremental"}' });
         assert.equal(answer.status, 200, answer.text);
-        const exported = JSON.parse(fs.readFileSync(path.join(boat.layout.exportFilesDir, `${answer.json.export_id}.json`), 'utf8'));
+        const exported = readExport(exportFileOf(boat.layout.exportFilesDir, answer.json.export_id)).json;
         assert.equal(exported.mode, 'incremental');
     });
 

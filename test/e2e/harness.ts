@@ -100,7 +100,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 export function exportFiles(boat: DemoBoat): string[] {
     try {
-        return fs.readdirSync(boat.layout.exportFilesDir).filter((name) => /^export_.*\.json$/.test(name));
+        return fs.readdirSync(boat.layout.exportFilesDir).filter((name) => /^export_.*\.json(\.br|\.gz)?$/.test(name) && !/-bulk\.json/.test(name));
     } catch {
         return [];
     }

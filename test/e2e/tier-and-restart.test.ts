@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { scratchFolder, writeJson } from '../support/folders';
 import { call, demoBoat, exportFiles, flowNode, startBoat, startCentral, waitFor } from './harness';
+import { readExport } from '../support/exports';
 
 /** The daily schedule's memory, as a boat switched off since `coveredUntil` left it. */
 function rememberDailyExportCoveredUntil(boat: { root: string }, coveredUntil: Date): void {
@@ -131,7 +132,7 @@ describe('the boat restarting', function () {
             const files = exportFiles(boat);
             return files.length > 0 ? files : undefined;
         });
-        const exported = JSON.parse(fs.readFileSync(path.join(boat.layout.exportFilesDir, file), 'utf8'));
+        const exported = readExport(path.join(boat.layout.exportFilesDir, file)).json;
         assert.equal(exported.mode, 'incremental');
         const state = JSON.parse(fs.readFileSync(path.join(boat.root, 'state', 'schedules', 'daily-export.json'), 'utf8'));
         assert.ok(Date.parse(state.covered_until) > Date.now() - 60000);

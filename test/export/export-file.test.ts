@@ -2,17 +2,19 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as zlib from 'zlib';
 import * as path from 'path';
 import sqlite3 from 'sqlite3';
 import { appendBoatlogRows, buildDemoBoat, DemoBoat } from '../../tools/demo-boat';
 import { readLicense } from '../../lib/boat/license';
 import { CATEGORY_KEYS } from '../../lib/categories';
 import { exportBoatData, collectCategory, completeExport } from '../../lib/export/collect-export';
-import { finishExport, removeStalePartials, startExport } from '../../lib/export/export-file';
+import { appendCategory, finishExport, removeStalePartials, startExport } from '../../lib/export/export-file';
+import { inspectExportFile } from '../../lib/queue/orphans';
 import { acknowledgeWatermarks, readWatermarks } from '../../lib/export/watermarks';
 import { runSql } from '../support/sqlite';
 import { scratchFolder } from '../support/folders';
-import { assertCompleteExport, readExports } from '../support/exports';
+import { assertCompleteExport, readExports, readExport } from '../support/exports';
 
 function rows<T = any>(dbFile: string, sql: string): Promise<T[]> {
     return new Promise((resolve, reject) => {
@@ -37,7 +39,7 @@ describe('export files', function () {
     it('a full export holds all nine categories, its own size, and the sha256 it reports', async function () {
         const result = await exportBoatData(boat.layout, 'full');
         const [only] = readExports(boat.layout.exportFilesDir);
-        assertCompleteExport(only.file, only.text, only.json);
+        assertCompleteExport(only);
         assert.equal(only.file, result.export_file);
         assert.equal(only.json.mode, 'full');
         assert.equal(only.json.installation_id, boat.installationId);
@@ -46,11 +48,71 @@ describe('export files', function () {
         assert.equal(result.file_size_bytes, fs.statSync(result.export_file).size);
         assert.deepEqual(Object.keys(only.json.data).sort(), [...CATEGORY_KEYS].sort());
         const withData = CATEGORY_KEYS.filter((key) => only.json.data[key].entry_count > 0).length;
-        assert.equal(only.json.statistics.categories_with_data, withData);
+        // Each stored part counts its own categories with data; together they are the export's.
+        assert.equal(
+            only.parts.reduce((n, p) => n + p.json.statistics.categories_with_data, 0),
+            withData,
+        );
         assert.equal(result.category_count, withData);
+        assert.equal(result.encoding, 'br');
+        assert.deepEqual(
+            result.parts!.map((p) => [p.part, path.basename(p.export_file)]),
+            [
+                ['urgent', `${result.export_id}.json.br`],
+                ['bulk', `${result.export_id}-bulk.json.br`],
+            ],
+        );
+        for (const part of result.parts!) {
+            // The sha256 names the stored bytes, and the file is one brotli stream any decoder reads.
+            assert.equal(part.sha256, crypto.createHash('sha256').update(fs.readFileSync(part.export_file)).digest('hex'));
+            assert.ok(zlib.brotliDecompressSync(fs.readFileSync(part.export_file)).length > part.file_size_bytes, 'stored compressed');
+        }
+        assert.ok(only.parts[0].json.data.telemetry.entries.length === 0 && only.parts[1].json.data.boatlog.entries.length === 0, 'each part carries its own class');
         assert.ok(withData >= 8, `the demo boat has data in almost every category, got ${withData}`);
         assert.equal(only.json.data.boatlog.entry_count, (await rows(boat.layout.boatlogDb, 'SELECT count(*) AS n FROM boatlog_entries'))[0].n);
         assert.equal(only.json.data.telemetry.entries.length, 300);
+    });
+
+    for (const storage of ['br', 'gzip'] as const) {
+        it(`stored ${storage}: a source that fails after writing 3 MB of rows is cut back in the compressed file, the rest stays whole`, async function () {
+            const license = await readLicense(boat.layout.license);
+            const exp = await startExport(boat.layout, license, 'full', new Date(), storage);
+            await collectCategory(boat.layout, exp, 'boatlog');
+            // Rows that do not compress away (random text) past several flushes of the compressor, then the source fails.
+            const summary = await appendCategory(exp, 'telemetry', async (out) => {
+                await out.write('{"category":"telemetry","entry_count":3000,"entries":[');
+                for (let i = 0; i < 3000; i++) await out.write(`${i ? ',' : ''}{"id":${i},"data":"${crypto.randomBytes(512).toString('hex')}"}`);
+                throw new Error('the telemetry database went away mid-read');
+            });
+            assert.equal(summary.error, 'the telemetry database went away mid-read');
+            await collectCategory(boat.layout, exp, 'system_alerts');
+            const finished = await completeExport(boat.layout, exp);
+            const whole = readExport(finished);
+            assertCompleteExport(whole);
+            assert.deepEqual(whole.json.data.telemetry, { category: 'telemetry', entry_count: 0, entries: [], error: 'the telemetry database went away mid-read' });
+            assert.equal(whole.json.data.boatlog.entries.length, 40, 'what came before it is whole');
+            assert.ok(whole.json.data.system_alerts.entry_count > 0, 'what came after it is whole');
+            // Nothing of the dropped rows (1.5 MB even compressed) is left on the card.
+            const stored = finished.parts!.reduce((n, p) => n + p.file_size_bytes, 0);
+            assert.ok(stored < 200_000, `${stored} bytes stored`);
+            assert.deepEqual(fs.readdirSync(boat.layout.exportFilesDir).sort(), finished.parts!.map((p) => path.basename(p.export_file)).sort(), 'no partial or redo file is left');
+        });
+    }
+
+    it('a stored export file is taken back by its header and checksum; one cut short does not decode and is refused with its name', async function () {
+        const finished = await exportBoatData(boat.layout, 'full');
+        for (const part of finished.parts!) {
+            const inspected = await inspectExportFile(part.export_file);
+            assert.ok(!('reason' in inspected), JSON.stringify(inspected));
+            assert.equal(inspected.export_id, part.export_id);
+            assert.equal(inspected.sha256, part.sha256);
+            assert.equal(inspected.encoding, 'br');
+        }
+        const cut = finished.parts![1].export_file;
+        fs.truncateSync(cut, Math.floor(fs.statSync(cut).size / 2));
+        const refused = await inspectExportFile(cut);
+        assert.ok('reason' in refused);
+        assert.match(refused.reason, new RegExp(`${path.basename(cut).replace(/\./g, '\\.')} does not decode as br`));
     });
 
     it('1,000 exports started in the same millisecond get 1,000 distinct ids and files', async function () {
@@ -63,7 +125,7 @@ describe('export files', function () {
             await Promise.all(batch.map((exp) => finishExport(exp)));
         }
         assert.equal(ids.size, 1000);
-        const files = fs.readdirSync(boat.layout.exportFilesDir).filter((n) => n.endsWith('.json'));
+        const files = fs.readdirSync(boat.layout.exportFilesDir).filter((n) => /^export_[\w]+\.json\.br$/.test(n));
         assert.equal(files.length, 1000);
         for (const id of ids) assert.match(id, /^export_20261122_030000_000_[0-9a-f]{4}$/);
     });
@@ -94,7 +156,7 @@ describe('export files', function () {
             child.kill('SIGKILL');
             await new Promise((resolve) => child.once('exit', resolve));
             kills++;
-            for (const e of readExports(big.layout.exportFilesDir)) assertCompleteExport(e.file, e.text, e.json);
+            for (const e of readExports(big.layout.exportFilesDir)) assertCompleteExport(e);
         }
         const leftovers = fs.readdirSync(big.layout.exportFilesDir).filter((n) => n.endsWith('.partial'));
         assert.ok(leftovers.length > 0, 'at least one kill landed while an export was being written');
@@ -112,12 +174,12 @@ describe('export files', function () {
         assert.ok(full.watermarks.boatlog?.rowid, 'the full export carries a boatlog watermark');
         // Not acknowledged yet: the next incremental export sends everything again.
         const again = await exportBoatData(boat.layout, 'incremental');
-        assert.equal(JSON.parse(fs.readFileSync(again.export_file, 'utf8')).data.boatlog.entry_count, full.categories.boatlog.entry_count);
+        assert.equal(readExport(again.export_file).json.data.boatlog.entry_count, full.categories.boatlog.entry_count);
 
         await acknowledgeWatermarks(boat.layout.watermarksFile, full.export_id, full.watermarks);
         const added = await appendBoatlogRows(boat.layout.boatlogDb, 7);
         const incremental = await exportBoatData(boat.layout, 'incremental');
-        const json = JSON.parse(fs.readFileSync(incremental.export_file, 'utf8'));
+        const json = readExport(incremental.export_file).json;
         assert.equal(json.mode, 'incremental');
         assert.deepEqual(
             json.data.boatlog.entries.map((e: any) => e.entry_id),
@@ -155,7 +217,7 @@ describe('export files', function () {
         assert.equal(reused, mark, "the new row took the deleted row's rowid");
 
         const second = await exportBoatData(own.layout, 'incremental');
-        const json = JSON.parse(fs.readFileSync(second.export_file, 'utf8'));
+        const json = readExport(second.export_file).json;
         assert.deepEqual(
             json.data.boatlog.entries.map((e: any) => String(e.entry_id)),
             [redictated],
@@ -227,7 +289,7 @@ describe('export files', function () {
         writing = false;
         await writer;
         const finished = await completeExport(big.layout, exp);
-        const exported = new Set(JSON.parse(fs.readFileSync(finished.export_file, 'utf8')).data.boatlog.entries.map((e: any) => e.entry_id));
+        const exported = new Set(readExport(finished.export_file).json.data.boatlog.entries.map((e: any) => e.entry_id));
         const mark = finished.watermarks.boatlog!.rowid!;
         const upToMark = await rows<{ entry_id: string }>(big.layout.boatlogDb, `SELECT entry_id FROM boatlog_entries WHERE rowid <= ${mark}`);
         const afterMark = await rows<{ entry_id: string }>(big.layout.boatlogDb, `SELECT entry_id FROM boatlog_entries WHERE rowid > ${mark}`);
@@ -242,7 +304,8 @@ describe('export files', function () {
         if (process.getuid?.() !== 0) this.skip();
         const big = await buildDemoBoat({ root: path.join(scratch.dir, 'full-disk'), telemetryRows: 30000 });
         fs.mkdirSync(big.layout.exportsDir, { recursive: true });
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', big.layout.exportsDir]);
+        // Stored compressed, 30,000 rows take about 150 kB: a disk of 32 kB fills.
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32k', 'tmpfs', big.layout.exportsDir]);
         try {
             await assert.rejects(exportBoatData(big.layout, 'full'), /disk holding .* is full/);
             assert.deepEqual(readExports(big.layout.exportFilesDir), []);

@@ -88,7 +88,7 @@ describe('secret values are scrubbed from export JSON text', function () {
 
             await exportBoatData(boat.layout, 'full');
             const [only] = readExports(boat.layout.exportFilesDir);
-            assertCompleteExport(only.file, only.text, only.json);
+            assertCompleteExport(only);
             for (const secret of boat.secrets) assert.ok(!only.text.includes(secret), `a secret value is in the export`);
             const boatlog = only.json.data.boatlog.entries.find((e: any) => e.entry_id === 'pasted');
             assert.equal(boatlog.content, `device key: ${REDACTED}`);

@@ -32,7 +32,8 @@ describe("the backlog a boat's upload reports reaches the fleet page", function 
         server = http.createServer(async (req, res) => {
             const reply = (status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
             try {
-                if (req.url === '/api/v1/health') return reply(200, { status: 'ok' });
+                // As the ingest's own health answer says: br and gzip (exports go as stored, in br).
+                if (req.url === '/api/v1/health') return reply(200, { status: 'ok', accept_encoding: ['br', 'gzip'] });
                 seen.push(String(req.headers['x-d3kos-backlog']));
                 reply(200, await receiveUpload(store, settings, { headers: req.headers as any, body: req }));
             } catch (err) {

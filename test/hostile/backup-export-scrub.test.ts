@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'fs';
 import { runSql } from '../support/sqlite';
 import { BackupBoat, postJson, startBackupBoat, stopBackupBoat } from './backup-support';
+import { readExport } from '../support/exports';
 
 // Finding: a secret value inside a database row (the device API key pasted into a boatlog entry)
 // was exported verbatim.
@@ -21,9 +22,9 @@ describe('hostile network: a secret pasted into a boatlog entry', function () {
         );
         const answer = await postJson(b.nodeRed, '/export/generate', { mode: 'full' });
         assert.equal(answer.status, 200, answer.text);
-        const text = fs.readFileSync(answer.json.export_file, 'utf8');
+        const { text, json } = readExport(answer.json.export_file);
         for (const secret of b.boat.secrets) assert.ok(!text.includes(secret), 'a secret value of the boat is in the export');
-        const entry = JSON.parse(text).data.boatlog.entries.find((e: any) => e.entry_id === 'pasted');
+        const entry = json.data.boatlog.entries.find((e: any) => e.entry_id === 'pasted');
         assert.equal(entry.content, 'new key [redacted] from the office');
         assert.ok(!answer.text.includes(deviceKey));
     });

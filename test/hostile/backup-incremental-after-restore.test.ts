@@ -6,6 +6,7 @@ import { call, startCentral, waitFor } from '../e2e/harness';
 import { queryRows, runSql } from '../support/sqlite';
 import { scratchFolder } from '../support/folders';
 import { BackupBoat, createOverHttp, postJson, startBackupBoat, stopBackupBoat } from './backup-support';
+import { readExport } from '../support/exports';
 
 // Finding: after a restore, new rows reuse rowids below the acknowledged mark and the daily
 // incremental export skipped them (0 rows) until someone ran a full export.
@@ -54,7 +55,7 @@ describe('hostile network: the incremental export after POST /api/backup/restore
 
         const incremental = await postJson(b.nodeRed, '/export/generate', { mode: 'incremental' });
         assert.equal(incremental.status, 200, incremental.text);
-        const entries = JSON.parse(fs.readFileSync(incremental.json.export_file, 'utf8')).data.boatlog.entries;
+        const entries = readExport(incremental.json.export_file).json.data.boatlog.entries;
         const exported = new Set(entries.map((e: any) => e.entry_id));
         assert.deepEqual(
             written.filter((id) => !exported.has(id)),

@@ -5,6 +5,7 @@ import * as path from 'path';
 import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { scratchFolder } from '../support/folders';
 import { call, demoBoat, startBoat, waitFor } from '../e2e/harness';
+import { readExport } from '../support/exports';
 
 /** An address nothing listens on: the exports stay queued, as at sea. */
 const UNREACHABLE = 'http://127.0.0.1:9';
@@ -48,7 +49,7 @@ describe('hostile reads: FIFOs in place of the files collectors read', function 
         const answers = await Promise.all(Array.from({ length: 5 }, () => answeredWithin(nodeRed, 'POST', '/export/generate', 60000)));
         for (const answer of answers) {
             assert.equal(answer.status, 200, answer.text);
-            const exp = JSON.parse(fs.readFileSync(answer.json.export_file, 'utf8'));
+            const exp = readExport(answer.json.export_file).json;
             assert.match(exp.data.qr_codes.error, /qr-codes\.json is a FIFO/);
             assert.match(exp.data.boatlog.error, /boatlog\.db is a FIFO/);
             assert.match(exp.data.system_alerts.error, /alerts\.json is a FIFO/);

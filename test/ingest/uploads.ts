@@ -1,10 +1,10 @@
 import * as crypto from 'crypto';
-import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { exportBoatData } from '../../lib/export/collect-export';
 import type { ExportMode } from '../../lib/export/export-file';
 import { buildDemoBoat, DemoBoat, DemoBoatOptions } from '../../tools/demo-boat';
+import { readExport } from '../support/exports';
 
 // Real exports of demo boats, gzip-compressed as the boat's sync queue sends them.
 
@@ -20,8 +20,9 @@ export async function demoBoatIn(dir: string, name: string, options: Partial<Dem
 }
 
 export async function exportUpload(boat: DemoBoat, mode: ExportMode = 'full'): Promise<ExportUpload> {
-    const finished = await exportBoatData(boat.layout, mode);
-    const text = fs.readFileSync(finished.export_file, 'utf8');
+    // Stored plain: the ingest is tested with the whole export in one body.
+    const finished = await exportBoatData(boat.layout, mode, new Date(), 'plain');
+    const text = readExport(finished.export_file).text;
     return { export_id: finished.export_id, json: JSON.parse(text), text, gzip: zlib.gzipSync(text) };
 }
 

@@ -7,6 +7,7 @@ import type { DemoBoat } from '../../tools/demo-boat';
 import type { RunningNodeRed } from '../../tools/node-red-runtime';
 import { call, demoBoat, startBoat, startCentral, waitFor } from '../e2e/harness';
 import { scratchFolder } from '../support/folders';
+import { readExport, exportFileOf } from '../support/exports';
 
 // A boat as the d3kOS Python services leave it (MIGRATING.md): their queue file with an entry in every state,
 // their export files (no export_id, no tier, categories as bare lists), their export history, and a backup made
@@ -172,7 +173,7 @@ describe('carrying on from the d3kOS Python services', function () {
         const completedIds = status.json.items.completed.map((e: any) => e.export_id);
         for (const id of [PENDING, UPLOADING, COMPLETED]) assert.ok(completedIds.includes(id), `${id} is not completed in the queue: ${JSON.stringify(status.json.items)}`);
         // The old export files are left as the old service wrote them.
-        const onDisk = JSON.parse(fs.readFileSync(path.join(boat.layout.exportFilesDir, `${PENDING}.json`), 'utf8'));
+        const onDisk = readExport(exportFileOf(boat.layout.exportFilesDir, PENDING)).json;
         assert.equal(onDisk.export_id, undefined);
         assert.ok(Array.isArray(onDisk.data.boatlog));
     });

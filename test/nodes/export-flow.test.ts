@@ -84,7 +84,7 @@ describe('collector and export nodes in a flow', function () {
         assert.equal(msg.export.export_id, msg.payload.export_id);
         assert.equal(msg.export.mode, 'full');
         const [only] = readExports(boat.layout.exportFilesDir);
-        assertCompleteExport(only.file, only.text, only.json);
+        assertCompleteExport(only);
         assert.equal(only.file, msg.payload.export_file);
         assert.equal(only.json.data.boatlog.entry_count, msg.payload.categories.boatlog.entry_count);
         assert.equal(msg.payload.category_count, only.json.statistics.categories_with_data);
@@ -147,7 +147,7 @@ describe('collector and export nodes in a flow', function () {
             await helper.clearFlows();
             const exports = readExports(boat.layout.exportFilesDir);
             assert.equal(exports.length, 1, 'the export was finished before the node reported itself stopped');
-            assertCompleteExport(exports[0].file, exports[0].text, exports[0].json);
+            assertCompleteExport(exports[0]);
             assert.match(exports[0].json.data.boatlog.error, /locked by another program/);
             assert.deepEqual(partialsIn(boat.layout.exportFilesDir), []);
         } finally {

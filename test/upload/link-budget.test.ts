@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readLicense } from '../../lib/boat/license';
@@ -56,7 +57,14 @@ describe('urgent first, bulk within the budget, brotli where the central side ta
                 [`${exp.export_id}-bulk`, 'bulk'],
             ],
         );
-        assert.equal(entries[0].export_file, entries[1].export_file, 'both are cut from the one export file');
+        // Stored compressed as two files, each the body its upload sends.
+        assert.deepEqual(
+            entries.map((e) => [path.basename(e.export_file), e.encoding]),
+            [
+                [`${exp.export_id}.json.br`, 'br'],
+                [`${exp.export_id}-bulk.json.br`, 'br'],
+            ],
+        );
         assert.ok(Object.keys(entries[1].watermarks ?? {}).includes('telemetry'));
         assert.ok(!Object.keys(entries[1].watermarks ?? {}).includes('boatlog'), 'the bulk part carries no boatlog mark');
         central.answer = (upload) => (String(upload.headers['idempotency-key']).endsWith('-bulk') ? { status: 503 } : { status: 200, body: { status: 'success', import_id: 'i' } });
@@ -177,5 +185,61 @@ describe('urgent first, bulk within the budget, brotli where the central side ta
             file.completed.every((e: { retry_count: number }) => e.retry_count === 0),
             'the 415 used no try',
         );
+    });
+
+    it('an export stored compressed goes as stored: its file is the body, byte for byte, at every try; an older central has it written again in gzip, once', async () => {
+        const { queue, worker: w } = worker();
+        const exp = await exportBoatData(layout, 'full');
+        const parts = exp.parts!;
+        const stored = new Map(parts.map((p) => [p.export_id, fs.readFileSync(p.export_file)]));
+        // The first try of each is refused with a 503: the retry must send the very same bytes, compressed once.
+        const seen = new Set<string>();
+        central.answer = (upload) => {
+            const id = String(upload.headers['idempotency-key']);
+            // (Also asked while the body arrives, with none of it yet: only the whole upload counts.)
+            if (upload.body.length === 0) return { status: 200, body: {} };
+            if (!seen.has(id)) {
+                seen.add(id);
+                return { status: 503 };
+            }
+            return { status: 200, body: { status: 'success', import_id: 'i' } };
+        };
+        await queue.enqueue(exp);
+        await w.process();
+        const second = await w.process({ force: true });
+        assert.ok(second.processed > 0, second.message);
+        const tries = central.uploads.map((u) => [String(u.headers['idempotency-key']), u.wireBytes]);
+        for (const [id, bytes] of stored) {
+            const sent = tries.filter(([key]) => key === id).map(([, n]) => n);
+            assert.ok(sent.length >= 2, `${id} was tried twice (${JSON.stringify(tries)})`);
+            for (const n of sent) assert.equal(n, bytes.length, `${id} went as its stored file`);
+        }
+        assert.deepEqual(
+            central.uploads.map((u) => u.headers['content-encoding']),
+            central.uploads.map(() => 'br'),
+        );
+
+        // An older central that takes only gzip: the stored br file is written again as .json.gz, its entry names it (and its checksum).
+        central.uploads.length = 0;
+        central.health = () => ({ status: 200, body: '{"status":"ok"}' });
+        central.answer = () => ({ status: 200, body: { status: 'success', import_id: 'j' } });
+        const older = await exportBoatData(layout, 'full', new Date(Date.now() + 1000), 'br');
+        await queue.enqueue(older);
+        await w.process();
+        assert.deepEqual(
+            central.uploads.map((u) => u.headers['content-encoding']),
+            ['gzip', 'gzip'],
+        );
+        const done = readQueue(layout).completed.filter((e: any) => e.export_id.startsWith(older.export_id));
+        assert.equal(done.length, 2);
+        for (const entry of done) {
+            assert.equal(entry.encoding, 'gzip');
+            assert.match(entry.export_file, /\.json\.gz$/);
+            assert.equal(entry.sha256, crypto.createHash('sha256').update(fs.readFileSync(entry.export_file)).digest('hex'));
+            assert.ok(!fs.existsSync(entry.export_file.replace(/\.gz$/, '.br')), 'the br file is gone');
+        }
+        // The next export is written in gzip from the start: it goes as stored too.
+        const next = await exportBoatData(layout, 'full', new Date(Date.now() + 2000));
+        assert.equal(next.encoding, 'gzip');
     });
 });

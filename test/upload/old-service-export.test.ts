@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { oldServiceExportBody } from '../../lib/upload/old-service-export';
 import { scratchFolder } from '../support/folders';
+import { readExport } from '../support/exports';
 
 // Exports the d3kOS Python service left in the queue are sent in the current export format; the file stays as it is.
 
@@ -35,7 +36,7 @@ describe('exports left by the old export service', function () {
         assert.deepEqual(body.data.settings, { data: { units: 'metric' } });
         assert.deepEqual(body.data.qr_codes, { entries: [] }, 'a category the old file lacks is sent empty');
         assert.equal(Object.keys(body.data).length, 9);
-        assert.deepEqual(JSON.parse(fs.readFileSync(e.export_file, 'utf8')), python, 'the file on disk was changed');
+        assert.deepEqual(readExport(e.export_file).json, python, 'the file on disk was changed');
     });
 
     it('an export this package made (it has a checksum) is sent as its file, never re-read', async () => {

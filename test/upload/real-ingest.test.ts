@@ -76,7 +76,7 @@ describe('uploads to the real central ingest', function () {
         assert.deepEqual((await readWatermarks(boat.layout.watermarksFile)).acknowledged.boatlog, exp.watermarks.boatlog);
 
         // Sent again (a retry after a lost answer): the ingest says it has it, which is a success.
-        const again = await uploadExport({ centralUrl: url, file: exp.export_file, exportId: exp.export_id, token: boat.installationId });
+        const again = await uploadExport({ centralUrl: url, file: exp.export_file, encoding: exp.encoding, stored: true, exportId: exp.export_id, token: boat.installationId });
         assert.equal(again.kind, 'accepted');
         assert.equal(again.kind === 'accepted' && again.already_imported, true);
     });
