@@ -550,16 +550,7 @@ export async function finishExport(exp: ExportInProgress): Promise<FinishedExpor
     }
     if (exp.parts) return finishCompressed(exp);
     const categoriesWithData = CATEGORY_KEYS.filter((key) => exp.categories[key]?.has_data).length;
-    const bodyBytes = exp.header_bytes + exp.data_bytes;
-    // The statistics hold the file's own size: find the size that stays true once written.
-    let total = bodyBytes;
-    let tail = '';
-    for (let i = 0; i < 5; i++) {
-        tail = '},' + `"statistics":${JSON.stringify({ total_categories: CATEGORY_KEYS.length, categories_with_data: categoriesWithData, total_size_bytes: total })}}\n`;
-        const next = bodyBytes + Buffer.byteLength(tail);
-        if (next === total) break;
-        total = next;
-    }
+    const tail = statisticsTail(exp.header_bytes + exp.data_bytes, categoriesWithData);
     try {
         const handle = await fs.open(exp.partial_file, 'a');
         try {
