@@ -55,11 +55,18 @@ describe('hostile reads: a damaged queue file at start', function () {
             60000,
         );
         assert.ok(stored, 'the central database has it');
-        const queue = await waitFor('the queue to show it uploaded', async () => {
-            const status = await call(nodeRed!, 'GET', '/export/queue/status');
-            return status.json.items.completed.some((e: any) => e.export_id === pendingExport) ? status.json : undefined;
-        });
-        assert.equal(queue.pending_count, 0);
+        // Everything taken back is sent: the export is completed and nothing is left waiting or half-sent.
+        let last: any;
+        const queue = await waitFor(
+            'the queue to show it uploaded and nothing left waiting',
+            async () => {
+                last = (await call(nodeRed!, 'GET', '/export/queue/status')).json;
+                const done = last.items.completed.some((e: any) => e.export_id === pendingExport);
+                return done && last.pending_count === 0 && last.uploading_count === 0 ? last : undefined;
+            },
+            60000,
+        ).catch((err) => assert.fail(`${err.message}; the queue said: ${JSON.stringify(last?.items)}`));
+        assert.equal(queue.failed_count, 0);
         const entry = readQueueFile(boat).completed.find((e: any) => e.export_id === pendingExport);
         assert.match(entry.sha256, /^[0-9a-f]{64}$/);
         assert.ok(
