@@ -25,8 +25,9 @@ export interface TableRowsResult {
 /**
  * Streams a table's rows as JSON objects into a category's entries. SQLite
  * builds the JSON itself (json_object / json_group_array) on the driver's
- * worker thread, a batch of rowids at a time, so Node-RED's event loop only
- * moves finished strings to disk. Columns come from the table itself, so an
+ * worker thread, a batch of rowids at a time, and hands it over as UTF-8
+ * bytes (a BLOB), so Node-RED's event loop never decodes the rows into a
+ * string nor encodes them back: it only moves finished bytes to disk. Columns come from the table itself, so an
  * older schema exports what it has instead of failing on what it lacks.
  */
 export async function writeTableRows(db: ReadOnlyDatabase, options: TableRowsOptions, entries: EntryList): Promise<TableRowsResult> {
@@ -70,7 +71,7 @@ export async function writeTableRows(db: ReadOnlyDatabase, options: TableRowsOpt
     const lastRowid = bounds?.last ?? 0;
     const batch = options.batchRowids ?? 5000;
     const select =
-        `SELECT json_group_array(json_object(${pairs.join(', ')})) AS rows, count(*) AS n, max(rowid) AS last` +
+        `SELECT CAST(json_group_array(json_object(${pairs.join(', ')})) AS BLOB) AS rows, count(*) AS n, max(rowid) AS last` +
         (timestampColumn ? `, max(${timestampColumn}) AS newest` : '') +
         ` FROM ${quoteIdentifier(table)} WHERE ${conditions.join(' AND ')}`;
     if (cursor >= lastRowid) return {};
@@ -93,7 +94,7 @@ async function readBatches(
     extraParams: unknown[],
     entries: EntryList,
 ): Promise<TableRowsResult> {
-    type Batch = { rows: string; n: number; last: number | null; newest?: string | null };
+    type Batch = { rows: Buffer; n: number; last: number | null; newest?: string | null };
     const query = (from: number) => prepared.get<Batch>([from, Math.min(from + batch, lastRowid), ...extraParams]);
 
     let newestRowid: number | undefined;
@@ -120,7 +121,7 @@ async function readBatches(
             cursor = next;
             pending = cursor < lastRowid ? query(cursor) : null;
             if (result && result.n > 0) {
-                await entries.add(result.rows.slice(1, -1), result.n);
+                await entries.add(result.rows.subarray(1, result.rows.length - 1), result.n);
                 newestRowid = Math.max(newestRowid ?? 0, result.last ?? 0);
                 if (result.newest != null && (newestTimestamp === undefined || String(result.newest) > newestTimestamp)) newestTimestamp = String(result.newest);
             }
@@ -134,8 +135,8 @@ export class EntryList {
     count = 0;
     constructor(private readonly out: CategoryOutput) {}
 
-    /** Adds `n` entries given as JSON objects already joined by commas. */
-    async add(json: string, n: number): Promise<void> {
+    /** Adds `n` entries given as JSON objects already joined by commas (text, or its UTF-8 bytes). */
+    async add(json: string | Buffer, n: number): Promise<void> {
         if (n === 0) return;
         if (this.count > 0) await this.out.write(',');
         await this.out.write(json);

@@ -5,7 +5,8 @@ import { BoatLayout } from '../boat/layout';
 import { License } from '../boat/license';
 import { CATEGORY_KEYS, CategoryKey } from '../categories';
 import { BoatDataError, errorMessage } from '../errors';
-import { syncFolder } from '../files/atomic';
+import { syncFolder, writeJsonAtomic } from '../files/atomic';
+import { readRegularFile } from '../files/regular-file';
 import { hashFile } from '../files/hash';
 import { loadWatermarks, Watermark, Watermarks } from './watermarks';
 import { JsonTextScrubber } from './scrub';
@@ -114,9 +115,9 @@ export interface ExportLayout {
     with_data: CategoryKey[];
 }
 
-/** Writes one category's JSON object; the chunks go to disk as they come. */
+/** Writes one category's JSON object, as text or as its UTF-8 bytes; the chunks go to disk as they come. */
 export interface CategoryOutput {
-    write(chunk: string): Promise<void>;
+    write(chunk: string | Buffer): Promise<void>;
 }
 
 export interface CollectedCategory {
@@ -160,7 +161,7 @@ export async function startExport(
     mode: ExportMode,
     now = new Date(),
     /** How it is stored: br or gzip (the upload's encoding, written as produced), or plain JSON in one file. */
-    storage: StoredEncoding | 'plain' = storedEncoding(layout),
+    storage?: StoredEncoding | 'plain',
 ): Promise<ExportInProgress> {
     if (license.tier < 1) {
         throw new BoatDataError('TIER_TOO_LOW', 'Export requires Tier 1 or higher', 403);
@@ -171,6 +172,7 @@ export async function startExport(
         throw new BoatDataError('TIER_TOO_LOW', `Incremental exports require Tier 2 or higher (this boat is Tier ${license.tier})`, 403);
     }
     await fs.mkdir(layout.exportFilesDir, { recursive: true });
+    storage ??= await storedEncoding(layout);
     const warnings: string[] = [];
     let since: Watermarks = {};
     if (mode === 'incremental') {
@@ -233,24 +235,46 @@ function exportHeader(exportId: string, license: License, timestamp: string, mod
     );
 }
 
-/** What each boat's central side decodes, by the boat's watermarks file (one boat, one upload queue). */
+/** What each boat's central side decodes, by the boat's watermarks file (one boat, one upload queue): a cache of its file. */
 const centralStorage = new Map<string, StoredEncoding>();
+
+/** Where a boat remembers what its central side decodes: beside its watermarks, so it outlives a restart. */
+function centralEncodingFile(watermarksFile: string): string {
+    return path.join(path.dirname(watermarksFile), 'central_encoding.json');
+}
 
 /**
  * How new exports are stored: D3KOS_EXPORT_STORAGE (br, gzip or plain) when
- * set, else br, or gzip once the upload queue has met a central side that
- * does not take br (noteCentralEncodings): each export is then written in
- * the encoding its upload uses.
+ * set, else what the boat's central side last said it decodes (remembered in
+ * central_encoding.json beside the watermarks, so the first export after a
+ * restart is already in it), else br. A missing or damaged file means br
+ * until the upload queue next reaches the central side.
  */
-export function storedEncoding(layout?: Pick<BoatLayout, 'watermarksFile'>): StoredEncoding | 'plain' {
+export async function storedEncoding(layout?: Pick<BoatLayout, 'watermarksFile'>): Promise<StoredEncoding | 'plain'> {
     const chosen = process.env.D3KOS_EXPORT_STORAGE?.trim().toLowerCase();
     if (chosen === 'br' || chosen === 'gzip' || chosen === 'plain') return chosen;
-    return (layout && centralStorage.get(path.resolve(layout.watermarksFile))) ?? 'br';
+    if (!layout) return 'br';
+    const key = path.resolve(layout.watermarksFile);
+    const known = centralStorage.get(key);
+    if (known) return known;
+    try {
+        const saved = JSON.parse(await readRegularFile(centralEncodingFile(key), { limitMs: 2000 })) as { encoding?: unknown };
+        if (saved?.encoding === 'br' || saved?.encoding === 'gzip') {
+            centralStorage.set(key, saved.encoding);
+            return saved.encoding;
+        }
+    } catch {
+        // Not saved yet, or damaged: br, until the next health check says what the central side takes.
+    }
+    return 'br';
 }
 
-/** What the boat's central side last said it decodes: its exports from now on are written in what it takes. */
-export function noteCentralEncodings(watermarksFile: string, encoding: StoredEncoding): void {
-    centralStorage.set(path.resolve(watermarksFile), encoding);
+/** What the boat's central side last said it decodes: its exports from now on are written in what it takes (saved when it changes). */
+export async function noteCentralEncodings(watermarksFile: string, encoding: StoredEncoding): Promise<void> {
+    const key = path.resolve(watermarksFile);
+    if (centralStorage.get(key) === encoding) return;
+    centralStorage.set(key, encoding);
+    await writeJsonAtomic(centralEncodingFile(key), { encoding, noted_at: new Date().toISOString() });
 }
 
 /** The compressed files of the exports being built, by partial file: one compressor stream each, kept between categories. */
@@ -331,23 +355,9 @@ async function appendCompressed(exp: ExportInProgress, key: CategoryKey, collect
     const prefix = (part: PartInProgress) => (part.written > 0 ? ',' : '') + JSON.stringify(key) + ':';
     try {
         const point: FlushPoint = await ownFile.flushPoint();
-        const writer = compressingWriter(ownFile, secrets);
-        await writer.write(prefix(own));
-        let result: CollectedCategory;
-        try {
-            result = await collect(writer);
-            await writer.flush();
-        } catch (err) {
-            if (err instanceof ExportWriteFailure) throw err.cause;
-            await ownFile.cutBack(point);
-            const error = errorMessage(err);
-            const restart = compressingWriter(ownFile, secrets);
-            await restart.write(prefix(own) + JSON.stringify(emptyCategory(key, error)));
-            await restart.flush();
-            result = { entry_count: 0, has_data: false, error };
-        }
+        const result = await writeCategory({ write: (bytes) => ownFile.write(bytes), cutBack: () => ownFile.cutBack(point) }, prefix(own), key, collect, secrets);
         const bytes = ownFile.plainBytes - point.plain;
-        const empty = compressingWriter(otherFile, secrets);
+        const empty = new BufferedWriter((bytes) => otherFile.write(bytes), secrets);
         await empty.write(prefix(other) + JSON.stringify(emptyCategory(key, result.error)));
         await empty.flush();
         own.written++;
@@ -359,6 +369,39 @@ async function appendCompressed(exp: ExportInProgress, key: CategoryKey, collect
         return summary;
     } catch (err) {
         throw describeWriteError(err instanceof ExportWriteFailure ? err.cause : err, path.dirname(exp.partial_file));
+    }
+}
+
+/** Where one category's JSON goes: a plain file from a position on, or a compressed part's stream. */
+interface CategorySink {
+    write(bytes: Buffer): Promise<void>;
+    /** Drops all the category wrote: back to where the sink began. */
+    cutBack(): Promise<void>;
+}
+
+/**
+ * Writes one category into its sink: its key, then what the collector
+ * writes, through the secret scrubber. A source that fails half-way is cut
+ * back and replaced by the category empty with its error, so one broken
+ * source never spoils the other eight; a failing write to the export itself
+ * (a full disk) fails the export.
+ */
+async function writeCategory(sink: CategorySink, prefix: string, key: CategoryKey, collect: (out: CategoryOutput) => Promise<CollectedCategory>, secrets: string[]): Promise<CollectedCategory> {
+    const writer = new BufferedWriter((bytes) => sink.write(bytes), secrets);
+    await writer.write(prefix);
+    try {
+        const result = await collect(writer);
+        await writer.flush();
+        return result;
+    } catch (err) {
+        if (err instanceof ExportWriteFailure) throw err.cause;
+        await writer.discard();
+        await sink.cutBack();
+        const error = errorMessage(err);
+        const restart = new BufferedWriter((bytes) => sink.write(bytes), secrets);
+        await restart.write(prefix + JSON.stringify(emptyCategory(key, error)));
+        await restart.flush();
+        return { entry_count: 0, has_data: false, error };
     }
 }
 
@@ -482,38 +525,19 @@ export async function appendCategory(
     try {
         const start = (await handle.stat()).size;
         const at = new FileAt(handle, start);
-        const writer = new BufferedWriter(at.put, secrets);
         const prefix = (Object.keys(exp.categories).length > 0 ? ',' : '') + JSON.stringify(key) + ':';
-        await writer.write(prefix);
-        let result: CollectedCategory;
-        try {
-            result = await collect(writer);
-            await writer.flush();
-        } catch (err) {
-            // The export file itself could not be written (a full disk): the export fails, not the category.
-            if (err instanceof ExportWriteFailure) throw err.cause;
-            // The source failed: cut back to before this category, then record it with its error.
-            await writer.discard();
+        const cutBack = async () => {
             await handle.truncate(start);
-            const error = errorMessage(err);
-            const again = new FileAt(handle, start);
-            const restart = new BufferedWriter(again.put, secrets);
-            await restart.write(prefix + JSON.stringify(emptyCategory(key, error)));
-            await restart.flush();
-            result = { entry_count: 0, has_data: false, error };
-            const summary = summarise(key, result, again.position - start);
-            summary.at = [start + Buffer.byteLength(prefix), again.position];
-            exp.categories[key] = summary;
-            exp.data_bytes += summary.bytes;
-            return summary;
-        }
+            at.position = start;
+        };
+        const result = await writeCategory({ write: at.put, cutBack }, prefix, key, collect, secrets);
         const summary = summarise(key, result, at.position - start);
         summary.at = [start + Buffer.byteLength(prefix), at.position];
         exp.categories[key] = summary;
         exp.data_bytes += summary.bytes;
         return summary;
     } catch (err) {
-        throw describeWriteError(err, path.dirname(exp.partial_file));
+        throw describeWriteError(err instanceof ExportWriteFailure ? err.cause : err, path.dirname(exp.partial_file));
     } finally {
         await handle.close();
     }
@@ -659,19 +683,21 @@ class ExportWriteFailure extends Error {
  * compressed part's stream.
  */
 class BufferedWriter implements CategoryOutput {
-    private pending: string[] = [];
+    private pending: Buffer[] = [];
     private pendingLength = 0;
     private readonly scrubber: JsonTextScrubber;
     constructor(
-        private readonly sink: (text: string) => Promise<void>,
+        private readonly sink: (bytes: Buffer) => Promise<void>,
         secrets: string[] = [],
     ) {
         this.scrubber = new JsonTextScrubber(secrets);
     }
 
-    async write(chunk: string): Promise<void> {
-        this.pending.push(chunk);
-        this.pendingLength += chunk.length;
+    async write(chunk: string | Buffer): Promise<void> {
+        // Rows come as bytes (SQLite's JSON, never decoded); the frames around them are short strings.
+        const piece = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+        this.pending.push(piece);
+        this.pendingLength += piece.length;
         if (this.pendingLength >= 1 << 20) await this.writeOut(false);
     }
 
@@ -685,11 +711,14 @@ class BufferedWriter implements CategoryOutput {
         const pieces = this.pending;
         this.pending = [];
         this.pendingLength = 0;
-        let text = this.scrubber.active ? this.scrubber.push(pieces) : pieces.join('');
-        if (final && this.scrubber.active) text += this.scrubber.end();
-        if (text.length === 0) return;
+        let bytes = pieces.length > 0 ? this.scrubber.push(pieces) : Buffer.alloc(0);
+        if (final && this.scrubber.active) {
+            const rest = this.scrubber.end();
+            if (rest.length > 0) bytes = Buffer.concat([bytes, rest]);
+        }
+        if (bytes.length === 0) return;
         try {
-            await this.sink(text);
+            await this.sink(bytes);
         } catch (err) {
             throw new ExportWriteFailure(err);
         }
@@ -702,15 +731,14 @@ class BufferedWriter implements CategoryOutput {
     }
 }
 
-/** Writes text into a plain export file from `position` on, and keeps where it has got to. */
+/** Writes bytes into a plain export file from `position` on, and keeps where it has got to. */
 class FileAt {
     constructor(
         private readonly handle: fs.FileHandle,
         public position: number,
     ) {}
 
-    readonly put = async (text: string): Promise<void> => {
-        const buffer = Buffer.from(text, 'utf8');
+    readonly put = async (buffer: Buffer): Promise<void> => {
         let offset = 0;
         while (offset < buffer.length) {
             const { bytesWritten } = await this.handle.write(buffer, offset, buffer.length - offset, this.position);
@@ -718,9 +746,4 @@ class FileAt {
             this.position += bytesWritten;
         }
     };
-}
-
-/** A writer into a compressed part's stream. */
-function compressingWriter(file: CompressedFile, secrets: string[]): BufferedWriter {
-    return new BufferedWriter((text) => file.write(text), secrets);
 }

@@ -138,7 +138,9 @@ export class UploadWorker {
             if (!reach.reachable) return report({ waiting: true, message: `Exports stay queued: ${reach.reason}` });
             this.accepted = reach.accept_encoding;
             // New exports are written in what this central side decodes, so they go as stored.
-            noteCentralEncodings(this.options.watermarksFile, this.encodingFor(gate.centralUrl));
+            await noteCentralEncodings(this.options.watermarksFile, this.encodingFor(gate.centralUrl)).catch((err) =>
+                this.options.onProblem?.(`What the central side decodes could not be saved: ${errorMessage(err)}`),
+            );
             return await this.uploadDue(force, gate.centralUrl, gate.token);
         } finally {
             this.inFlight = null;
@@ -218,7 +220,7 @@ export class UploadWorker {
         if (upload.kind === 'encoding' && encoding !== 'gzip') {
             // An older central side, or one that stopped taking br: gzip, which every one decodes, at once and from now on.
             this.gzipOnly.add(centralUrl);
-            noteCentralEncodings(this.options.watermarksFile, 'gzip');
+            await noteCentralEncodings(this.options.watermarksFile, 'gzip').catch((err) => this.options.onProblem?.(`What the central side decodes could not be saved: ${errorMessage(err)}`));
             // Bulk on a metered link was let through for its br size: its gzip size is judged against the budget first.
             if (metered) return { result: { kind: 'released', reason: 'the central API takes gzip, not br; sent again as gzip within the budget' }, upload };
             upload = await send('gzip');

@@ -12,13 +12,14 @@ import { assertCompleteExport, readExports } from '../support/exports';
 /** JSON text through the scrubber in pieces cut at the given places. */
 function scrubInPieces(secrets: string[], text: string, cuts: number[]): string {
     const scrubber = new JsonTextScrubber(secrets);
-    let out = '';
+    const out: Buffer[] = [];
     let from = 0;
     for (const cut of [...cuts, text.length]) {
-        out += scrubber.push(text.slice(from, cut));
+        out.push(scrubber.push(Buffer.from(text.slice(from, cut), 'utf8')));
         from = cut;
     }
-    return out + scrubber.end();
+    out.push(scrubber.end());
+    return Buffer.concat(out).toString('utf8');
 }
 
 describe('secret values are scrubbed from export JSON text', function () {
@@ -58,10 +59,31 @@ describe('secret values are scrubbed from export JSON text', function () {
             }
         });
 
+        it('finds a secret with letters beyond ASCII split inside one of its characters, at every byte', () => {
+            const secret = 'pässwörd-ключ-9';
+            const bytes = Buffer.from(JSON.stringify({ a: `x${secret}y`, b: 'é ünchanged' }), 'utf8');
+            for (let cut = 0; cut <= bytes.length; cut++) {
+                const scrubber = new JsonTextScrubber([secret]);
+                const out = Buffer.concat([scrubber.push(bytes.subarray(0, cut)), scrubber.push(bytes.subarray(cut)), scrubber.end()]).toString('utf8');
+                assert.deepEqual(JSON.parse(out), { a: `x${REDACTED}y`, b: 'é ünchanged' }, `cut at byte ${cut}: ${out}`);
+            }
+        });
+
+        it('replaces a secret that contains another whole, and each of several secrets in one piece', () => {
+            const inner = 'tok-7f3a9c21';
+            const outer = `wx-${inner}-e5d0b8`;
+            const text = JSON.stringify({ a: `1 ${outer} 2 ${inner} 3`, b: `${inner}${outer}`, c: 'nothing here' });
+            for (let cut = 0; cut <= text.length; cut += 5) {
+                const out = JSON.parse(scrubInPieces([inner, outer], text, [cut]));
+                assert.deepEqual(out, { a: `1 ${REDACTED} 2 ${REDACTED} 3`, b: `${REDACTED}${REDACTED}`, c: 'nothing here' }, `cut at ${cut}`);
+            }
+        });
+
         it('passes text through untouched when the boat has no secrets', () => {
             const scrubber = new JsonTextScrubber([]);
-            assert.equal(scrubber.push('{"a":'), '{"a":');
-            assert.equal(scrubber.end(), '');
+            const piece = Buffer.from('{"a":');
+            assert.equal(scrubber.push(piece), piece, 'the very same bytes, not a copy');
+            assert.equal(scrubber.end().length, 0);
         });
     });
 

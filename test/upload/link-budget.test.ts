@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { execFileSync } from 'child_process';
 import { readLicense } from '../../lib/boat/license';
 import { exportBoatData } from '../../lib/export/collect-export';
 import { readWatermarks } from '../../lib/export/watermarks';
@@ -241,5 +242,32 @@ describe('urgent first, bulk within the budget, brotli where the central side ta
         // The next export is written in gzip from the start: it goes as stored too.
         const next = await exportBoatData(layout, 'full', new Date(Date.now() + 2000));
         assert.equal(next.encoding, 'gzip');
+    });
+
+    it('what the central side decodes outlives a restart: a new process writes its first export in gzip; a damaged memory means br', async () => {
+        central.health = () => ({ status: 200, body: '{"status":"ok"}' });
+        const { queue, worker: w } = worker();
+        await queue.enqueue(await exportBoatData(layout, 'full'));
+        await w.process();
+        assert.deepEqual(
+            central.uploads.map((u) => u.headers['content-encoding']),
+            ['gzip', 'gzip'],
+        );
+        // Another Node.js process, as after a restart of Node-RED: nothing in memory, only the boat's files.
+        const storageInNewProcess = () =>
+            execFileSync(
+                process.execPath,
+                [
+                    '--require',
+                    require.resolve('tsx/cjs'),
+                    '-e',
+                    `require(${JSON.stringify(path.join(__dirname, '../../lib/export/export-file.ts'))}).storedEncoding({ watermarksFile: ${JSON.stringify(layout.watermarksFile)} }).then((e) => process.stdout.write(e))`,
+                ],
+                { encoding: 'utf8', env: { ...process.env, D3KOS_EXPORT_STORAGE: '' } },
+            );
+        assert.equal(storageInNewProcess(), 'gzip');
+        const memory = path.join(path.dirname(layout.watermarksFile), 'central_encoding.json');
+        fs.writeFileSync(memory, '{"encoding": "gz');
+        assert.equal(storageInNewProcess(), 'br', 'a damaged file is not trusted');
     });
 });
