@@ -1,3 +1,4 @@
+import { createHash, Hash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { Readable, Transform, Writable } from 'stream';
@@ -81,6 +82,8 @@ export class CompressedFile {
     private unwritten = 0;
     private written = 0;
     private plain = 0;
+    /** The sha256 of the stored bytes, taken as they go to the file (in order): the file is never read back for it. */
+    private hash!: Hash;
 
     private constructor(
         readonly file: string,
@@ -105,11 +108,13 @@ export class CompressedFile {
         this.chain = Promise.resolve();
         this.failure = null;
         this.unwritten = 0;
+        this.hash = createHash('sha256');
         this.compressor = compressor(this.encoding);
         const own = this.compressor;
         own.on('data', (chunk: Buffer) => {
             const at = this.written;
             this.written += chunk.length;
+            this.hash.update(chunk);
             this.unwritten += chunk.length;
             this.chain = this.chain.then(async () => {
                 if (this.failure) return;
@@ -180,8 +185,8 @@ export class CompressedFile {
         }
     }
 
-    /** Ends the stream, writes it out and syncs it to the card. */
-    async finish(): Promise<void> {
+    /** Ends the stream, writes it out and syncs it to the card: the stored bytes' sha256 and size. */
+    async finish(): Promise<{ sha256: string; size: number }> {
         this.throwIfFailed();
         const ended = new Promise<void>((resolve, reject) => {
             this.compressor.once('end', resolve);
@@ -194,6 +199,7 @@ export class CompressedFile {
         this.throwIfFailed();
         await this.handle.sync();
         await this.handle.close();
+        return { sha256: this.hash.digest('hex'), size: this.written };
     }
 
     /** Stops writing and closes the file (it stays on disk; the caller removes it). */

@@ -429,10 +429,9 @@ async function finishCompressed(exp: ExportInProgress): Promise<FinishedExport> 
             const withData = keepBulk ? part.with_data : parts.reduce((n, p) => n + p.with_data, 0);
             const tail = statisticsTail(file.plainBytes, withData);
             await file.write(tail);
-            await file.finish();
+            const { sha256, size } = await file.finish();
             openFiles.delete(part.partial_file);
             plainTotal += file.plainBytes;
-            const { sha256, size } = await hashFile(part.partial_file);
             stored.push({
                 part: part.part,
                 export_id: part.export_id,

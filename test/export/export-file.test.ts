@@ -96,6 +96,12 @@ describe('export files', function () {
             const stored = finished.parts!.reduce((n, p) => n + p.file_size_bytes, 0);
             assert.ok(stored < 200_000, `${stored} bytes stored`);
             assert.deepEqual(fs.readdirSync(boat.layout.exportFilesDir).sort(), finished.parts!.map((p) => path.basename(p.export_file)).sort(), 'no partial or redo file is left');
+            // The checksum taken as the bytes went out names the file as it is after the cut-back.
+            for (const part of finished.parts!) {
+                const bytes = fs.readFileSync(part.export_file);
+                assert.equal(part.sha256, crypto.createHash('sha256').update(bytes).digest('hex'), part.export_file);
+                assert.equal(part.file_size_bytes, bytes.length);
+            }
         });
     }
 

@@ -5,6 +5,7 @@ import { BenchFigure, BenchPart, formatFigure } from './figures';
 /** Every benchmark part, by the name `npm run bench -- <name>` selects it with. */
 const PARTS: Record<string, string> = {
     export: './export',
+    'export-against': './export-against',
     sync: './sync',
     backup: './backup',
     media: './media',
