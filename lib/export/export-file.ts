@@ -237,6 +237,8 @@ function exportHeader(exportId: string, license: License, timestamp: string, mod
 
 /** What each boat's central side decodes, by the boat's watermarks file (one boat, one upload queue): a cache of its file. */
 const centralStorage = new Map<string, StoredEncoding>();
+/** Boats whose noted encoding could not be saved yet. */
+const unsaved = new Set<string>();
 
 /** Where a boat remembers what its central side decodes: beside its watermarks, so it outlives a restart. */
 function centralEncodingFile(watermarksFile: string): string {
@@ -272,9 +274,12 @@ export async function storedEncoding(layout?: Pick<BoatLayout, 'watermarksFile'>
 /** What the boat's central side last said it decodes: its exports from now on are written in what it takes (saved when it changes). */
 export async function noteCentralEncodings(watermarksFile: string, encoding: StoredEncoding): Promise<void> {
     const key = path.resolve(watermarksFile);
-    if (centralStorage.get(key) === encoding) return;
+    if (centralStorage.get(key) === encoding && !unsaved.has(key)) return;
     centralStorage.set(key, encoding);
+    // Until it is on the card, the next note tries again (a failed write must not be forgotten as done).
+    unsaved.add(key);
     await writeJsonAtomic(centralEncodingFile(key), { encoding, noted_at: new Date().toISOString() });
+    unsaved.delete(key);
 }
 
 /** The compressed files of the exports being built, by partial file: one compressor stream each, kept between categories. */
