@@ -27,8 +27,9 @@ export interface TableRowsResult {
  * builds the JSON itself (json_object / json_group_array) on the driver's
  * worker thread, a batch of rowids at a time, and hands it over as UTF-8
  * bytes (a BLOB), so Node-RED's event loop never decodes the rows into a
- * string nor encodes them back: it only moves finished bytes to disk. Columns come from the table itself, so an
- * older schema exports what it has instead of failing on what it lacks.
+ * string nor encodes them back: it only moves finished bytes to disk.
+ * Columns come from the table itself, so an older schema exports what it
+ * has instead of failing on what it lacks.
  */
 export async function writeTableRows(db: ReadOnlyDatabase, options: TableRowsOptions, entries: EntryList): Promise<TableRowsResult> {
     const { table } = options;

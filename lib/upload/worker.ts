@@ -138,13 +138,16 @@ export class UploadWorker {
             if (!reach.reachable) return report({ waiting: true, message: `Exports stay queued: ${reach.reason}` });
             this.accepted = reach.accept_encoding;
             // New exports are written in what this central side decodes, so they go as stored.
-            await noteCentralEncodings(this.options.watermarksFile, this.encodingFor(gate.centralUrl)).catch((err) =>
-                this.options.onProblem?.(`What the central side decodes could not be saved: ${errorMessage(err)}`),
-            );
+            await this.noteEncoding(this.encodingFor(gate.centralUrl));
             return await this.uploadDue(force, gate.centralUrl, gate.token);
         } finally {
             this.inFlight = null;
         }
+    }
+
+    /** New exports are written in what the central side decodes; a failure to save that is told, never a stop. */
+    private async noteEncoding(encoding: UploadEncoding): Promise<void> {
+        await noteCentralEncodings(this.options.watermarksFile, encoding).catch((err) => this.options.onProblem?.(`What the central side decodes could not be saved: ${errorMessage(err)}`));
     }
 
     private async uploadDue(force: boolean, centralUrl: string, token: string): Promise<RoundReport> {
@@ -220,7 +223,7 @@ export class UploadWorker {
         if (upload.kind === 'encoding' && encoding !== 'gzip') {
             // An older central side, or one that stopped taking br: gzip, which every one decodes, at once and from now on.
             this.gzipOnly.add(centralUrl);
-            await noteCentralEncodings(this.options.watermarksFile, 'gzip').catch((err) => this.options.onProblem?.(`What the central side decodes could not be saved: ${errorMessage(err)}`));
+            await this.noteEncoding('gzip');
             // Bulk on a metered link was let through for its br size: its gzip size is judged against the budget first.
             if (metered) return { result: { kind: 'released', reason: 'the central API takes gzip, not br; sent again as gzip within the budget' }, upload };
             upload = await send('gzip');
